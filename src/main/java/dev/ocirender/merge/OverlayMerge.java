@@ -3,9 +3,18 @@ package dev.ocirender.merge;
 import dev.ocirender.layer.LayerBlob;
 import dev.ocirender.output.EntrySink;
 import java.io.IOException;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 
-/** STUB: entry point of the streaming merge (being written). */
+/**
+ * Entry point of the streaming overlay merge: layers in, one merged filesystem out to a sink.
+ *
+ * <p>Usually one pass: every layer is decoded once, newest first, and regular files stream
+ * straight to the sink. A layer that repeats a path it already wrote a file for (or puts children
+ * under such a file) cannot be fixed up after the fact in a stream; then the sink is discarded
+ * and a second pass runs, indexing that layer and the older ones first (see {@link LayerIndex}).
+ */
 public final class OverlayMerge {
   private OverlayMerge() {}
 
@@ -21,6 +30,18 @@ public final class OverlayMerge {
    * first sink is discarded and the merge runs once more, with those layers indexed first.
    */
   public static MergeStats run(List<LayerBlob> layers, SinkOpener opener, MergeListener listener) throws IOException {
-    throw new UnsupportedOperationException("stub");
+    Set<Integer> indexed = new HashSet<>();
+    for (int attempt = 0; ; attempt++) {
+      try (EntrySink sink = opener.open()) {
+        return new StreamingMerger(layers, sink, listener, indexed).merge(attempt);
+      } catch (LayerConflictException e) {
+        if (indexed.contains(e.layer)) {
+          throw new IllegalStateException("conflict in an indexed layer: " + e.getMessage(), e);
+        }
+        for (int l = 0; l <= e.layer; l++) {
+          indexed.add(l);
+        }
+      }
+    }
   }
 }
