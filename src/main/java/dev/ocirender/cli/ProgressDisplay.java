@@ -66,7 +66,8 @@ final class ProgressDisplay implements RenderListener {
     }
     lastDraw = now;
     double seconds = (now - start) / 1e9;
-    String rate = seconds > 0.2 ? Sizes.bytes((long) (bytes / seconds)) + "/s" : "";
+    // No rate until there is something to measure; "0 B/s" while resolving would mislead.
+    String rate = seconds > 0.2 && bytes > 0 ? Sizes.bytes((long) (bytes / seconds)) + "/s" : "";
     err.print("\r\033[Klayers " + layersDone.cardinality() + "/" + layerCount + "  " + Sizes.bytes(bytes) + " read  " + rate);
     err.flush();
     drawn = true;

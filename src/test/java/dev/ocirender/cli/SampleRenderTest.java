@@ -57,6 +57,8 @@ class SampleRenderTest {
     TarArchiveEntry run = entries.get("opt/app/run");
     TarArchiveEntry runSh = entries.get("opt/app/run.sh");
     assertThat(run.isLink() || runSh.isLink()).isTrue();
-    assertThat(Files.list(tmp).map(p -> p.getFileName().toString())).containsExactlyInAnyOrder("layout", "sample.tar");
+    try (var files = Files.list(tmp)) {
+      assertThat(files.map(p -> p.getFileName().toString())).containsExactlyInAnyOrder("layout", "sample.tar");
+    }
   }
 }
