@@ -48,6 +48,14 @@ public final class LayerBlob {
     return descriptor;
   }
 
+  /**
+   * The digest the decoded tar bytes must have, or null. Exposed so a wrapper (the renderer counts
+   * bytes read) can re-create a layer around a different opener without losing this check.
+   */
+  public Digest verifyUncompressed() {
+    return verifyUncompressed;
+  }
+
   /** The raw blob bytes as stored (compressed), verified by the source. */
   public InputStream openRaw() throws IOException {
     return opener.open();

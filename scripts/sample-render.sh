@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The project's runnable job until the catalog pipeline exists: build the jar, write the built-in
+# three-layer sample image (whiteouts, an opaque directory, hard links; gzip, zstd and plain
+# layers) as an OCI layout, render it to one merged tar, and list the result.
+#
+# Usage: scripts/sample-render.sh [--no-build]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [[ "${1:-}" != "--no-build" ]]; then
+  mvn -B -q -DskipTests package
+fi
+
+jar=target/ocirender.jar
+layout=target/sample-image
+output=target/sample.tar
+
+rm -rf "$layout"
+spec=$(java -jar "$jar" sample "$layout")
+java -jar "$jar" inspect "$spec"
+java -jar "$jar" render "$spec" --format tar --output "$output"
+tar -tvf "$output"

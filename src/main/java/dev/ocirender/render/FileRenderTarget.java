@@ -1,0 +1,144 @@
+package dev.ocirender.render;
+
+import dev.ocirender.layer.EntryHeader;
+import dev.ocirender.merge.OverlayMerge;
+import dev.ocirender.output.EntrySink;
+import dev.ocirender.output.tar.TarEntrySink;
+import dev.ocirender.store.AtomicFileOutput;
+import java.io.Closeable;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.file.Path;
+import java.util.Objects;
+import java.util.function.Function;
+
+/**
+ * Renders into one local file that is published atomically: the glue between the merge's
+ * {@link OverlayMerge.SinkOpener} and {@link AtomicFileOutput}.
+ *
+ * <p>Each {@link #open()} starts a fresh temporary file with a fresh sink, because the merge may
+ * discard its first sink and start again. A sink the merge closes without finishing has its
+ * temporary file deleted at once. The finished attempt stays unpublished until {@link #publish()},
+ * which the caller invokes only after the whole merge returned successfully, so no failure at any
+ * point, including one after the sink's {@code finish()}, leaves anything at the output path.
+ * {@link #close()} deletes whatever was not published.
+ *
+ * <p>Not for directory outputs (a directory cannot be renamed into place over an existing one
+ * atomically) and not for object storage; those get targets of their own. Single-threaded.
+ */
+public final class FileRenderTarget implements OverlayMerge.SinkOpener, Closeable {
+
+  private final Path output;
+  private final Function<OutputStream, EntrySink> sinkFactory;
+  private AtomicFileOutput current;
+  private AtomicFileOutput finished;
+
+  /**
+   * @param sinkFactory makes the format's sink over the temporary file's stream; the sink may close
+   *     the stream, which only flushes it
+   */
+  public FileRenderTarget(Path output, Function<OutputStream, EntrySink> sinkFactory) {
+    this.output = Objects.requireNonNull(output, "output");
+    this.sinkFactory = Objects.requireNonNull(sinkFactory, "sinkFactory");
+  }
+
+  /** A target writing {@code format} to {@code output}; fails for formats not supported yet. */
+  public static FileRenderTarget of(Path output, OutputFormat format) {
+    return switch (format) {
+      case TAR -> new FileRenderTarget(output, TarEntrySink::new);
+      case SQUASHFS, DIR -> throw new IllegalArgumentException("output format '" + format.cliName() + "' is not supported yet");
+    };
+  }
+
+  public Path output() {
+    return output;
+  }
+
+  @Override
+  public EntrySink open() throws IOException {
+    // The merge closes a sink before asking for the next one; if it did not, the abandoned temp
+    // file must still go.
+    discard(current);
+    AtomicFileOutput file = AtomicFileOutput.create(output);
+    current = file;
+    EntrySink sink;
+    try {
+      sink = sinkFactory.apply(file.stream());
+    } catch (RuntimeException e) {
+      discard(file);
+      throw e;
+    }
+    return new Attempt(file, sink);
+  }
+
+  /**
+   * Moves the finished output into place. Call only after the merge returned successfully.
+   *
+   * @throws IllegalStateException if no sink was finished
+   */
+  public void publish() throws IOException {
+    if (finished == null) {
+      throw new IllegalStateException("no finished output to publish for " + output);
+    }
+    finished.publish();
+  }
+
+  /** Deletes every temporary file that was not published. */
+  @Override
+  public void close() throws IOException {
+    discard(current);
+    discard(finished);
+  }
+
+  private static void discard(AtomicFileOutput file) throws IOException {
+    if (file != null) {
+      file.close();
+    }
+  }
+
+  /** One try at the output: a sink over one temporary file. */
+  private final class Attempt implements EntrySink {
+    private final AtomicFileOutput file;
+    private final EntrySink sink;
+    private boolean done;
+
+    Attempt(AtomicFileOutput file, EntrySink sink) {
+      this.file = file;
+      this.sink = sink;
+    }
+
+    @Override
+    public void accept(EntryHeader header, InputStream content) throws IOException {
+      sink.accept(header, content);
+    }
+
+    @Override
+    public void finish() throws IOException {
+      sink.finish();
+      done = true;
+    }
+
+    @Override
+    public void close() throws IOException {
+      boolean clean = false;
+      try {
+        sink.close();
+        clean = true;
+      } finally {
+        // A sink that failed to close may not have written everything; treat it as unfinished.
+        if (done && clean) {
+          if (finished != null && finished != file) {
+            discard(finished);
+          }
+          finished = file;
+        } else {
+          discard(file);
+        }
+        if (current == file) {
+          current = null;
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,196 @@
+package dev.ocirender.render;
+
+import dev.ocirender.image.Platform;
+import dev.ocirender.layer.LayerBlob;
+import dev.ocirender.merge.MergeException;
+import dev.ocirender.merge.MergeListener;
+import dev.ocirender.merge.MergeStats;
+import dev.ocirender.merge.OverlayMerge;
+import dev.ocirender.source.ImageSource;
+import dev.ocirender.source.ResolvedImage;
+import java.io.FilterInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Renders one image end to end: resolve the manifest for a platform, stream its layers through the
+ * overlay merge into a sink, and report progress and totals.
+ *
+ * <p>The renderer owns none of its collaborators: the caller opens and closes the
+ * {@link ImageSource}, and the sink opener decides where output goes. It adds what neither the
+ * source nor the merge knows: the image reference in every error message, a count of bytes read,
+ * and the elapsed time. It does not retry, cache blobs, or publish outputs by itself; a pipeline or
+ * CLI wraps it for that ({@link #renderToFile} is the local-file case).
+ *
+ * <p>Thread-safe: one renderer may render several images at once, each call with its own state.
+ */
+public final class Renderer {
+
+  /** How often {@link RenderListener#bytesRead} may fire; a display redraws slower than this. */
+  private static final long BYTES_REPORT_INTERVAL_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
+
+  private final RenderListener listener;
+
+  public Renderer(RenderListener listener) {
+    this.listener = Objects.requireNonNull(listener, "listener");
+  }
+
+  public Renderer() {
+    this(RenderListener.NONE);
+  }
+
+  /**
+   * Resolves {@code platform} in {@code source} and merges its layers into a sink from
+   * {@code opener}. On success the sink has been finished; publishing it is the opener's business.
+   *
+   * @throws RenderException for any failure of the source or the merge, naming the image (and the
+   *     layer and entry when known)
+   */
+  public RenderResult render(ImageSource source, Platform platform, OverlayMerge.SinkOpener opener) throws RenderException {
+    long start = System.nanoTime();
+    String reference = source.reference();
+    ResolvedImage image;
+    try {
+      image = source.resolve(platform);
+    } catch (IOException e) {
+      throw new RenderException(reference, RenderException.describe(e), e);
+    }
+    listener.imageResolved(image);
+
+    ByteCounter counter = new ByteCounter(listener);
+    Progress progress = new Progress(listener);
+    List<LayerBlob> counted = new ArrayList<>(image.layers().size());
+    for (LayerBlob layer : image.layers()) {
+      counted.add(new LayerBlob(layer.index(), layer.descriptor(), layer.verifyUncompressed(),
+          () -> new CountingInputStream(layer.openRaw(), counter)));
+    }
+    MergeStats stats;
+    try {
+      stats = OverlayMerge.run(counted, opener, progress);
+    } catch (MergeException e) {
+      // The merge already names the layer and entry.
+      throw new RenderException(reference, RenderException.describe(e), e);
+    } catch (IOException e) {
+      LayerBlob layer = progress.current;
+      String where = layer == null ? "" : layer + ": ";
+      throw new RenderException(reference, where + RenderException.describe(e), e);
+    } finally {
+      counter.reportNow();
+    }
+    return new RenderResult(image, stats, counter.total.get(), Duration.ofNanos(System.nanoTime() - start));
+  }
+
+  /**
+   * Renders into a local file that appears only when the render succeeded: nothing exists at
+   * {@code output} after a failure (an existing file there is left as it was), and no temporary
+   * file is left behind.
+   */
+  public RenderResult renderToFile(ImageSource source, Platform platform, OutputFormat format, Path output) throws IOException {
+    try (FileRenderTarget target = FileRenderTarget.of(output, format)) {
+      RenderResult result = render(source, platform, target);
+      try {
+        target.publish();
+      } catch (IOException e) {
+        throw new RenderException(source.reference(), "publishing " + output + ": " + RenderException.describe(e), e);
+      }
+      return result;
+    }
+  }
+
+  /** Forwards merge progress and remembers which layer is being read, for error messages. */
+  private static final class Progress implements MergeListener {
+    private final RenderListener listener;
+    volatile LayerBlob current;
+
+    Progress(RenderListener listener) {
+      this.listener = listener;
+    }
+
+    @Override
+    public void layerStarted(LayerBlob layer) {
+      current = layer;
+      listener.layerStarted(layer);
+    }
+
+    @Override
+    public void layerFinished(LayerBlob layer, long entriesRead) {
+      current = null;
+      listener.layerFinished(layer, entriesRead);
+    }
+  }
+
+  /** Counts bytes from every blob stream of one render and reports the total, throttled. */
+  private static final class ByteCounter {
+    final AtomicLong total = new AtomicLong();
+    private final AtomicLong lastReport = new AtomicLong(System.nanoTime());
+    private final RenderListener listener;
+
+    ByteCounter(RenderListener listener) {
+      this.listener = listener;
+    }
+
+    void add(long n) {
+      long sum = total.addAndGet(n);
+      long now = System.nanoTime();
+      long last = lastReport.get();
+      // compareAndSet: when several threads read blobs, only one of them reports per interval.
+      if (now - last >= BYTES_REPORT_INTERVAL_NANOS && lastReport.compareAndSet(last, now)) {
+        listener.bytesRead(sum);
+      }
+    }
+
+    void reportNow() {
+      lastReport.set(System.nanoTime());
+      listener.bytesRead(total.get());
+    }
+  }
+
+  private static final class CountingInputStream extends FilterInputStream {
+    private final ByteCounter counter;
+
+    CountingInputStream(InputStream in, ByteCounter counter) {
+      super(in);
+      this.counter = counter;
+    }
+
+    @Override
+    public int read() throws IOException {
+      int b = in.read();
+      if (b >= 0) {
+        counter.add(1);
+      }
+      return b;
+    }
+
+    @Override
+    public int read(byte[] b, int off, int len) throws IOException {
+      int n = in.read(b, off, len);
+      if (n > 0) {
+        counter.add(n);
+      }
+      return n;
+    }
+
+    @Override
+    public long skip(long n) throws IOException {
+      long skipped = in.skip(n);
+      if (skipped > 0) {
+        counter.add(skipped);
+      }
+      return skipped;
+    }
+
+    @Override
+    public boolean markSupported() {
+      // A reset would make bytes count twice.
+      return false;
+    }
+  }
+}

@@ -1,0 +1,160 @@
+package dev.ocirender.store;
+
+import java.io.BufferedOutputStream;
+import java.io.Closeable;
+import java.io.FilterOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.security.SecureRandom;
+import java.util.HexFormat;
+
+/**
+ * A local file that appears under its final name all at once, or not at all.
+ *
+ * <p>Bytes go to a temporary file beside the target ({@code .NAME.tmp-RANDOM}, same directory so
+ * the final rename never crosses a filesystem). {@link #publish()} makes the content durable and
+ * renames it onto the target in one step, replacing an existing file; {@link #close()} without a
+ * publish deletes the temporary file. So a reader of the target path sees either the old file (or
+ * nothing) or the complete new one, never a partial write, and a failed write leaves no debris.
+ *
+ * <p>Deliberately not done here: object storage (GCS and friends publish differently), directory
+ * outputs, and locking against a concurrent writer of the same target (the last publish wins).
+ * Not thread-safe; one writer per instance.
+ */
+public final class AtomicFileOutput implements Closeable {
+
+  private static final SecureRandom RANDOM = new SecureRandom();
+
+  private final Path target;
+  private final Path temp;
+  private final FileChannel channel;
+  private final OutputStream stream;
+  private boolean published;
+  private boolean closed;
+
+  private AtomicFileOutput(Path target, Path temp, FileChannel channel) {
+    this.target = target;
+    this.temp = temp;
+    this.channel = channel;
+    // The stream's close() must not close the channel: writers (a TarEntrySink) close their stream
+    // when they are done, but publish() still needs the channel to fsync.
+    this.stream = new BufferedOutputStream(new FilterOutputStream(Channels.newOutputStream(channel)) {
+      @Override
+      public void write(byte[] b, int off, int len) throws IOException {
+        out.write(b, off, len);
+      }
+
+      @Override
+      public void close() throws IOException {
+        flush();
+      }
+    }, 1 << 16);
+  }
+
+  /**
+   * Starts writing a new version of {@code target}.
+   *
+   * @throws IOException if the target's directory does not exist, the target is a directory, or
+   *     the temporary file cannot be created
+   */
+  public static AtomicFileOutput create(Path target) throws IOException {
+    Path absolute = target.toAbsolutePath().normalize();
+    Path dir = absolute.getParent();
+    if (dir == null || absolute.getFileName() == null) {
+      throw new IOException("cannot write " + target + ": not a file path");
+    }
+    if (!Files.isDirectory(dir)) {
+      throw new IOException("cannot write " + target + ": directory " + dir + " does not exist");
+    }
+    if (Files.isDirectory(absolute)) {
+      throw new IOException("cannot write " + target + ": it is a directory");
+    }
+    String prefix = "." + absolute.getFileName() + ".tmp-";
+    for (int attempt = 0; ; attempt++) {
+      byte[] suffix = new byte[6];
+      RANDOM.nextBytes(suffix);
+      Path temp = dir.resolve(prefix + HexFormat.of().formatHex(suffix));
+      try {
+        // CREATE_NEW with default permissions (0666 minus umask), unlike Files.createTempFile's
+        // 0600: the published file should look like any other file the user writes.
+        FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+        return new AtomicFileOutput(absolute, temp, channel);
+      } catch (FileAlreadyExistsException e) {
+        if (attempt >= 10) {
+          throw e;
+        }
+      }
+    }
+  }
+
+  /** Where the content will appear on {@link #publish()}. */
+  public Path target() {
+    return target;
+  }
+
+  /** The temporary file currently being written (for tests and diagnostics). */
+  public Path tempFile() {
+    return temp;
+  }
+
+  /**
+   * The stream to write the content to. Closing it only flushes; the file stays unpublished until
+   * {@link #publish()}.
+   */
+  public OutputStream stream() {
+    return stream;
+  }
+
+  /**
+   * Flushes, fsyncs and atomically renames the temporary file onto the target, then fsyncs the
+   * directory so the rename itself survives a crash.
+   */
+  public void publish() throws IOException {
+    if (closed || published) {
+      throw new IllegalStateException("already " + (published ? "published" : "closed") + ": " + target);
+    }
+    stream.flush();
+    channel.force(true);
+    channel.close();
+    Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    published = true;
+    closed = true;
+    syncDirectory(target.getParent());
+  }
+
+  /** Whether {@link #publish()} completed. */
+  public boolean isPublished() {
+    return published;
+  }
+
+  /** Discards the temporary file unless the content was published. Idempotent. */
+  @Override
+  public void close() throws IOException {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    try {
+      channel.close();
+    } finally {
+      Files.deleteIfExists(temp);
+    }
+  }
+
+  private static void syncDirectory(Path dir) {
+    // Opening a directory for fsync works on Linux and macOS but not everywhere (Windows); the
+    // rename is already done, so failing to make it durable is not worth failing the publish.
+    try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+      d.force(true);
+    } catch (IOException | UnsupportedOperationException e) {
+      // best effort
+    }
+  }
+}
