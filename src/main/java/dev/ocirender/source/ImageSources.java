@@ -1,82 +1,111 @@
 package dev.ocirender.source;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.ocirender.image.Descriptor;
 import dev.ocirender.image.Digest;
-import dev.ocirender.image.Platform;
-import dev.ocirender.image.VerifyingInputStream;
-import dev.ocirender.image.json.ImageConfigTemplate;
-import dev.ocirender.layer.LayerBlob;
-import java.io.IOException;
-import java.io.InputStream;
-import java.nio.file.Files;
+import dev.ocirender.source.layout.DockerArchiveSource;
+import dev.ocirender.source.layout.OciLayoutSource;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
- * STUB (h-cli): just enough of {@code oci:DIR[:TAG]} (single-level index, no nested indexes, no
- * docker-archive) for the CLI's own tests to run before the source work lands. Replaced at merge.
+ * Opens an {@link ImageSource} from a skopeo-style reference ({@code transport:details}).
+ *
+ * <p>Supported:
+ *
+ * <ul>
+ *   <li>{@code oci:DIR}, {@code oci:DIR:TAG} (matched against the
+ *       {@code org.opencontainers.image.ref.name} annotation in {@code index.json}),
+ *       {@code oci:DIR@sha256:…} (a manifest or index in the layout);
+ *   <li>{@code docker-archive:PATH}, {@code docker-archive:PATH:REPO[:TAG]} (matched against
+ *       {@code RepoTags}), {@code docker-archive:PATH:@N} (the N-th image, from 0); PATH is a
+ *       {@code docker save} tarball or an extracted one.
+ * </ul>
+ *
+ * <p>As in skopeo, the path ends at the first {@code :}, so it cannot contain one. Registries
+ * ({@code docker://}) are not handled here yet.
  */
 public final class ImageSources {
-  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** What the error for an unknown transport lists. */
+  public static final String SUPPORTED =
+      "oci:DIR[:TAG], oci:DIR@DIGEST, docker-archive:PATH[:REFERENCE]";
+
+  private static final Pattern DIGEST_SUFFIX = Pattern.compile("@((?:sha256|sha512):[^@:/]*)$");
 
   private ImageSources() {}
 
-  public static ImageSource open(String spec) throws IOException {
-    int colon = spec.indexOf(':');
-    String transport = colon < 0 ? "" : spec.substring(0, colon);
-    if (!transport.equals("oci")) {
-      throw new IllegalArgumentException("unknown transport in '" + spec + "' (want oci:, docker-archive:)");
+  /**
+   * Parses {@code spec} and opens the source; the layout or archive is checked for its basic shape
+   * here, the image itself is read by {@link ImageSource#resolve}.
+   *
+   * @throws ImageSourceException for an unsupported or malformed reference, or a path that is not a
+   *     layout or archive
+   */
+  public static ImageSource open(String spec) throws ImageSourceException {
+    if (spec == null || spec.isBlank()) {
+      throw new ImageSourceException("empty image reference; use one of " + SUPPORTED);
     }
-    String rest = spec.substring(colon + 1);
-    int tagColon = rest.lastIndexOf(':');
-    Path dir = Path.of(tagColon < 0 ? rest : rest.substring(0, tagColon));
-    String tag = tagColon < 0 ? null : rest.substring(tagColon + 1);
-    return new StubOciLayout(spec, dir, tag);
+    if (spec.startsWith("docker://")) {
+      throw new ImageSourceException(spec + ": docker:// is not supported yet");
+    }
+    int colon = spec.indexOf(':');
+    if (colon < 0) {
+      throw new ImageSourceException(spec + ": no transport given; use one of " + SUPPORTED);
+    }
+    String transport = spec.substring(0, colon);
+    String details = spec.substring(colon + 1);
+    return switch (transport) {
+      case "oci" -> openOci(spec, details);
+      case "docker-archive" -> openDockerArchive(spec, details);
+      default -> throw new ImageSourceException(
+          spec + ": unsupported transport '" + transport + "'; use one of " + SUPPORTED);
+    };
   }
 
-  private record StubOciLayout(String reference, Path dir, String tag) implements ImageSource {
-    @Override
-    public ResolvedImage resolve(Platform platform) throws IOException {
-      JsonNode index = JSON.readTree(dir.resolve("index.json").toFile());
-      for (JsonNode m : index.path("manifests")) {
-        String name = m.path("annotations").path("org.opencontainers.image.ref.name").asText(null);
-        JsonNode p = m.path("platform");
-        Platform mp = p.isMissingNode() ? null : new Platform(p.path("os").asText(), p.path("architecture").asText(), p.path("variant").asText(null));
-        if ((tag == null || tag.equals(name)) && (mp == null || platform.matches(mp))) {
-          Descriptor manifest = descriptor(m);
-          JsonNode mj = JSON.readTree(readAll(manifest));
-          Descriptor config = descriptor(mj.path("config"));
-          List<LayerBlob> layers = new ArrayList<>();
-          for (JsonNode l : mj.path("layers")) {
-            Descriptor d = descriptor(l);
-            layers.add(new LayerBlob(layers.size(), d, null, () -> openBlob(d)));
-          }
-          return new ResolvedImage(reference, manifest, platform, config, new ImageConfigTemplate(), layers);
-        }
+  private static ImageSource openOci(String spec, String details) throws ImageSourceException {
+    Digest digest = null;
+    String rest = details;
+    Matcher m = DIGEST_SUFFIX.matcher(details);
+    if (m.find()) {
+      try {
+        digest = Digest.parse(m.group(1));
+      } catch (IllegalArgumentException e) {
+        throw new ImageSourceException(spec + ": " + e.getMessage(), e);
       }
-      throw new IOException("no manifest for " + platform + " in " + reference);
+      rest = details.substring(0, m.start());
     }
-
-    private byte[] readAll(Descriptor d) throws IOException {
-      try (InputStream in = openBlob(d)) {
-        return in.readAllBytes();
+    String tag = null;
+    int colon = rest.indexOf(':');
+    if (colon >= 0) {
+      tag = rest.substring(colon + 1);
+      rest = rest.substring(0, colon);
+      if (tag.isEmpty()) {
+        throw new ImageSourceException(spec + ": empty tag after ':'");
+      }
+      if (digest != null) {
+        throw new ImageSourceException(spec + ": give a tag or a digest, not both");
       }
     }
-
-    private static Descriptor descriptor(JsonNode n) {
-      return new Descriptor(n.path("mediaType").asText(), Digest.parse(n.path("digest").asText()), n.path("size").asLong());
+    if (rest.isEmpty()) {
+      throw new ImageSourceException(spec + ": no layout directory given (want oci:DIR[:TAG])");
     }
+    return OciLayoutSource.open(spec, Path.of(rest), tag, digest);
+  }
 
-    @Override
-    public InputStream openBlob(Descriptor d) throws IOException {
-      Path blob = dir.resolve("blobs").resolve(d.digest().algorithm()).resolve(d.digest().hex());
-      return new VerifyingInputStream(Files.newInputStream(blob), d.digest(), d.size(), "blob " + d.digest() + " in " + reference);
+  private static ImageSource openDockerArchive(String spec, String details) throws ImageSourceException {
+    String path = details;
+    String reference = null;
+    int colon = details.indexOf(':');
+    if (colon >= 0) {
+      path = details.substring(0, colon);
+      reference = details.substring(colon + 1);
+      if (reference.isEmpty()) {
+        throw new ImageSourceException(spec + ": empty reference after ':'");
+      }
     }
-
-    @Override
-    public void close() {}
+    if (path.isEmpty()) {
+      throw new ImageSourceException(spec + ": no archive path given (want docker-archive:PATH)");
+    }
+    return DockerArchiveSource.open(spec, Path.of(path), reference);
   }
 }
