@@ -244,6 +244,11 @@ public final class FsSnapshot {
     return new Builder();
   }
 
+  /** The reference result for an image's layers (oldest first); see {@link OverlayModel}. */
+  public static FsSnapshot fromModel(ImageBuilder image) {
+    return OverlayModel.apply(image.logicalLayers()).snapshot();
+  }
+
   /** What a merge delivered to a sink (which has checked the sink contract on the way). */
   public static FsSnapshot fromSink(CollectingSink sink) {
     return sink.snapshot();
