@@ -65,6 +65,7 @@ public final class ExternalTools {
     try {
       ProcessBuilder pb = new ProcessBuilder(command).directory(dir.toFile());
       pb.environment().put("LC_ALL", "C");
+      pb.environment().put("TZ", "UTC");
       Process p = pb.start();
       p.getOutputStream().close();
       CompletableFuture<byte[]> err = CompletableFuture.supplyAsync(() -> readAll(p.getErrorStream()));
