@@ -1,0 +1,81 @@
+package dev.ocirender.layer;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.Arrays;
+
+/**
+ * Expands a sparse entry: reads the stored segment bytes from {@code data} and yields the whole
+ * file, holes as zeros, exactly {@code realSize} bytes. The map must be {@link SparseMap#validate
+ * validated} first. Does not keep the file sparse: outputs that want holes can detect zero blocks.
+ */
+final class SparseInputStream extends InputStream {
+
+  private final InputStream data;
+  private final SparseMap map;
+  private final long realSize;
+  private long position;
+  private int segment;
+
+  SparseInputStream(InputStream data, SparseMap map, long realSize) {
+    this.data = data;
+    this.map = map;
+    this.realSize = realSize;
+  }
+
+  @Override
+  public int read() throws IOException {
+    byte[] one = new byte[1];
+    int n = read(one, 0, 1);
+    return n < 0 ? -1 : one[0] & 0xff;
+  }
+
+  @Override
+  public int read(byte[] b, int off, int len) throws IOException {
+    if (len == 0) {
+      return 0;
+    }
+    if (position >= realSize) {
+      return -1;
+    }
+    // Step past segments that lie wholly behind us (zero-length ones included).
+    while (segment < map.count() && position >= map.offset(segment) + map.length(segment)) {
+      segment++;
+    }
+    long want = Math.min(len, realSize - position);
+    if (segment < map.count() && position >= map.offset(segment)) {
+      long inSegment = map.offset(segment) + map.length(segment) - position;
+      int n = data.read(b, off, (int) Math.min(want, inSegment));
+      if (n < 0) {
+        throw new IOException("sparse data ended early at offset " + position);
+      }
+      position += n;
+      return n;
+    }
+    long holeEnd = segment < map.count() ? map.offset(segment) : realSize;
+    int n = (int) Math.min(want, holeEnd - position);
+    Arrays.fill(b, off, off + n, (byte) 0);
+    position += n;
+    return n;
+  }
+
+  @Override
+  public long skip(long n) throws IOException {
+    // Skipping through holes is free, but the stored bytes must still be consumed in order.
+    byte[] scratch = new byte[8192];
+    long done = 0;
+    while (done < n) {
+      int r = read(scratch, 0, (int) Math.min(scratch.length, n - done));
+      if (r < 0) {
+        break;
+      }
+      done += r;
+    }
+    return done;
+  }
+
+  @Override
+  public int available() {
+    return 0;
+  }
+}
