@@ -13,6 +13,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -73,6 +74,13 @@ final class StreamingMerger {
 
   /** Entries placed so far in the current layer, by path: what same-layer hard links bind to. */
   private final Map<EntryPath, SeenEntry> seenInLayer = new HashMap<>();
+  /** Directories the current layer's entries so far imply as parents (a link to one is dropped). */
+  private final Set<EntryPath> impliedInLayer = new HashSet<>();
+  /** Paths where the current layer so far had a non-directory, which removed the lower tree. */
+  private final Set<EntryPath> replacedInLayer = new HashSet<>();
+  /** What the current layer's whiteouts so far removed (simple: the path; opaque: below the path). */
+  private final Set<EntryPath> whitedOutInLayer = new HashSet<>();
+  private final Set<EntryPath> opaqueInLayer = new HashSet<>();
   /** Nodes whose waiting links got a (tentative) binding in the current layer. */
   private final List<PathNode> boundInLayer = new ArrayList<>();
   private int pendingCount;
@@ -117,6 +125,10 @@ final class StreamingMerger {
     EntryHeader current = null;
     long read = 0;
     seenInLayer.clear();
+    impliedInLayer.clear();
+    replacedInLayer.clear();
+    whitedOutInLayer.clear();
+    opaqueInLayer.clear();
     try {
       if (indexedLayers.contains(l)) {
         index = LayerIndex.scan(layer);
@@ -142,6 +154,10 @@ final class StreamingMerger {
     }
     finishLayerBindings(l);
     seenInLayer.clear();
+    impliedInLayer.clear();
+    replacedInLayer.clear();
+    whitedOutInLayer.clear();
+    opaqueInLayer.clear();
     listener.layerFinished(layer, read);
   }
 
@@ -162,6 +178,12 @@ final class StreamingMerger {
       whiteouts++;
       if (!Whiteouts.isAufsInternal(name)) {
         mergeWhiteout(l, path, name);
+        if (Whiteouts.isOpaque(name)) {
+          opaqueInLayer.add(path.parent());
+        } else {
+          whitedOutInLayer.add(path.parent().child(Whiteouts.target(name)));
+        }
+        noteImpliedParents(l, path);
       }
       return;
     }
@@ -170,7 +192,7 @@ final class StreamingMerger {
     long ordinal = reader.ordinal();
     // A non-directory with descendants in its own layer is not placed: those children make the
     // path a directory. Without an index that is only discovered later (a conflict).
-    boolean placed = directory || index == null || !index.hasDescendants(path);
+    boolean placed = directory || (index != null ? !index.hasDescendants(path) : !impliedInLayer.contains(path));
     boolean effective = index == null || index.isEffective(path, ordinal, directory);
 
     List<byte[]> components = path.components();
@@ -217,8 +239,14 @@ final class StreamingMerger {
           throw conflict(l, path, "a second entry for the path in the same layer");
         }
       } else if (node.state == State.DIRECTORY && !directory) {
-        if (node.claimLayer > l || node.lastDescendantLayer == l) {
+        if (node.claimLayer > l || !placed) {
           hiddenHere = true; // a newer directory, or children in this layer, keep the directory
+          if (placed && node.directoryHeaderLayer == l) {
+            // This layer's earlier directory entry was replaced by this non-directory: its
+            // metadata is gone, whatever directory a newer layer puts here.
+            node.directoryHeader = null;
+            node.directoryHeaderLayer = -1;
+          }
         } else if (effective) {
           throw conflict(l, path, "a directory and a non-directory for the path in the same layer");
         }
@@ -237,9 +265,14 @@ final class StreamingMerger {
       resolveWaitingLinks(l, chain, existing, depth, placed ? seen : null, node);
     }
 
-    if (!directory && !hiddenAbove && !visible) {
+    if (!directory && !visible) {
       // Even hidden, this non-directory replaced whatever lower layers had at and below the path.
-      replaceMark(chain, components, existing, l);
+      // Hidden from above it matters only to hard links waiting below, and only those have nodes.
+      if (!hiddenAbove) {
+        replaceMark(chain, components, existing, l);
+      } else if (node != null) {
+        node.mark(MarkKind.REPLACE, l);
+      }
     }
     if (visible) {
       claim(l, h, seen, chain, components, existing, reader);
@@ -247,6 +280,24 @@ final class StreamingMerger {
       hiddenEntries++;
     }
     seenInLayer.put(path, seen);
+    if (!directory) {
+      replacedInLayer.add(path);
+    }
+    noteImpliedParents(l, path);
+  }
+
+  /**
+   * Notes the parents an entry implies. A parent that an earlier entry of this layer placed as a
+   * non-directory turns into a directory after the fact, which an optimistic pass cannot undo
+   * (hard links of the layer may have bound to it, or its content was written): a conflict.
+   */
+  private void noteImpliedParents(int l, EntryPath path) throws LayerConflictException {
+    for (EntryPath up = path.parent(); !up.isRoot() && impliedInLayer.add(up); up = up.parent()) {
+      SeenEntry earlier = seenInLayer.get(up);
+      if (earlier != null && earlier.type != EntryType.DIRECTORY && !indexedLayers.contains(l)) {
+        throw conflict(l, path, "an entry below non-directory '" + up + "' of the same layer");
+      }
+    }
   }
 
   private void replaceMark(PathNode[] chain, List<byte[]> components, int existing, int l) {
@@ -295,17 +346,21 @@ final class StreamingMerger {
   /** Whiteouts hide lower layers only, so they are marks on the tree, never output. */
   private void mergeWhiteout(int l, EntryPath path, byte[] name) throws IOException {
     List<byte[]> components = path.parent().components();
+    if (pendingCount > 0) {
+      dropLinksToWhiteoutParents(l, components);
+    }
+    boolean opaque = Whiteouts.isOpaque(name);
     // Every node from the root to the whiteout's directory is a strict ancestor of what it hides.
     PathNode n = root;
+    boolean hidden = false;
     for (int i = 0; ; i++) {
       if (n.opaqueLayer > l) {
-        return; // a newer opaque marker above already hides everything the whiteout would
+        hidden = true; // a newer opaque marker above already hides everything the whiteout would
       }
       if (n != root) {
         if (n.hideLayer > l || (n.state == State.NON_DIRECTORY && n.claimLayer > l)) {
-          return; // likewise for a newer whiteout or non-directory
-        }
-        if (n.state == State.NON_DIRECTORY) {
+          hidden = true; // likewise for a newer whiteout or non-directory
+        } else if (n.state == State.NON_DIRECTORY && !hidden) {
           throw conflict(l, path, "a whiteout under non-directory '" + EntryPath.display(n.pathBytes()) + "' of the same layer");
         }
       }
@@ -314,12 +369,23 @@ final class StreamingMerger {
       }
       PathNode next = n.child(new NameKey(components.get(i)));
       if (next == null) {
+        if (hidden) {
+          return; // nothing below is tracked, so nothing can ask about this whiteout later
+        }
         for (int j = i; j < components.size(); j++) {
           n = n.childOrCreate(new NameKey(components.get(j)));
         }
         break;
       }
       n = next;
+    }
+    if (hidden) {
+      // Invisible in the result, but hard links waiting below may ask what this layer removed.
+      PathNode target = opaque ? n : n.child(new NameKey(Whiteouts.target(name)));
+      if (target != null) {
+        target.mark(opaque ? MarkKind.OPAQUE : MarkKind.WHITEOUT, l);
+      }
+      return;
     }
     // Every entry implies its parent directories, whiteouts included.
     root.lastDescendantLayer = l;
@@ -329,14 +395,41 @@ final class StreamingMerger {
         up.claimLayer = l;
       }
       up.lastDescendantLayer = l;
-      if (pendingCount > 0 && up.pendingLinks != null) {
-        bindWaiting(up, l, null);
-      }
     }
-    if (Whiteouts.isOpaque(name)) {
+    if (opaque) {
       n.mark(MarkKind.OPAQUE, l);
     } else {
       n.childOrCreate(new NameKey(Whiteouts.target(name))).mark(MarkKind.WHITEOUT, l);
+    }
+  }
+
+  /**
+   * A whiteout's parents are directories as of its layer, even if a newer layer hides them all.
+   * Links of newer layers waiting on one of them are dropped; so are links of this layer, since
+   * whiteouts apply before the other entries of their layer, wherever they stand in the tar.
+   */
+  private void dropLinksToWhiteoutParents(int l, List<byte[]> components) {
+    PathNode n = root;
+    for (byte[] c : components) {
+      n = n.child(new NameKey(c));
+      if (n == null) {
+        return;
+      }
+      if (n.pendingLinks == null) {
+        continue;
+      }
+      bindWaiting(n, l, null);
+      n.pendingLinks.removeIf(p -> {
+        if (p.asOfLayer == l) {
+          p.ref.drop();
+          pendingCount--;
+          return true;
+        }
+        return false;
+      });
+      if (n.pendingLinks.isEmpty()) {
+        n.pendingLinks = null;
+      }
     }
   }
 
@@ -352,9 +445,23 @@ final class StreamingMerger {
       bindToSeen(ref, same, target);
       return ref;
     }
-    for (EntryPath up = target.parent(); !up.isRoot(); up = up.parent()) {
-      SeenEntry above = seenInLayer.get(up);
-      if (above != null && (above.type != EntryType.DIRECTORY || above.replacedOnly)) {
+    if (impliedInLayer.contains(target)) {
+      ref.drop(); // an earlier entry of this layer below the target made it a directory
+      return ref;
+    }
+    if (whitedOutInLayer.contains(target)) {
+      ref.drop();
+      return ref;
+    }
+    for (EntryPath up = target.parent(); ; up = up.parent()) {
+      if (whitedOutInLayer.contains(up) || opaqueInLayer.contains(up)) {
+        ref.drop(); // this layer's whiteouts apply before its links, wherever they stand in the tar
+        return ref;
+      }
+      if (up.isRoot()) {
+        break;
+      }
+      if (replacedInLayer.contains(up)) {
         ref.drop(); // an earlier non-directory of this layer replaced the lower tree holding the target
         return ref;
       }
@@ -402,15 +509,12 @@ final class StreamingMerger {
    * directory, which drops them. A later entry of the same layer may still rebind.
    */
   private void resolveWaitingLinks(int l, PathNode[] chain, int existing, int depth, SeenEntry placedEntry, PathNode node) {
-    if (placedEntry == null) {
-      return;
-    }
     for (int i = 1; i <= Math.min(existing, depth - 1); i++) {
       if (chain[i].pendingLinks != null) {
         bindWaiting(chain[i], l, null);
       }
     }
-    if (node != null && node.pendingLinks != null) {
+    if (placedEntry != null && node != null && node.pendingLinks != null) {
       bindWaiting(node, l, placedEntry);
     }
   }

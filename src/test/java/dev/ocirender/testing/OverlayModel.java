@@ -38,7 +38,8 @@ import java.util.TreeMap;
  *       layers had at or under P is removed. A directory over a directory changes metadata only;
  *       over anything else it replaces it, empty. Any other non-directory replaces P and its tree.
  *       A hard link binds to the inode its target holds at that moment; a missing or directory
- *       target drops the link (counted). The root entry only sets the root's metadata.</li>
+ *       target drops the link (counted): it still replaced
+ *       what was at P, so P ends up empty. The root entry only sets the root's metadata.</li>
  * </ol>
  */
 public final class OverlayModel {
@@ -195,6 +196,13 @@ public final class OverlayModel {
           implyParents(q, layer);
         }
       }
+      // Every entry of L below P implies its parents (whiteouts and dropped links included), so
+      // those directories stay as well.
+      for (Item w : items) {
+        if (w.kind() != Kind.IGNORED && w.kind() != Kind.ROOT && w.path().isStrictlyUnder(p)) {
+          implyParents(w.path(), layer);
+        }
+      }
       return;
     }
     if (e.type() == EntryType.DIRECTORY) {
@@ -210,11 +218,11 @@ public final class OverlayModel {
       // Looked up before this entry changes anything, its own implied parents included.
       Node target = state.get(it.linkTarget());
       implyParents(p, layer);
+      removeTree(p); // a dropped link still replaced whatever was at P: the path ends up empty
       if (target == null || target.inode().isDirectory()) {
         droppedLinks++;
         return;
       }
-      removeTree(p);
       state.put(p, new Node(target.inode(), layer));
       return;
     }
