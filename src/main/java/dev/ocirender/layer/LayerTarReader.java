@@ -192,7 +192,15 @@ public final class LayerTarReader implements Closeable {
         throw new LayerFormatException("entry '" + headerName + "' (header at byte " + headerOffset
             + "): bad header checksum");
       }
-      long size = numeric(TarBlock.SIZE_FIELD, 12, "size", headerName);
+      long size;
+      try {
+        size = numeric(TarBlock.SIZE_FIELD, 12, "size", headerName);
+      } catch (IllegalArgumentException e) {
+        throw new LayerFormatException(e.getMessage(), e);
+      }
+      if (size < 0) {
+        throw new LayerFormatException("entry '" + headerName + "': negative size " + size);
+      }
       byte typeflag = header[TarBlock.TYPEFLAG];
       switch (typeflag) {
         case 'x', 'X' -> {

@@ -128,10 +128,6 @@ final class PaxHeaders {
     return sparsePairs;
   }
 
-  boolean isEmpty() {
-    return values.isEmpty() && xattrs.isEmpty() && sparsePairs.count() == 0;
-  }
-
   void clear() {
     values.clear();
     xattrs.clear();

@@ -192,6 +192,16 @@ class LayerTarReaderTest {
   }
 
   @Test
+  void malformed_garbageInSizeField_namesEntry() {
+    TarBuilder.Header h = file("bin/sh", 0);
+    h.tweak = b -> System.arraycopy("12x4".getBytes(UTF_8), 0, b, 124, 4);
+    byte[] tar = new TarBuilder().entry(h).end().bytes();
+    assertThatThrownBy(() -> TarEntries.readAll(tar))
+        .isInstanceOf(LayerFormatException.class)
+        .hasMessageContaining("bad size field in entry 'bin/sh'");
+  }
+
+  @Test
   void malformed_truncatedContent_namesEntryAndCounts() {
     byte[] whole = new TarBuilder().entry(file("usr/bin/x", 5000), new byte[5000]).end().bytes();
     byte[] cut = Arrays.copyOf(whole, 512 + 1234);
