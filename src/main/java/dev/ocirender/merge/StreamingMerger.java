@@ -293,8 +293,7 @@ final class StreamingMerger {
    */
   private void noteImpliedParents(int l, EntryPath path) throws LayerConflictException {
     for (EntryPath up = path.parent(); !up.isRoot() && impliedInLayer.add(up); up = up.parent()) {
-      SeenEntry earlier = seenInLayer.get(up);
-      if (earlier != null && earlier.type != EntryType.DIRECTORY && !indexedLayers.contains(l)) {
+      if (replacedInLayer.contains(up) && !indexedLayers.contains(l)) {
         throw conflict(l, path, "an entry below non-directory '" + up + "' of the same layer");
       }
     }

@@ -53,7 +53,7 @@ class OverlayMergeDifferentialTest {
     }
   }
 
-  @Property(tries = 30000)
+  @Property(tries = 5000)
   void streamingMerge_equalsOldestFirstModel(@ForAll("stacks") List<List<Op>> stack) throws IOException {
     ImageBuilder image = toImage(stack);
     FsSnapshot expected = OverlayModel.apply(image.logicalLayers()).snapshot();
