@@ -1,5 +1,6 @@
 package dev.ocirender.cli;
 
+import dev.ocirender.image.Messages;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -49,7 +50,7 @@ final class InspectCommand implements Callable<Integer> {
     try (ImageSource s = ImageSources.open(source)) {
       image = s.resolve(platform);
     } catch (IOException e) {
-      throw new IOException(source + ": " + RenderException.describe(e), e);
+      throw new IOException(source + ": " + Messages.describe(e), e);
     }
     PrintWriter out = spec.commandLine().getOut();
     if (json) {

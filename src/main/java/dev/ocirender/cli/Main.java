@@ -1,5 +1,6 @@
 package dev.ocirender.cli;
 
+import dev.ocirender.image.Messages;
 import dev.ocirender.render.RenderException;
 import java.io.PrintWriter;
 import picocli.CommandLine;
@@ -71,10 +72,10 @@ public final class Main implements Runnable {
       message = e.getMessage();
     } else if (e instanceof RuntimeException && !(e instanceof IllegalArgumentException)) {
       // Not a failure of the input but of ocirender itself: say so, and where to look.
-      message = "internal error: " + e.getClass().getName() + ": " + RenderException.describe(e)
+      message = "internal error: " + e.getClass().getName() + ": " + Messages.describe(e)
           + (hasDebug(parsed) ? "" : " (rerun with --debug for the stack trace)");
     } else {
-      message = RenderException.describe(e);
+      message = Messages.describe(e);
     }
     err.println(ERROR_PREFIX + oneLine(message));
     if (hasDebug(parsed)) {

@@ -10,7 +10,7 @@ import java.util.Objects;
 
 /**
  * Turns a layer blob into its tar stream: picks the decompressor from the layer's media type (or,
- * for generic and missing types, from the blob's magic bytes) and optionally verifies the decoded
+ * for generic, missing and uncompressed-tar types, from the blob's magic bytes) and optionally verifies the decoded
  * bytes against the layer's uncompressed digest (diff ID).
  *
  * <p>Strict where a wrong guess would silently produce a different filesystem: a declared
@@ -72,7 +72,10 @@ public final class LayerDecoder {
       case "", "application/octet-stream", "application/x-tar":
         return null;
       case OCI_LAYER, DOCKER_LAYER:
-        return Compression.NONE;
+        // Like containerd and Docker, which sniff every layer: bzip2 and xz layers have no media
+        // type of their own, and older tools label compressed layers as plain tar. A real tar
+        // cannot start with any of the magic numbers, so trusting the bytes here is safe.
+        return null;
       case OCI_LAYER_GZIP, DOCKER_LAYER_GZIP:
         return Compression.GZIP;
       case OCI_LAYER_ZSTD:

@@ -1,5 +1,6 @@
 package dev.ocirender.merge;
 
+import dev.ocirender.image.Messages;
 import dev.ocirender.layer.EntryHeader;
 import dev.ocirender.layer.EntryPath;
 import dev.ocirender.layer.EntryType;
@@ -150,7 +151,7 @@ final class StreamingMerger {
       throw e;
     } catch (IOException e) {
       String entry = current == null ? "" : "entry '" + current.path() + "': ";
-      throw new MergeException(layer + ": " + entry + e.getMessage(), e);
+      throw new MergeException(layer + ": " + entry + Messages.describe(e), e);
     }
     finishLayerBindings(l);
     seenInLayer.clear();
@@ -685,7 +686,7 @@ final class StreamingMerger {
       }
       // read to the end (done by next() returning null), so the blob's digest is checked again
     } catch (IOException e) {
-      throw new MergeException(layer + ": reading again for hard-link content: " + e.getMessage(), e);
+      throw new MergeException(layer + ": reading again for hard-link content: " + Messages.describe(e), e);
     }
   }
 

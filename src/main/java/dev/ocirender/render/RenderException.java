@@ -1,5 +1,6 @@
 package dev.ocirender.render;
 
+import dev.ocirender.image.Messages;
 import java.io.IOException;
 
 /**
@@ -14,7 +15,7 @@ public final class RenderException extends IOException {
   private final String reference;
 
   public RenderException(String reference, String detail, Throwable cause) {
-    super(oneLine(reference + ": " + detail), cause);
+    super(Messages.oneLine(reference + ": " + detail), cause);
     this.reference = reference;
   }
 
@@ -23,27 +24,4 @@ public final class RenderException extends IOException {
     return reference;
   }
 
-  /**
-   * A one-line description of {@code t} for an error message. File-system exceptions from
-   * {@code java.nio} often carry only a path as their message, so the reason is spelled out.
-   */
-  public static String describe(Throwable t) {
-    String message = t.getMessage();
-    if (t instanceof java.nio.file.NoSuchFileException e) {
-      message = "no such file: " + e.getFile();
-    } else if (t instanceof java.nio.file.AccessDeniedException e) {
-      message = "permission denied: " + e.getFile();
-    } else if (t instanceof java.nio.file.FileAlreadyExistsException e) {
-      message = "already exists: " + e.getFile();
-    } else if (t instanceof java.nio.file.NotDirectoryException e) {
-      message = "not a directory: " + e.getFile();
-    } else if (message == null || message.isBlank()) {
-      message = t.getClass().getSimpleName();
-    }
-    return oneLine(message);
-  }
-
-  static String oneLine(String s) {
-    return s.strip().replaceAll("\\s*[\\r\\n]+\\s*", " ");
-  }
 }

@@ -1,5 +1,6 @@
 package dev.ocirender.render;
 
+import dev.ocirender.image.Messages;
 import dev.ocirender.image.Platform;
 import dev.ocirender.layer.LayerBlob;
 import dev.ocirender.merge.MergeException;
@@ -60,7 +61,7 @@ public final class Renderer {
     try {
       image = source.resolve(platform);
     } catch (IOException e) {
-      throw new RenderException(reference, RenderException.describe(e), e);
+      throw new RenderException(reference, Messages.describe(e), e);
     }
     listener.imageResolved(image);
 
@@ -76,11 +77,11 @@ public final class Renderer {
       stats = OverlayMerge.run(counted, opener, progress);
     } catch (MergeException e) {
       // The merge already names the layer and entry.
-      throw new RenderException(reference, RenderException.describe(e), e);
+      throw new RenderException(reference, Messages.describe(e), e);
     } catch (IOException e) {
       LayerBlob layer = progress.current;
       String where = layer == null ? "" : layer + ": ";
-      throw new RenderException(reference, where + RenderException.describe(e), e);
+      throw new RenderException(reference, where + Messages.describe(e), e);
     } finally {
       counter.reportNow();
     }
@@ -98,7 +99,7 @@ public final class Renderer {
       try {
         target.publish();
       } catch (IOException e) {
-        throw new RenderException(source.reference(), "publishing " + output + ": " + RenderException.describe(e), e);
+        throw new RenderException(source.reference(), "publishing " + output + ": " + Messages.describe(e), e);
       }
       return result;
     }

@@ -1,5 +1,6 @@
 package dev.ocirender.render;
 
+import dev.ocirender.image.Messages;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -113,8 +114,8 @@ class RendererTest {
 
   @Test
   void describe_spellsOutPathOnlyExceptions() {
-    assertThat(RenderException.describe(new NoSuchFileException("/x"))).isEqualTo("no such file: /x");
-    assertThat(RenderException.describe(new IOException())).isEqualTo("IOException");
+    assertThat(Messages.describe(new NoSuchFileException("/x"))).isEqualTo("no such file: /x");
+    assertThat(Messages.describe(new IOException())).isEqualTo("IOException");
   }
 
   static byte[] tar(String path, String content) throws IOException {
@@ -158,7 +159,7 @@ class RendererTest {
       }
       Descriptor manifest = new Descriptor("application/vnd.oci.image.manifest.v1+json", Digest.sha256Of(new byte[] {1}), 1);
       Descriptor config = new Descriptor("application/vnd.oci.image.config.v1+json", Digest.sha256Of(new byte[] {2}), 1);
-      return new ResolvedImage(REF, manifest, p, config, null, blobs);
+      return new ResolvedImage(REF, manifest, p, config, new dev.ocirender.image.json.ImageConfigTemplate(), blobs);
     }
 
     @Override
