@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs the engine benchmarks (see BENCHMARKS.md): render speed against plain gzip decoding, and
+# peak heap while a 300 MB whited-out tree streams past under -Xmx256m.
+# Usage: scripts/bench.sh [speed|heap|all] [WORKDIR]   (WORKDIR keeps the generated images; default target/bench)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+what=${1:-all}
+work=${2:-target/bench}
+mkdir -p "$work"
+mvn -q -o -DskipTests test-compile 2>/dev/null || mvn -q -DskipTests test-compile
+mvn -q -o dependency:build-classpath -Dmdep.outputFile=target/bench.classpath >/dev/null 2>&1 \
+  || mvn -q dependency:build-classpath -Dmdep.outputFile=target/bench.classpath >/dev/null
+cp="target/classes:target/test-classes:$(cat target/bench.classpath)"
+echo "machine: $(nproc) cores, $(java -version 2>&1 | head -1), $(date -u +%F)"
+if [[ $what == speed || $what == all ]]; then
+  java -Xmx1g -cp "$cp" dev.ocirender.bench.RenderBenchmark speed "$work"
+fi
+if [[ $what == heap || $what == all ]]; then
+  java -Xmx256m -cp "$cp" dev.ocirender.bench.RenderBenchmark heap "$work"
+fi
