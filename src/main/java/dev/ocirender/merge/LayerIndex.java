@@ -23,6 +23,7 @@ final class LayerIndex {
 
   private final Map<EntryPath, long[]> lastOrdinals = new HashMap<>();
   private final Set<EntryPath> withDescendants = new HashSet<>();
+  private final Set<EntryPath> nonDirectories = new HashSet<>();
 
   static LayerIndex scan(LayerBlob layer) throws IOException {
     LayerIndex index = new LayerIndex();
@@ -43,11 +44,14 @@ final class LayerIndex {
     if (Whiteouts.isAufsInternal(name)) {
       return;
     }
+    if (Whiteouts.isWhiteout(name)) {
+      return; // whiteouts make no directories out of non-directories (see StreamingMerger)
+    }
     for (EntryPath up = path.parent(); !up.isRoot() && withDescendants.add(up); up = up.parent()) {
       // every ancestor gains a descendant; stop where one already had one (its ancestors do too)
     }
-    if (Whiteouts.isWhiteout(name)) {
-      return;
+    if (!directory) {
+      nonDirectories.add(path);
     }
     long[] last = lastOrdinals.computeIfAbsent(path, p -> new long[] {-1, -1});
     last[0] = ordinal;
@@ -56,9 +60,14 @@ final class LayerIndex {
     }
   }
 
-  /** Whether the layer has any entry, whiteouts included, strictly below {@code path}. */
+  /** Whether the layer has any entry other than a whiteout strictly below {@code path}. */
   boolean hasDescendants(EntryPath path) {
     return withDescendants.contains(path);
+  }
+
+  /** Whether the layer has a non-directory entry (placed or not) at {@code path}. */
+  boolean hasNonDirectory(EntryPath path) {
+    return nonDirectories.contains(path);
   }
 
   /**

@@ -77,6 +77,10 @@ final class StreamingMerger {
   private final Map<EntryPath, SeenEntry> seenInLayer = new HashMap<>();
   /** Directories the current layer's entries so far imply as parents (a link to one is dropped). */
   private final Set<EntryPath> impliedInLayer = new HashSet<>();
+  /** The same, implied by entries other than whiteouts: these make a non-directory a directory. */
+  private final Set<EntryPath> impliedByEntries = new HashSet<>();
+  /** Directories implied by this layer's whiteouts so far. */
+  private final Set<EntryPath> whiteoutParents = new HashSet<>();
   /** Paths where the current layer so far had a non-directory, which removed the lower tree. */
   private final Set<EntryPath> replacedInLayer = new HashSet<>();
   /** What the current layer's whiteouts so far removed (simple: the path; opaque: below the path). */
@@ -130,6 +134,8 @@ final class StreamingMerger {
     replacedInLayer.clear();
     whitedOutInLayer.clear();
     opaqueInLayer.clear();
+    impliedByEntries.clear();
+    whiteoutParents.clear();
     try {
       if (indexedLayers.contains(l)) {
         index = LayerIndex.scan(layer);
@@ -159,6 +165,8 @@ final class StreamingMerger {
     replacedInLayer.clear();
     whitedOutInLayer.clear();
     opaqueInLayer.clear();
+    impliedByEntries.clear();
+    whiteoutParents.clear();
     listener.layerFinished(layer, read);
   }
 
@@ -177,14 +185,14 @@ final class StreamingMerger {
     byte[] name = path.name();
     if (Whiteouts.isWhiteout(name)) {
       whiteouts++;
-      if (!Whiteouts.isAufsInternal(name)) {
+      if (!Whiteouts.isAufsInternal(name) && !underSameLayerNonDirectory(path, index)) {
         mergeWhiteout(l, path, name);
         if (Whiteouts.isOpaque(name)) {
           opaqueInLayer.add(path.parent());
         } else {
           whitedOutInLayer.add(path.parent().child(Whiteouts.target(name)));
         }
-        noteImpliedParents(l, path);
+        noteWhiteoutParents(path);
       }
       return;
     }
@@ -193,7 +201,12 @@ final class StreamingMerger {
     long ordinal = reader.ordinal();
     // A non-directory with descendants in its own layer is not placed: those children make the
     // path a directory. Without an index that is only discovered later (a conflict).
-    boolean placed = directory || (index != null ? !index.hasDescendants(path) : !impliedInLayer.contains(path));
+    boolean placed = directory || (index != null ? !index.hasDescendants(path) : !impliedByEntries.contains(path));
+    if (!directory && index == null && whiteoutParents.contains(path)) {
+      // A whiteout of this layer below a non-directory of this layer is void (see
+      // underSameLayerNonDirectory), but this one was applied before the non-directory showed up.
+      throw conflict(l, path, "a non-directory after whiteouts below it in the same layer");
+    }
     boolean effective = index == null || index.isEffective(path, ordinal, directory);
 
     List<byte[]> components = path.components();
@@ -293,11 +306,37 @@ final class StreamingMerger {
    * (hard links of the layer may have bound to it, or its content was written): a conflict.
    */
   private void noteImpliedParents(int l, EntryPath path) throws LayerConflictException {
-    for (EntryPath up = path.parent(); !up.isRoot() && impliedInLayer.add(up); up = up.parent()) {
+    for (EntryPath up = path.parent(); !up.isRoot() && impliedByEntries.add(up); up = up.parent()) {
+      impliedInLayer.add(up);
       if (replacedInLayer.contains(up) && !indexedLayers.contains(l)) {
         throw conflict(l, path, "an entry below non-directory '" + up + "' of the same layer");
       }
     }
+  }
+
+  /** A whiteout's parents are directories for this layer's links, but never turn a non-directory into one. */
+  private void noteWhiteoutParents(EntryPath path) {
+    for (EntryPath up = path.parent(); !up.isRoot(); up = up.parent()) {
+      impliedInLayer.add(up);
+      if (!whiteoutParents.add(up)) {
+        break;
+      }
+    }
+  }
+
+  /**
+   * Whether a whiteout lies below a non-directory of its own layer. Such a whiteout is void: the
+   * non-directory already replaced the whole lower tree. umoci writes exactly this when a file
+   * replaces a directory (the file, then whiteouts for the directory's old children), and unpacks
+   * it as the file; so do we, instead of letting the whiteouts imply a directory there.
+   */
+  private boolean underSameLayerNonDirectory(EntryPath whiteout, LayerIndex index) {
+    for (EntryPath up = whiteout.parent(); !up.isRoot(); up = up.parent()) {
+      if (index != null ? index.hasNonDirectory(up) : replacedInLayer.contains(up)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private void replaceMark(PathNode[] chain, List<byte[]> components, int existing, int l) {

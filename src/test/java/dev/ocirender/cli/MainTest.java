@@ -207,11 +207,18 @@ class MainTest {
     }
 
     static Layout write(Path dir) throws IOException {
+      return write(dir, layerTar(), "application/vnd.oci.image.layer.v1.tar", null);
+    }
+
+    /**
+     * A layout whose one layer blob and media type are given as they are (malformed fixtures
+     * for bad-input tests), and whose manifest is {@code manifestOverride} when not null.
+     */
+    static Layout write(Path dir, byte[] layer, String layerMediaType, byte[] manifestOverride) throws IOException {
       Layout l = new Layout(dir);
       Files.createDirectories(dir.resolve("blobs/sha256"));
       Files.writeString(dir.resolve("oci-layout"), "{\"imageLayoutVersion\":\"1.0.0\"}");
 
-      byte[] layer = layerTar();
       l.layerDigest = l.put(layer);
       l.layerSize = layer.length;
       byte[] config = ("{\"architecture\":\"amd64\",\"os\":\"linux\",\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\""
@@ -219,8 +226,11 @@ class MainTest {
       l.configDigest = l.put(config);
       byte[] manifest = ("{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
           + "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"" + l.configDigest + "\",\"size\":" + config.length + "},"
-          + "\"layers\":[{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar\",\"digest\":\"" + l.layerDigest + "\",\"size\":" + layer.length + "}]}")
+          + "\"layers\":[{\"mediaType\":\"" + layerMediaType + "\",\"digest\":\"" + l.layerDigest + "\",\"size\":" + layer.length + "}]}")
           .getBytes(StandardCharsets.UTF_8);
+      if (manifestOverride != null) {
+        manifest = manifestOverride;
+      }
       l.manifestDigest = l.put(manifest);
       Files.writeString(dir.resolve("index.json"),
           "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"manifests\":[{"
@@ -236,18 +246,8 @@ class MainTest {
       return d;
     }
 
-    private static byte[] layerTar() throws IOException {
-      ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-      try (TarArchiveOutputStream tar = new TarArchiveOutputStream(bytes)) {
-        byte[] data = "hello\n".getBytes(StandardCharsets.UTF_8);
-        TarArchiveEntry e = new TarArchiveEntry("hello.txt");
-        e.setSize(data.length);
-        e.setMode(0100644);
-        tar.putArchiveEntry(e);
-        tar.write(data);
-        tar.closeArchiveEntry();
-      }
-      return bytes.toByteArray();
+    static byte[] layerTar() throws IOException {
+      return TarBytes.single("hello.txt", "hello\n".getBytes(StandardCharsets.UTF_8));
     }
   }
 }

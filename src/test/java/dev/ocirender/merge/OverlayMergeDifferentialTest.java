@@ -27,7 +27,7 @@ import net.jqwik.api.Tuple;
  * ones more likely) so that replacements, whiteouts of existing paths, hard links to existing (or
  * missing) targets, non-directories with children in their own layer, and within-layer duplicates
  * ({@link Kind#REPEAT}) all happen often. Every entry gets distinct content and mtime, so taking
- * metadata or content from the wrong layer shows. Layers are uncompressed to keep 2000 tries fast;
+ * metadata or content from the wrong layer shows. Layers are uncompressed to keep 5000 tries fast;
  * decoding is covered by the scenario tests. Hard links to their own path are not generated: the
  * contract does not say whether such a link first removes its own target.
  */

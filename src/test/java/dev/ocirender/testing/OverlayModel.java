@@ -7,9 +7,11 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 
 /**
@@ -30,10 +32,12 @@ import java.util.TreeMap;
  *       image, naming the layer and the entry.</li>
  *   <li>All whiteouts of L first remove from S (so never entries of L): {@code D/.wh.N} removes
  *       {@code D/N} and its tree, {@code D/.wh..wh..opq} removes D's children. Other
- *       {@code .wh..wh.*} names are ignored altogether. Then each whiteout implies its parents.</li>
+ *       {@code .wh..wh.*} names are ignored altogether, and so is a whiteout below a
+ *       non-directory entry of L (that entry replaces the lower tree anyway; umoci writes such
+ *       whiteouts when a file replaces a directory). Then each whiteout implies its parents.</li>
  *   <li>L's other entries apply in tar order; each first implies its missing (or non-directory)
  *       ancestors as default directories (0755, 0:0, mtime 0).
- *       A non-directory at P with entries of L below P is not placed: P becomes a directory with
+ *       A non-directory at P with entries of L below P (whiteouts do not count) is not placed: P becomes a directory with
  *       the metadata of L's last directory entry for P (else the default), and whatever older
  *       layers had at or under P is removed. A directory over a directory changes metadata only;
  *       over anything else it replaces it, empty. Any other non-directory replaces P and its tree.
@@ -146,6 +150,16 @@ public final class OverlayModel {
     for (LayerBuilder.Entry e : entries) {
       items.add(classify(layer, e));
     }
+    // A whiteout below a non-directory entry of its own layer is void: the non-directory replaces
+    // the lower tree anyway (umoci writes such whiteouts when a file replaces a directory).
+    Set<EntryPath> nonDirectories = new HashSet<>();
+    for (Item it : items) {
+      if (it.kind() == Kind.ENTRY && it.entry().type() != EntryType.DIRECTORY) {
+        nonDirectories.add(it.path());
+      }
+    }
+    items.replaceAll(it -> (it.kind() == Kind.WHITEOUT || it.kind() == Kind.OPAQUE)
+        && underAny(it.path(), nonDirectories) ? new Item(it.entry(), it.path(), Kind.IGNORED, null) : it);
 
     // Rule b: whiteouts remove from the older state only, all of them before any entry of L.
     for (Item it : items) {
@@ -196,10 +210,10 @@ public final class OverlayModel {
           implyParents(q, layer);
         }
       }
-      // Every entry of L below P implies its parents (whiteouts and dropped links included), so
-      // those directories stay as well.
+      // Every entry of L below P implies its parents (dropped links included), so those
+      // directories stay as well. (Whiteouts below P are void: P is a non-directory of L.)
       for (Item w : items) {
-        if (w.kind() != Kind.IGNORED && w.kind() != Kind.ROOT && w.path().isStrictlyUnder(p)) {
+        if (w.kind() == Kind.ENTRY && w.path().isStrictlyUnder(p)) {
           implyParents(w.path(), layer);
         }
       }
@@ -259,10 +273,19 @@ public final class OverlayModel {
     }
   }
 
-  /** Whether layer L has any entry (whiteouts included, ignored aufs names not) strictly below p. */
+  private static boolean underAny(EntryPath path, Set<EntryPath> ancestors) {
+    for (EntryPath up = path.parent(); !up.isRoot(); up = up.parent()) {
+      if (ancestors.contains(up)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Whether layer L has any entry other than a whiteout strictly below p. */
   private static boolean hasDescendantsInLayer(EntryPath p, List<Item> items) {
     for (Item it : items) {
-      if (it.kind() != Kind.IGNORED && it.path().isStrictlyUnder(p)) {
+      if (it.kind() == Kind.ENTRY && it.path().isStrictlyUnder(p)) {
         return true;
       }
     }
