@@ -363,15 +363,14 @@ public final class BlobCache {
       out.close();
       Path target = pathOf(descriptor.digest());
       Files.createDirectories(target.getParent());
-      try {
-        Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      } catch (AtomicMoveNotSupportedException e) {
-        throw new IOException(subject + ": the blob cache " + dir + " cannot rename atomically", e);
-      }
+      // Under the lock: a reader that sees "not done" opens the temporary, which must still be there.
       lock.lock();
       try {
+        Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         done = true;
         progress.signalAll();
+      } catch (AtomicMoveNotSupportedException e) {
+        throw new IOException(subject + ": the blob cache " + dir + " cannot rename atomically", e);
       } finally {
         lock.unlock();
       }
