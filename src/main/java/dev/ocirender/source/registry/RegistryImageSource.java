@@ -1,6 +1,7 @@
 package dev.ocirender.source.registry;
 
 import dev.ocirender.image.Descriptor;
+import dev.ocirender.image.Digest;
 import dev.ocirender.image.ImageReference;
 import dev.ocirender.image.Platform;
 import dev.ocirender.image.VerifyingInputStream;
@@ -13,6 +14,8 @@ import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;
 
@@ -43,6 +46,10 @@ public final class RegistryImageSource implements ImageSource {
   private final ImageReference reference;
   private final RegistryContext context;
   private final AtomicBoolean prefetched = new AtomicBoolean();
+  // The first stream of each layer, opened when its download was started: the merge reads this one,
+  // so a failed download is reported to the render that started it, not silently retried by a
+  // second download. Re-opens go to the cache.
+  private final Map<Digest, InputStream> firstStreams = new ConcurrentHashMap<>();
   private volatile RegistryClient client;
 
   private RegistryImageSource(String spec, ImageReference reference, RegistryContext context) {
@@ -98,7 +105,8 @@ public final class RegistryImageSource implements ImageSource {
     ResolvedImage[] image = new ResolvedImage[1];
     image[0] = resolver.build(chosen, platform, layer -> () -> {
       prefetch(image[0].layers());
-      return openBlob(layer);
+      InputStream first = firstStreams.remove(layer.digest());
+      return first != null ? first : openBlob(layer);
     });
     return image[0];
   }
@@ -108,10 +116,15 @@ public final class RegistryImageSource implements ImageSource {
     if (!prefetched.compareAndSet(false, true)) {
       return;
     }
-    BlobCache cache = context.cache();
     for (int i = layers.size() - 1; i >= 0; i--) {
       Descriptor d = layers.get(i).descriptor();
-      cache.prefetch(d, fetcher(d), context.downloads(), subject(d));
+      if (!firstStreams.containsKey(d.digest())) {
+        try {
+          firstStreams.put(d.digest(), openBlob(d));
+        } catch (IOException e) {
+          // Reported when that layer is opened.
+        }
+      }
     }
   }
 
@@ -148,8 +161,12 @@ public final class RegistryImageSource implements ImageSource {
   }
 
   @Override
-  public void close() {
+  public void close() throws IOException {
     // The context, its clients and the cache outlive one image on purpose; downloads in flight finish
-    // into the cache for the next image that needs them.
+    // into the cache for the next image that needs them. Only unread first streams are closed.
+    for (InputStream in : firstStreams.values()) {
+      in.close();
+    }
+    firstStreams.clear();
   }
 }
