@@ -97,7 +97,10 @@ public final class RegistryOptions {
     return requestTimeout;
   }
 
-  /** The longest a blob download may go without receiving a byte before it is retried. */
+  /**
+   * Meant as the longest a blob download may go without receiving a byte before it is retried. Not
+   * enforced yet: a body that stalls without the connection breaking waits for the OS (a follow-up).
+   */
   public Duration readTimeout() {
     return readTimeout;
   }

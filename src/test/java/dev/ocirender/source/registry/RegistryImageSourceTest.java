@@ -185,4 +185,24 @@ class RegistryImageSourceTest {
     assertThat(other.cache()).isSameAs(context.cache());
     assertThat(context.cache().downloadsStarted()).isEqualTo(downloads);
   }
+
+  @Test
+  void cli_rendersAndInspectsADockerReference_withRegistryFlags() throws Exception {
+    Path out = tmp.resolve("cli.tar");
+    java.io.StringWriter err = new java.io.StringWriter();
+    picocli.CommandLine cl = dev.ocirender.cli.Main.commandLine();
+    cl.setErr(new java.io.PrintWriter(err));
+    int code = cl.execute("render", registry.docker("team/multi-docker:v1"), "--platform", "linux/arm64",
+        "--blob-cache", tmp.resolve("cli-cache").toString(), "--blob-cache-size", "1g", "--parallel-downloads", "2",
+        "--registry-timeout", "30", "-o", out.toString());
+    assertThat(code).as(err.toString()).isZero();
+    assertThat(java.nio.file.Files.readAllBytes(out))
+        .isEqualTo(RegistryTestImages.renderTar("oci:" + multiLayout + ":multi", ARM64, context));
+    java.io.StringWriter stdout = new java.io.StringWriter();
+    cl = dev.ocirender.cli.Main.commandLine();
+    cl.setOut(new java.io.PrintWriter(stdout));
+    assertThat(cl.execute("inspect", registry.docker("team/app:v1"), "--tls-verify=false",
+        "--blob-cache", tmp.resolve("cli-cache").toString())).isZero();
+    assertThat(stdout.toString()).contains("layers     3");
+  }
 }
