@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs the engine benchmarks (see BENCHMARKS.md): render speed against plain gzip decoding, and
 # peak heap while a 300 MB whited-out tree streams past under -Xmx256m.
-# Usage: scripts/bench.sh [speed|heap|all] [WORKDIR]   (WORKDIR keeps the generated images; default target/bench)
+# "registry" pulls the speed image from a loopback docker-registry (needs docker-registry, skopeo) and
+# compares with rendering its oci: layout.
+# Usage: scripts/bench.sh [speed|heap|registry|all] [WORKDIR]   (WORKDIR keeps the generated images; default target/bench)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
@@ -17,4 +19,7 @@ if [[ $what == speed || $what == all ]]; then
 fi
 if [[ $what == heap || $what == all ]]; then
   java -Xmx256m -cp "$cp" dev.ocirender.bench.RenderBenchmark heap "$work"
+fi
+if [[ $what == registry ]]; then
+  java -Xmx1g -cp "$cp" dev.ocirender.bench.RegistryBenchmark "$work"
 fi

@@ -30,4 +30,30 @@ final class Converters {
       }
     }
   }
+
+  static final class SizeConverter implements ITypeConverter<Long> {
+    @Override
+    public Long convert(String value) {
+      String v = value.trim().toLowerCase(java.util.Locale.ROOT);
+      long unit = 1;
+      if (v.endsWith("k") || v.endsWith("m") || v.endsWith("g") || v.endsWith("t")) {
+        unit = switch (v.charAt(v.length() - 1)) {
+          case 'k' -> 1L << 10;
+          case 'm' -> 1L << 20;
+          case 'g' -> 1L << 30;
+          default -> 1L << 40;
+        };
+        v = v.substring(0, v.length() - 1);
+      }
+      try {
+        long n = Long.parseLong(v);
+        if (n <= 0) {
+          throw new NumberFormatException();
+        }
+        return Math.multiplyExact(n, unit);
+      } catch (NumberFormatException | ArithmeticException e) {
+        throw new TypeConversionException("not a size: '" + value + "' (want a positive number with an optional k, m, g or t)");
+      }
+    }
+  }
 }

@@ -17,6 +17,7 @@ import java.io.PrintWriter;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
@@ -34,7 +35,9 @@ final class InspectCommand implements Callable<Integer> {
 
   @Spec CommandSpec spec;
 
-  @Parameters(index = "0", paramLabel = "SOURCE", description = "oci:DIR[:TAG], oci:DIR@sha256:DIGEST or docker-archive:PATH.")
+  @Mixin RegistryFlags registry = new RegistryFlags();
+
+  @Parameters(index = "0", paramLabel = "SOURCE", description = "oci:DIR[:TAG], oci:DIR@sha256:DIGEST, docker-archive:PATH or docker://IMAGE[:TAG|@DIGEST].")
   String source;
 
   @Option(names = "--platform", paramLabel = "OS/ARCH[/VARIANT]", defaultValue = "linux/amd64",
@@ -47,7 +50,7 @@ final class InspectCommand implements Callable<Integer> {
   @Override
   public Integer call() throws IOException {
     ResolvedImage image;
-    try (ImageSource s = ImageSources.open(source)) {
+    try (ImageSource s = ImageSources.open(source, registry.context())) {
       image = s.resolve(platform);
     } catch (IOException e) {
       throw new IOException(source + ": " + Messages.describe(e), e);

@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
@@ -27,11 +28,13 @@ import picocli.CommandLine.Spec;
     mixinStandardHelpOptions = true,
     description = {
         "Render an image's merged filesystem into FILE.",
-        "SOURCE is oci:DIR[:TAG], oci:DIR@sha256:DIGEST or docker-archive:PATH.",
+        "SOURCE is oci:DIR[:TAG], oci:DIR@sha256:DIGEST, docker-archive:PATH or docker://IMAGE[:TAG|@DIGEST].",
         "FILE appears only when the render succeeded; on failure nothing is left there."})
 final class RenderCommand implements Callable<Integer> {
 
   @Spec CommandSpec spec;
+
+  @Mixin RegistryFlags registry = new RegistryFlags();
 
   @Parameters(index = "0", paramLabel = "SOURCE", description = "The image to render (transport:location).")
   String source;
@@ -54,7 +57,7 @@ final class RenderCommand implements Callable<Integer> {
     // Progress needs a terminal: on a pipe or in a log, carriage-return redraws are noise.
     ProgressDisplay progress = System.console() != null ? new ProgressDisplay(err) : null;
     RenderResult result;
-    try (ImageSource image = ImageSources.open(source)) {
+    try (ImageSource image = ImageSources.open(source, registry.context())) {
       result = new Renderer(progress == null ? RenderListener.NONE : progress).renderToFile(image, platform, format, output);
     } finally {
       if (progress != null) {

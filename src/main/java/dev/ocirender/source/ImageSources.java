@@ -3,6 +3,8 @@ package dev.ocirender.source;
 import dev.ocirender.image.Digest;
 import dev.ocirender.source.layout.DockerArchiveSource;
 import dev.ocirender.source.layout.OciLayoutSource;
+import dev.ocirender.source.registry.RegistryContext;
+import dev.ocirender.source.registry.RegistryImageSource;
 import java.nio.file.Path;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -18,17 +20,18 @@ import java.util.regex.Pattern;
  *       {@code oci:DIR@sha256:…} (a manifest or index in the layout);
  *   <li>{@code docker-archive:PATH}, {@code docker-archive:PATH:REPO[:TAG]} (matched against
  *       {@code RepoTags}), {@code docker-archive:PATH:@N} (the N-th image, from 0); PATH is a
- *       {@code docker save} tarball or an extracted one.
+ *       {@code docker save} tarball or an extracted one;
+ *   <li>{@code docker://[REGISTRY/]REPOSITORY[:TAG][@DIGEST]}, an image in a registry
+ *       ({@link RegistryImageSource}).
  * </ul>
  *
- * <p>As in skopeo, the path ends at the first {@code :}, so it cannot contain one. Registries
- * ({@code docker://}) are not handled here yet.
+ * <p>As in skopeo, the path ends at the first {@code :}, so it cannot contain one.
  */
 public final class ImageSources {
 
   /** What the error for an unknown transport lists. */
   public static final String SUPPORTED =
-      "oci:DIR[:TAG], oci:DIR@DIGEST, docker-archive:PATH[:REFERENCE]";
+      "oci:DIR[:TAG], oci:DIR@DIGEST, docker-archive:PATH[:REFERENCE], docker://IMAGE[:TAG|@DIGEST]";
 
   private static final Pattern DIGEST_SUFFIX = Pattern.compile("@((?:sha256|sha512):[^@:/]*)$");
 
@@ -42,11 +45,19 @@ public final class ImageSources {
    *     layout or archive
    */
   public static ImageSource open(String spec) throws ImageSourceException {
+    return open(spec, null);
+  }
+
+  /**
+   * As {@link #open(String)}, with the registry settings, clients and blob cache to use for
+   * {@code docker://} references (null: the process-wide default context).
+   */
+  public static ImageSource open(String spec, RegistryContext registries) throws ImageSourceException {
     if (spec == null || spec.isBlank()) {
       throw new ImageSourceException("empty image reference; use one of " + SUPPORTED);
     }
-    if (spec.startsWith("docker://")) {
-      throw new ImageSourceException(spec + ": docker:// is not supported yet");
+    if (spec.startsWith(RegistryImageSource.TRANSPORT)) {
+      return RegistryImageSource.open(spec, registries != null ? registries : RegistryContext.defaultContext());
     }
     int colon = spec.indexOf(':');
     if (colon < 0) {

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.ocirender.source.layout.DockerArchiveSource;
 import dev.ocirender.source.layout.OciLayoutSource;
+import dev.ocirender.source.registry.RegistryImageSource;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -78,10 +79,18 @@ class ImageSourcesTest {
   }
 
   @Test
-  void dockerRegistry_isNotSupportedYet() {
-    assertThatThrownBy(() -> ImageSources.open("docker://registry.example/app:v1"))
+  void dockerRegistry_opensTheRegistrySourceWithoutNetwork() throws IOException {
+    try (ImageSource source = ImageSources.open("docker://registry.example/app:v1")) {
+      assertThat(source).isInstanceOf(RegistryImageSource.class);
+      assertThat(((RegistryImageSource) source).imageReference().toString()).isEqualTo("registry.example/app:v1");
+    }
+  }
+
+  @Test
+  void dockerRegistry_malformedReference_namesIt() {
+    assertThatThrownBy(() -> ImageSources.open("docker://Registry.example/App:v1"))
         .isInstanceOf(ImageSourceException.class)
-        .hasMessage("docker://registry.example/app:v1: docker:// is not supported yet");
+        .hasMessageStartingWith("docker://Registry.example/App:v1: image reference Registry.example/App:v1: invalid repository");
   }
 
   @Test
@@ -89,7 +98,7 @@ class ImageSourcesTest {
     assertThatThrownBy(() -> ImageSources.open("oci-archive:/x.tar"))
         .isInstanceOf(ImageSourceException.class)
         .hasMessage("oci-archive:/x.tar: unsupported transport 'oci-archive'; use one of "
-            + "oci:DIR[:TAG], oci:DIR@DIGEST, docker-archive:PATH[:REFERENCE]");
+            + "oci:DIR[:TAG], oci:DIR@DIGEST, docker-archive:PATH[:REFERENCE], docker://IMAGE[:TAG|@DIGEST]");
   }
 
   @Test

@@ -7,14 +7,13 @@ import dev.ocirender.image.Digest;
 import dev.ocirender.image.MediaTypes;
 import dev.ocirender.image.Platform;
 import dev.ocirender.image.VerifyingInputStream;
-import dev.ocirender.image.json.ImageConfigTemplate;
 import dev.ocirender.image.json.IndexTemplate;
 import dev.ocirender.image.json.JsonTemplates;
 import dev.ocirender.image.json.MalformedTemplateException;
-import dev.ocirender.image.json.ManifestTemplate;
-import dev.ocirender.layer.LayerBlob;
 import dev.ocirender.source.ImageSource;
 import dev.ocirender.source.ImageSourceException;
+import dev.ocirender.source.ManifestResolver;
+import dev.ocirender.source.ManifestResolver.Candidate;
 import dev.ocirender.source.ResolvedImage;
 import java.io.IOException;
 import java.io.InputStream;
@@ -25,13 +24,10 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.HashSet;
-import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.stream.Collectors;
 
 /**
@@ -63,29 +59,21 @@ public final class OciLayoutSource implements ImageSource {
   public static final String REF_NAME = "org.opencontainers.image.ref.name";
 
   /** Manifests are at most 4 MiB by convention; configs with long histories can be larger. */
-  static final long MAX_JSON_BLOB = 32L << 20;
-
-  // Deeper than any real image; it stops a malicious or broken layout from recursing forever.
-  private static final int MAX_INDEX_DEPTH = 8;
-
-  private enum Kind { INDEX, MANIFEST, OTHER }
-
-  /** A manifest chosen or seen while walking; {@code platform} is null when nothing declares one. */
-  private record Candidate(Descriptor descriptor, Platform platform) {}
+  static final long MAX_JSON_BLOB = ManifestResolver.MAX_JSON_BLOB;
 
   private final String reference;
   private final Path dir;
   private final String tag;
   private final Digest digest;
-  // Verified bytes of the small JSON blobs, so that a config read for platform selection is not read
-  // again for the image.
-  private final Map<Digest, byte[]> jsonBlobs = new ConcurrentHashMap<>();
+  // Selection and building are shared with the registry source; it keeps the verified JSON blobs.
+  private final ManifestResolver resolver;
 
   private OciLayoutSource(String reference, Path dir, String tag, Digest digest) {
     this.reference = reference;
     this.dir = dir;
     this.tag = tag;
     this.digest = digest;
+    this.resolver = new ManifestResolver(reference, (d, role) -> openBlob(d));
   }
 
   /**
@@ -131,7 +119,7 @@ public final class OciLayoutSource implements ImageSource {
   public ResolvedImage resolve(Platform platform) throws IOException {
     Objects.requireNonNull(platform, "platform");
     Candidate chosen = digest != null ? selectByDigest(platform) : selectFromIndexJson(platform);
-    return build(chosen, platform);
+    return resolver.build(chosen, platform, layer -> () -> openBlob(layer));
   }
 
   @Override
@@ -175,8 +163,8 @@ public final class OciLayoutSource implements ImageSource {
           ? reference + ": " + dir.resolve("index.json") + " lists no images"
           : reference + ": no image tagged '" + tag + "' in " + dir.resolve("index.json") + "; tags: " + tags(all));
     }
-    candidates = imagesOnly(distinctByDigest(candidates));
-    if (candidates.size() > 1 && !arePlatformVariants(candidates)) {
+    candidates = resolver.imagesOnly(ManifestResolver.distinctByDigest(candidates));
+    if (candidates.size() > 1 && !resolver.arePlatformVariants(candidates)) {
       if (tag == null) {
         throw new ImageSourceException(reference + ": " + dir.resolve("index.json") + " lists " + candidates.size()
             + " different images; choose one with oci:" + dir + ":TAG; tags: " + tags(candidates));
@@ -190,7 +178,7 @@ public final class OciLayoutSource implements ImageSource {
 
   private Candidate selectByDigest(Platform wanted) throws IOException {
     Descriptor root = findInLayout(digest);
-    if (kindOf(root) == Kind.OTHER) {
+    if (resolver.kindOf(root) == ManifestResolver.Kind.OTHER) {
       throw new ImageSourceException(reference + ": " + digest + " is a " + root.mediaType()
           + ", not an image manifest or index");
     }
@@ -198,91 +186,7 @@ public final class OciLayoutSource implements ImageSource {
   }
 
   private Candidate selectOrFail(List<Descriptor> roots, Platform wanted) throws IOException {
-    Set<Platform> seen = new LinkedHashSet<>();
-    Candidate chosen = select(roots, wanted, seen, new HashSet<>(), 0);
-    if (chosen == null) {
-      throw new ImageSourceException(reference + ": no manifest for platform " + wanted + "; available: "
-          + (seen.isEmpty() ? "none" : seen.stream().map(Platform::toString).collect(Collectors.joining(", "))));
-    }
-    return chosen;
-  }
-
-  /**
-   * Depth-first, in index order: the first manifest whose platform matches. Platforms that do not
-   * match are collected in {@code seen} for the error message.
-   */
-  private Candidate select(List<Descriptor> entries, Platform wanted, Set<Platform> seen, Set<Digest> enclosing,
-      int depth) throws IOException {
-    for (Descriptor d : entries) {
-      switch (kindOf(d)) {
-        case INDEX -> {
-          if (depth >= MAX_INDEX_DEPTH || enclosing.contains(d.digest())) {
-            throw new ImageSourceException(reference + ": index " + d.digest()
-                + " is nested too deeply or contains itself");
-          }
-          enclosing.add(d.digest());
-          Candidate found = select(readIndex(d), wanted, seen, enclosing, depth + 1);
-          enclosing.remove(d.digest());
-          if (found != null) {
-            return found;
-          }
-        }
-        case MANIFEST -> {
-          Platform p = effectivePlatform(d);
-          if (p == null || wanted.matches(p)) {
-            return new Candidate(d, p);
-          }
-          seen.add(p);
-        }
-        case OTHER -> {
-          // Signatures, attestations and other artifacts stored next to images: not images.
-        }
-      }
-    }
-    return null;
-  }
-
-  /** The index entry's platform, else the config's; null when neither declares one. */
-  private Platform effectivePlatform(Descriptor manifest) throws IOException {
-    if (manifest.platform() != null) {
-      return manifest.platform();
-    }
-    ManifestTemplate m = readManifest(manifest);
-    return readConfig(configDescriptor(manifest, m)).platform();
-  }
-
-  /** Several images are one multi-platform image when each is a manifest of a distinct platform. */
-  private boolean arePlatformVariants(List<Descriptor> candidates) throws IOException {
-    Set<Platform> platforms = new HashSet<>();
-    for (Descriptor d : candidates) {
-      if (kindOf(d) != Kind.MANIFEST) {
-        return false;
-      }
-      Platform p = effectivePlatform(d);
-      if (p == null || !platforms.add(p)) {
-        return false;
-      }
-    }
-    return true;
-  }
-
-  private List<Descriptor> imagesOnly(List<Descriptor> descriptors) throws IOException {
-    List<Descriptor> out = new ArrayList<>();
-    for (Descriptor d : descriptors) {
-      if (kindOf(d) != Kind.OTHER) {
-        out.add(d);
-      }
-    }
-    // If everything is "other", keep them so that the error names what is there.
-    return out.isEmpty() ? descriptors : out;
-  }
-
-  private static List<Descriptor> distinctByDigest(List<Descriptor> descriptors) {
-    Map<Digest, Descriptor> byDigest = new LinkedHashMap<>();
-    for (Descriptor d : descriptors) {
-      byDigest.putIfAbsent(d.digest(), d);
-    }
-    return new ArrayList<>(byDigest.values());
+    return resolver.selectOrFail(roots, wanted);
   }
 
   private static String tags(List<Descriptor> descriptors) {
@@ -307,7 +211,7 @@ public final class OciLayoutSource implements ImageSource {
         return d;
       }
       if (visited.add(d.digest()) && MediaTypes.isIndex(d.mediaType()) && Files.exists(blobPath(d.digest()))) {
-        queue.addAll(readIndex(d));
+        queue.addAll(resolver.readIndex(d));
       }
     }
     Path path = blobPath(wanted);
@@ -319,7 +223,7 @@ public final class OciLayoutSource implements ImageSource {
       throw new ImageSourceException(reference + ": blob " + wanted + " is " + size + " bytes, too large for a manifest");
     }
     Descriptor unlisted = new Descriptor(null, wanted, size);
-    JsonNode node = readJson(unlisted, JsonNode.class, "blob");
+    JsonNode node = resolver.readJson(unlisted, JsonNode.class, ManifestResolver.Role.UNKNOWN, "blob");
     String type = node.path("mediaType").isTextual() ? node.path("mediaType").asText() : null;
     if (type == null) {
       // The mediaType field is optional in OCI documents: tell an index from a manifest by shape.
@@ -327,70 +231,6 @@ public final class OciLayoutSource implements ImageSource {
           : node.has("config") || node.has("layers") ? MediaTypes.OCI_MANIFEST : null;
     }
     return new Descriptor(type, wanted, size);
-  }
-
-  private Kind kindOf(Descriptor d) throws IOException {
-    String type = d.mediaType();
-    if (MediaTypes.isIndex(type)) {
-      return Kind.INDEX;
-    }
-    if (MediaTypes.isManifest(type) || MediaTypes.DOCKER_MANIFEST_SCHEMA1.equals(type)
-        || MediaTypes.DOCKER_MANIFEST_SCHEMA1_SIGNED.equals(type)) {
-      return Kind.MANIFEST; // schema 1 is refused with a clear message when read
-    }
-    if (type == null) {
-      // Descriptors must carry a mediaType, but some tools omit it; judge by the document's shape.
-      JsonNode node = readJson(d, JsonNode.class, "blob");
-      return node.has("manifests") ? Kind.INDEX : node.has("config") || node.has("layers") ? Kind.MANIFEST : Kind.OTHER;
-    }
-    return Kind.OTHER;
-  }
-
-  // ---- building the image ----
-
-  private ResolvedImage build(Candidate chosen, Platform wanted) throws IOException {
-    Descriptor manifestDescriptor = chosen.descriptor();
-    ManifestTemplate manifest = readManifest(manifestDescriptor);
-    Descriptor configDescriptor = configDescriptor(manifestDescriptor, manifest);
-    ImageConfigTemplate config = readConfig(configDescriptor);
-    List<Descriptor> layerDescriptors;
-    List<Digest> diffIds;
-    try {
-      layerDescriptors = manifest.layerDescriptors();
-    } catch (MalformedTemplateException e) {
-      throw new ImageSourceException(reference + ": malformed manifest " + manifestDescriptor.digest() + ": "
-          + e.getMessage(), e);
-    }
-    try {
-      diffIds = config.diffIds();
-    } catch (MalformedTemplateException e) {
-      throw new ImageSourceException(reference + ": malformed config " + configDescriptor.digest() + ": "
-          + e.getMessage(), e);
-    }
-    if (diffIds.size() != layerDescriptors.size()) {
-      throw new ImageSourceException(reference + ": manifest " + manifestDescriptor.digest() + " lists "
-          + layerDescriptors.size() + " layers but its config " + configDescriptor.digest() + " lists "
-          + diffIds.size() + " diff_ids");
-    }
-    List<LayerBlob> layers = new ArrayList<>();
-    for (int i = 0; i < layerDescriptors.size(); i++) {
-      Descriptor layer = layerDescriptors.get(i);
-      // The opener verifies the blob digest itself, so the decoded bytes need no second check.
-      layers.add(new LayerBlob(i, layer, null, () -> openBlob(layer)));
-    }
-    Platform platform = chosen.platform() != null ? chosen.platform()
-        : config.platform() != null ? config.platform() : wanted;
-    return new ResolvedImage(reference, manifestDescriptor, platform, configDescriptor, config, layers);
-  }
-
-  private Descriptor configDescriptor(Descriptor manifestDescriptor, ManifestTemplate manifest)
-      throws ImageSourceException {
-    try {
-      return manifest.configDescriptor();
-    } catch (MalformedTemplateException e) {
-      throw new ImageSourceException(reference + ": malformed manifest " + manifestDescriptor.digest() + ": "
-          + e.getMessage(), e);
-    }
   }
 
   // ---- reading JSON blobs ----
@@ -411,63 +251,5 @@ public final class OciLayoutSource implements ImageSource {
     } catch (JsonProcessingException | MalformedTemplateException e) {
       throw new ImageSourceException(reference + ": malformed " + path + ": " + JsonTemplates.describeError(e), e);
     }
-  }
-
-  private List<Descriptor> readIndex(Descriptor d) throws IOException {
-    IndexTemplate index = readJson(d, IndexTemplate.class, "index");
-    try {
-      return index.descriptors();
-    } catch (MalformedTemplateException e) {
-      throw new ImageSourceException(reference + ": malformed index " + d.digest() + ": " + e.getMessage(), e);
-    }
-  }
-
-  private ManifestTemplate readManifest(Descriptor d) throws IOException {
-    if (MediaTypes.DOCKER_MANIFEST_SCHEMA1.equals(d.mediaType())
-        || MediaTypes.DOCKER_MANIFEST_SCHEMA1_SIGNED.equals(d.mediaType())) {
-      throw new ImageSourceException(reference + ": manifest " + d.digest() + " is Docker schema 1, which is not supported");
-    }
-    ManifestTemplate m = readJson(d, ManifestTemplate.class, "manifest");
-    Integer version = m.schemaVersion();
-    if (version == null || version != 2) {
-      throw new ImageSourceException(reference + ": manifest " + d.digest() + " has schemaVersion " + version
-          + (Integer.valueOf(1).equals(version) ? " (Docker schema 1, not supported)" : ", want 2"));
-    }
-    if (MediaTypes.isIndex(m.mediaType())) {
-      throw new ImageSourceException(reference + ": blob " + d.digest() + " is an index (" + m.mediaType()
-          + "), but its descriptor says " + d.mediaType());
-    }
-    return m;
-  }
-
-  private ImageConfigTemplate readConfig(Descriptor d) throws IOException {
-    return readJson(d, ImageConfigTemplate.class, "config");
-  }
-
-  private <T> T readJson(Descriptor d, Class<T> type, String what) throws IOException {
-    byte[] bytes = readSmallBlob(d, what);
-    try {
-      return JsonTemplates.read(bytes, type);
-    } catch (JsonProcessingException | MalformedTemplateException e) {
-      throw new ImageSourceException(reference + ": malformed " + what + " " + d.digest() + ": "
-          + JsonTemplates.describeError(e), e);
-    }
-  }
-
-  private byte[] readSmallBlob(Descriptor d, String what) throws IOException {
-    byte[] cached = jsonBlobs.get(d.digest());
-    if (cached != null && cached.length == d.size()) {
-      return cached;
-    }
-    if (d.size() > MAX_JSON_BLOB) {
-      throw new ImageSourceException(reference + ": " + what + " " + d.digest() + " claims " + d.size()
-          + " bytes, more than the " + MAX_JSON_BLOB + " allowed for JSON");
-    }
-    byte[] bytes;
-    try (InputStream in = openBlob(d)) {
-      bytes = in.readAllBytes(); // to the end, so the digest and size are checked before parsing
-    }
-    jsonBlobs.put(d.digest(), bytes);
-    return bytes;
   }
 }

@@ -17,11 +17,11 @@ import org.junit.jupiter.api.Assumptions;
  * a message on stderr, except under {@code -Docirender.requireTools=true} (CI), where it fails: a
  * silently skipped oracle test proves nothing.
  */
-final class ExternalTools {
+public final class ExternalTools {
 
   private ExternalTools() {}
 
-  static void require(String tool) {
+  public static void require(String tool) {
     if (onPath(tool)) {
       return;
     }
@@ -47,7 +47,7 @@ final class ExternalTools {
   }
 
   /** Runs a command to completion; fails the test with its output if it exits non-zero. */
-  static String run(Object... command) throws IOException, InterruptedException {
+  public static String run(Object... command) throws IOException, InterruptedException {
     List<String> args = new ArrayList<>();
     for (Object part : command) {
       args.add(part.toString());
