@@ -182,6 +182,21 @@ public final class BlobCache {
     };
   }
 
+  /**
+   * Waits until no download of this process is in flight (they finish into the cache even after
+   * the image that started them is closed), or the timeout passes; returns whether it is idle.
+   */
+  public boolean awaitIdle(java.time.Duration timeout) throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (!inFlight.isEmpty()) {
+      if (System.nanoTime() > deadline) {
+        return false;
+      }
+      Thread.sleep(10);
+    }
+    return true;
+  }
+
   private Download download(Descriptor descriptor, Fetcher fetcher, Executor executor, String subject) {
     Download[] started = new Download[1];
     Download d = inFlight.computeIfAbsent(descriptor.digest(), k -> {

@@ -14,11 +14,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -67,10 +69,22 @@ class RegistryAuthTest {
     }
   }
 
+  private final List<RegistryContext> contexts = new ArrayList<>();
+
   RegistryContext context(Map<String, String> env) {
-    return new RegistryContext(RegistryOptions.builder().cacheDir(tmp.resolve("cache"))
+    RegistryContext c = new RegistryContext(RegistryOptions.builder().cacheDir(tmp.resolve("cache"))
         .credentials(new CredentialStore(env, tmp.resolve("home")))
         .retry(new RetryPolicy(3, Duration.ofMillis(10), Duration.ofMillis(50), Duration.ofSeconds(5))).build());
+    contexts.add(c);
+    return c;
+  }
+
+  /** Layer downloads outlive the image that started them; let them land before @TempDir goes. */
+  @AfterEach
+  void letDownloadsFinish() throws InterruptedException {
+    for (RegistryContext c : contexts) {
+      c.cache().awaitIdle(Duration.ofSeconds(60));
+    }
   }
 
   Path dockerConfig(String json) throws Exception {

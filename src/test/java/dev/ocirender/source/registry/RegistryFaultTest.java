@@ -70,6 +70,7 @@ class RegistryFaultTest {
 
   @AfterEach
   void closeProxy() throws Exception {
+    context.cache().awaitIdle(Duration.ofSeconds(60)); // downloads outlive their image; let them land
     proxy.close();
   }
 

@@ -19,6 +19,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -65,6 +66,12 @@ class RegistryImageSourceTest {
   @BeforeEach
   void freshContext() {
     context = new RegistryContext(options().build());
+  }
+
+  /** Layer downloads outlive the source that started them; let them land before @TempDir goes. */
+  @AfterEach
+  void letDownloadsFinish() throws InterruptedException {
+    assertThat(context.cache().awaitIdle(Duration.ofSeconds(60))).isTrue();
   }
 
   RegistryOptions.Builder options() {
