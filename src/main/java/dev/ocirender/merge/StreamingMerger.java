@@ -73,19 +73,27 @@ final class StreamingMerger {
   private EntryHeader rootHeader;
   private int rootHeaderLayer = -1;
 
-  /** Entries placed so far in the current layer, by path: what same-layer hard links bind to. */
-  private final Map<EntryPath, SeenEntry> seenInLayer = new HashMap<>();
-  /** Directories the current layer's entries so far imply as parents (a link to one is dropped). */
-  private final Set<EntryPath> impliedInLayer = new HashSet<>();
-  /** The same, implied by entries other than whiteouts: these make a non-directory a directory. */
-  private final Set<EntryPath> impliedByEntries = new HashSet<>();
-  /** Directories implied by this layer's whiteouts so far. */
-  private final Set<EntryPath> whiteoutParents = new HashSet<>();
-  /** Paths where the current layer so far had a non-directory, which removed the lower tree. */
-  private final Set<EntryPath> replacedInLayer = new HashSet<>();
-  /** What the current layer's whiteouts so far removed (simple: the path; opaque: below the path). */
-  private final Set<EntryPath> whitedOutInLayer = new HashSet<>();
-  private final Set<EntryPath> opaqueInLayer = new HashSet<>();
+  /**
+   * What the layer being read has done so far, in tar order: the sequential view that hard links
+   * of the same layer, and the conflict checks of an optimistic pass, need. Dropped per layer.
+   */
+  private static final class LayerState {
+    /** Entries placed so far, by path: what same-layer hard links bind to. */
+    final Map<EntryPath, SeenEntry> seen = new HashMap<>();
+    /** Directories the entries so far imply as parents (a link to one is dropped). */
+    final Set<EntryPath> implied = new HashSet<>();
+    /** The same, implied by entries other than whiteouts: these make a non-directory a directory. */
+    final Set<EntryPath> impliedByEntries = new HashSet<>();
+    /** Directories implied by whiteouts so far. */
+    final Set<EntryPath> whiteoutParents = new HashSet<>();
+    /** Paths where a non-directory stood so far, which removed the lower tree. */
+    final Set<EntryPath> replaced = new HashSet<>();
+    /** What whiteouts so far removed: simple ones the path, opaque ones everything below it. */
+    final Set<EntryPath> whitedOut = new HashSet<>();
+    final Set<EntryPath> opaque = new HashSet<>();
+  }
+
+  private LayerState inLayer = new LayerState();
   /** Nodes whose waiting links got a (tentative) binding in the current layer. */
   private final List<PathNode> boundInLayer = new ArrayList<>();
   private int pendingCount;
@@ -129,13 +137,7 @@ final class StreamingMerger {
     LayerIndex index = null;
     EntryHeader current = null;
     long read = 0;
-    seenInLayer.clear();
-    impliedInLayer.clear();
-    replacedInLayer.clear();
-    whitedOutInLayer.clear();
-    opaqueInLayer.clear();
-    impliedByEntries.clear();
-    whiteoutParents.clear();
+    inLayer = new LayerState();
     try {
       if (indexedLayers.contains(l)) {
         index = LayerIndex.scan(layer);
@@ -160,13 +162,7 @@ final class StreamingMerger {
       throw new MergeException(layer + ": " + entry + Messages.describe(e), e);
     }
     finishLayerBindings(l);
-    seenInLayer.clear();
-    impliedInLayer.clear();
-    replacedInLayer.clear();
-    whitedOutInLayer.clear();
-    opaqueInLayer.clear();
-    impliedByEntries.clear();
-    whiteoutParents.clear();
+    inLayer = new LayerState();
     listener.layerFinished(layer, read);
   }
 
@@ -188,9 +184,9 @@ final class StreamingMerger {
       if (!Whiteouts.isAufsInternal(name) && !underSameLayerNonDirectory(path, index)) {
         mergeWhiteout(l, path, name);
         if (Whiteouts.isOpaque(name)) {
-          opaqueInLayer.add(path.parent());
+          inLayer.opaque.add(path.parent());
         } else {
-          whitedOutInLayer.add(path.parent().child(Whiteouts.target(name)));
+          inLayer.whitedOut.add(path.parent().child(Whiteouts.target(name)));
         }
         noteWhiteoutParents(path);
       }
@@ -201,8 +197,8 @@ final class StreamingMerger {
     long ordinal = reader.ordinal();
     // A non-directory with descendants in its own layer is not placed: those children make the
     // path a directory. Without an index that is only discovered later (a conflict).
-    boolean placed = directory || (index != null ? !index.hasDescendants(path) : !impliedByEntries.contains(path));
-    if (!directory && index == null && whiteoutParents.contains(path)) {
+    boolean placed = directory || (index != null ? !index.hasDescendants(path) : !inLayer.impliedByEntries.contains(path));
+    if (!directory && index == null && inLayer.whiteoutParents.contains(path)) {
       // A whiteout of this layer below a non-directory of this layer is void (see
       // underSameLayerNonDirectory), but this one was applied before the non-directory showed up.
       throw conflict(l, path, "a non-directory after whiteouts below it in the same layer");
@@ -293,9 +289,9 @@ final class StreamingMerger {
     } else {
       hiddenEntries++;
     }
-    seenInLayer.put(path, seen);
+    inLayer.seen.put(path, seen);
     if (!directory) {
-      replacedInLayer.add(path);
+      inLayer.replaced.add(path);
     }
     noteImpliedParents(l, path);
   }
@@ -306,9 +302,9 @@ final class StreamingMerger {
    * (hard links of the layer may have bound to it, or its content was written): a conflict.
    */
   private void noteImpliedParents(int l, EntryPath path) throws LayerConflictException {
-    for (EntryPath up = path.parent(); !up.isRoot() && impliedByEntries.add(up); up = up.parent()) {
-      impliedInLayer.add(up);
-      if (replacedInLayer.contains(up) && !indexedLayers.contains(l)) {
+    for (EntryPath up = path.parent(); !up.isRoot() && inLayer.impliedByEntries.add(up); up = up.parent()) {
+      inLayer.implied.add(up);
+      if (inLayer.replaced.contains(up) && !indexedLayers.contains(l)) {
         throw conflict(l, path, "an entry below non-directory '" + up + "' of the same layer");
       }
     }
@@ -317,8 +313,8 @@ final class StreamingMerger {
   /** A whiteout's parents are directories for this layer's links, but never turn a non-directory into one. */
   private void noteWhiteoutParents(EntryPath path) {
     for (EntryPath up = path.parent(); !up.isRoot(); up = up.parent()) {
-      impliedInLayer.add(up);
-      if (!whiteoutParents.add(up)) {
+      inLayer.implied.add(up);
+      if (!inLayer.whiteoutParents.add(up)) {
         break;
       }
     }
@@ -332,7 +328,7 @@ final class StreamingMerger {
    */
   private boolean underSameLayerNonDirectory(EntryPath whiteout, LayerIndex index) {
     for (EntryPath up = whiteout.parent(); !up.isRoot(); up = up.parent()) {
-      if (index != null ? index.hasNonDirectory(up) : replacedInLayer.contains(up)) {
+      if (index != null ? index.hasNonDirectory(up) : inLayer.replaced.contains(up)) {
         return true;
       }
     }
@@ -479,28 +475,28 @@ final class StreamingMerger {
    */
   private LinkRef bindLink(int l, EntryPath target) {
     LinkRef ref = new LinkRef();
-    SeenEntry same = seenInLayer.get(target);
+    SeenEntry same = inLayer.seen.get(target);
     if (same != null) {
       bindToSeen(ref, same, target);
       return ref;
     }
-    if (impliedInLayer.contains(target)) {
+    if (inLayer.implied.contains(target)) {
       ref.drop(); // an earlier entry of this layer below the target made it a directory
       return ref;
     }
-    if (whitedOutInLayer.contains(target)) {
+    if (inLayer.whitedOut.contains(target)) {
       ref.drop();
       return ref;
     }
     for (EntryPath up = target.parent(); ; up = up.parent()) {
-      if (whitedOutInLayer.contains(up) || opaqueInLayer.contains(up)) {
+      if (inLayer.whitedOut.contains(up) || inLayer.opaque.contains(up)) {
         ref.drop(); // this layer's whiteouts apply before its links, wherever they stand in the tar
         return ref;
       }
       if (up.isRoot()) {
         break;
       }
-      if (replacedInLayer.contains(up)) {
+      if (inLayer.replaced.contains(up)) {
         ref.drop(); // an earlier non-directory of this layer replaced the lower tree holding the target
         return ref;
       }
