@@ -81,7 +81,7 @@ class RegistryAuthTest {
 
   /** Layer downloads outlive the image that started them; let them land before @TempDir goes. */
   @AfterEach
-  void letDownloadsFinish() throws InterruptedException {
+  void letDownloadsFinish() throws Exception {
     for (RegistryContext c : contexts) {
       c.cache().awaitIdle(Duration.ofSeconds(60));
     }

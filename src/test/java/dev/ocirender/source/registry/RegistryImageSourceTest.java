@@ -70,7 +70,7 @@ class RegistryImageSourceTest {
 
   /** Layer downloads outlive the source that started them; let them land before @TempDir goes. */
   @AfterEach
-  void letDownloadsFinish() throws InterruptedException {
+  void letDownloadsFinish() throws Exception {
     assertThat(context.cache().awaitIdle(Duration.ofSeconds(60))).isTrue();
   }
 
