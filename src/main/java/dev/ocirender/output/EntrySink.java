@@ -14,9 +14,12 @@ import java.io.InputStream;
  *   <li>each path arrives at most once, and no whiteout ever arrives;</li>
  *   <li>the root directory arrives exactly once, as a {@code DIRECTORY} with the root path;</li>
  *   <li>a {@code HARDLINK} names a path that has already arrived as a non-directory;</li>
- *   <li>the order is deterministic for a given image, but not sorted: regular files arrive as the
- *       layers stream past, directories and other content-less entries at the end. A sink that needs
- *       parents before children (or sorted directories) must arrange it itself.</li>
+ *   <li>the order is deterministic for a given image, but not sorted: first the regular files, as
+ *       the layers stream past (newest layer first); then the root and every directory, symlink,
+ *       device and FIFO in path order (parents before children); then entries that carry a hard
+ *       link's content after the link's target was hidden (promoted, possibly read again from an
+ *       older layer); last the hard links, in path order. So a file may arrive before its parent
+ *       directory's entry: a sink that needs parents first must arrange it itself.</li>
  * </ul>
  * A sink that fails throws; the caller then {@link #close() closes} it without {@link #finish()},
  * and the sink must leave nothing behind under its final name.
