@@ -187,6 +187,7 @@ public final class DirectoryEntrySink implements EntrySink {
       dirs.put(h.path(), new Dir(p, h));
     }
     directories++;
+    queueXattrs(h); // applied at finish, before the directory's mode could lock it
   }
 
   private void file(EntryHeader h, InputStream content) throws IOException {
