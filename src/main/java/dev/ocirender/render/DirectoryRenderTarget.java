@@ -180,7 +180,7 @@ public final class DirectoryRenderTarget implements OverlayMerge.SinkOpener, Clo
    * Deletes a tree without following symlinks. Directories are made accessible first, since a
    * rootless render may have left some read-only (0555) or unreadable.
    */
-  static void deleteTree(Path top) throws IOException {
+  public static void deleteTree(Path top) throws IOException {
     BasicFileAttributes a;
     try {
       a = Files.readAttributes(top, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
