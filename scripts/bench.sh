@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Runs the engine benchmarks (see BENCHMARKS.md): render speed against plain gzip decoding, and
-# peak heap while a 300 MB whited-out tree streams past under -Xmx256m.
-# "registry" pulls the speed image from a loopback docker-registry (needs docker-registry, skopeo) and
-# compares with rendering its oci: layout.
-# Usage: scripts/bench.sh [speed|heap|registry|all] [WORKDIR]   (WORKDIR keeps the generated images; default target/bench)
+# Runs the engine benchmarks (see BENCHMARKS.md): render speed against plain gzip decoding,
+# --format dir against `umoci raw unpack` (needs umoci; run as root), peak heap while a 300 MB
+# whited-out tree streams past under -Xmx256m, and "registry": pulling the speed image from a
+# loopback docker-registry (needs docker-registry, skopeo) against rendering its oci: layout.
+# Usage: scripts/bench.sh [speed|dir|heap|registry|all] [WORKDIR]   (WORKDIR keeps the generated images; default target/bench)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
@@ -16,6 +16,9 @@ cp="target/classes:target/test-classes:$(cat target/bench.classpath)"
 echo "machine: $(nproc) cores, $(java -version 2>&1 | head -1), $(date -u +%F)"
 if [[ $what == speed || $what == all ]]; then
   java -Xmx1g -cp "$cp" dev.ocirender.bench.RenderBenchmark speed "$work"
+fi
+if [[ $what == dir || $what == all ]]; then
+  java -Xmx1g -cp "$cp" dev.ocirender.bench.RenderBenchmark dir "$work"
 fi
 if [[ $what == heap || $what == all ]]; then
   java -Xmx256m -cp "$cp" dev.ocirender.bench.RenderBenchmark heap "$work"

@@ -2,6 +2,7 @@ package dev.ocirender.cli;
 
 import dev.ocirender.image.Platform;
 import dev.ocirender.merge.MergeStats;
+import dev.ocirender.render.DirectoryRenderTarget;
 import dev.ocirender.render.OutputFormat;
 import dev.ocirender.render.RenderListener;
 import dev.ocirender.render.RenderResult;
@@ -29,7 +30,8 @@ import picocli.CommandLine.Spec;
     description = {
         "Render an image's merged filesystem into FILE.",
         "SOURCE is oci:DIR[:TAG], oci:DIR@sha256:DIGEST, docker-archive:PATH or docker://IMAGE[:TAG|@DIGEST].",
-        "FILE appears only when the render succeeded; on failure nothing is left there."})
+        "FILE appears only when the render succeeded; on failure nothing is left there.",
+        "With --format dir, FILE is a directory: an existing non-empty one is replaced only with --force."})
 final class RenderCommand implements Callable<Integer> {
 
   @Spec CommandSpec spec;
@@ -40,11 +42,14 @@ final class RenderCommand implements Callable<Integer> {
   String source;
 
   @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "tar", converter = Converters.FormatConverter.class,
-      description = "Output format: tar (squashfs and dir are planned). Default: ${DEFAULT-VALUE}.")
+      description = "Output format: tar or dir (squashfs is planned). Default: ${DEFAULT-VALUE}.")
   OutputFormat format;
 
   @Option(names = {"-o", "--output"}, required = true, paramLabel = "FILE", description = "Where to write the output.")
   Path output;
+
+  @Option(names = "--force", description = "With --format dir: replace an existing non-empty directory once the new tree is complete.")
+  boolean force;
 
   @Option(names = "--platform", paramLabel = "OS/ARCH[/VARIANT]", defaultValue = "linux/amd64",
       converter = Converters.PlatformConverter.class,
@@ -57,14 +62,23 @@ final class RenderCommand implements Callable<Integer> {
     // Progress needs a terminal: on a pipe or in a log, carriage-return redraws are noise.
     ProgressDisplay progress = System.console() != null ? new ProgressDisplay(err) : null;
     RenderResult result;
+    String details = "";
     try (ImageSource image = ImageSources.open(source, registry.context())) {
-      result = new Renderer(progress == null ? RenderListener.NONE : progress).renderToFile(image, platform, format, output);
+      Renderer renderer = new Renderer(progress == null ? RenderListener.NONE : progress);
+      if (format == OutputFormat.DIR) {
+        try (DirectoryRenderTarget target = new DirectoryRenderTarget(output, force)) {
+          result = renderer.renderToDirectory(image, platform, target);
+          details = "; " + target.stats().summary();
+        }
+      } else {
+        result = renderer.renderToFile(image, platform, format, output);
+      }
     } finally {
       if (progress != null) {
         progress.clear();
       }
     }
-    err.println(summary(result, output));
+    err.println(summary(result, output) + details);
     err.flush();
     return 0;
   }

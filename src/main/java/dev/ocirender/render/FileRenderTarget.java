@@ -47,7 +47,8 @@ public final class FileRenderTarget implements OverlayMerge.SinkOpener, Closeabl
   public static FileRenderTarget of(Path output, OutputFormat format) {
     return switch (format) {
       case TAR -> new FileRenderTarget(output, TarEntrySink::new);
-      case SQUASHFS, DIR -> throw new IllegalArgumentException("output format '" + format.cliName() + "' is not supported yet");
+      case SQUASHFS -> throw new IllegalArgumentException("output format '" + format.cliName() + "' is not supported yet");
+      case DIR -> throw new IllegalArgumentException("output format 'dir' is a directory, not a file: use a DirectoryRenderTarget");
     };
   }
 

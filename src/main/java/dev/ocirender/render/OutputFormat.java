@@ -12,7 +12,7 @@ import java.util.stream.Collectors;
 public enum OutputFormat {
   TAR(true),
   SQUASHFS(false),
-  DIR(false);
+  DIR(true);
 
   private final boolean supported;
 

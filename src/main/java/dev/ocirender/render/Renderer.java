@@ -105,6 +105,21 @@ public final class Renderer {
     }
   }
 
+  /**
+   * Renders into a local directory that appears only when the render succeeded (see
+   * {@link DirectoryRenderTarget}); the caller owns the target, to read its
+   * {@link DirectoryRenderTarget#stats() stats} afterwards and to close it.
+   */
+  public RenderResult renderToDirectory(ImageSource source, Platform platform, DirectoryRenderTarget target) throws IOException {
+    RenderResult result = render(source, platform, target);
+    try {
+      target.publish();
+    } catch (IOException e) {
+      throw new RenderException(source.reference(), "publishing " + target.output() + ": " + Messages.describe(e), e);
+    }
+    return result;
+  }
+
   /** Forwards merge progress and remembers which layer is being read, for error messages. */
   private static final class Progress implements MergeListener {
     private final RenderListener listener;

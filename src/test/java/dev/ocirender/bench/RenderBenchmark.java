@@ -6,7 +6,10 @@ import dev.ocirender.layer.LayerBlob;
 import dev.ocirender.merge.MergeListener;
 import dev.ocirender.merge.MergeStats;
 import dev.ocirender.merge.OverlayMerge;
+import dev.ocirender.output.dir.DirStats;
 import dev.ocirender.output.tar.TarEntrySink;
+import dev.ocirender.render.DirectoryRenderTarget;
+import dev.ocirender.render.Renderer;
 import dev.ocirender.source.ImageSource;
 import dev.ocirender.source.ImageSources;
 import dev.ocirender.source.ResolvedImage;
@@ -32,6 +35,10 @@ import java.util.zip.GZIPInputStream;
  *   <li>{@code speed DIR}: render a multi-layer gzip image (over 500 MB uncompressed) to tar,
  *       against the reference of decoding the same layer blobs with {@link GZIPInputStream} to
  *       nowhere, alternating the two in one run and reporting medians and their ratio.</li>
+ *   <li>{@code dir DIR}: render the same image to a directory ({@code --format dir}: merge,
+ *       {@code DirectoryEntrySink}, staging and rename) against {@code umoci raw unpack} of it,
+ *       alternating the two in one run (outputs deleted between rounds, untimed), medians and
+ *       their ratio. Run as root so that both do the privileged unpack.</li>
  *   <li>{@code heap DIR}: render an image whose top layer whites out a 300 MB directory of the
  *       base layer, in whatever heap the JVM was given ({@code -Xmx256m} in the script), and
  *       report the peak heap use.</li>
@@ -45,12 +52,13 @@ public final class RenderBenchmark {
 
   public static void main(String[] args) throws Exception {
     if (args.length != 2) {
-      System.err.println("usage: RenderBenchmark speed|heap WORKDIR");
+      System.err.println("usage: RenderBenchmark speed|dir|heap WORKDIR");
       System.exit(2);
     }
     Path work = Path.of(args[1]);
     switch (args[0]) {
       case "speed" -> speed(work.resolve("speed-image"));
+      case "dir" -> dir(work.resolve("speed-image"), work);
       case "heap" -> heap(work.resolve("heap-image"));
       default -> throw new IllegalArgumentException(args[0]);
     }
@@ -58,22 +66,6 @@ public final class RenderBenchmark {
 
   private static void speed(Path image) throws Exception {
     ensureSpeedImage(image);
-    speedRounds(image);
-  }
-
-  /** Writes the speed benchmark's image (seed 42, 4 layers, 632.5 MB uncompressed) unless it is there. */
-  static void ensureSpeedImage(Path image) throws IOException {
-    if (!Files.exists(image.resolve("index.json"))) {
-      long bytes = SyntheticImage.write(image, List.of(
-          new LayerPlan("usr/lib/base", 12000, 32_000, List.of(), List.of()),
-          new LayerPlan("opt/app", 8000, 24_000, List.of(), List.of("usr/lib/base/d1/file-150.txt")),
-          new LayerPlan("srv/data", 4000, 40_000, List.of("usr/lib/base/d2", "opt/app/d7/file-701.txt"), List.of()),
-          new LayerPlan("home/user", 3000, 24_000, List.of("srv/data/d3"), List.of("opt/app/d0/file-1.txt"))), 42);
-      System.out.printf(Locale.ROOT, "generated %s: %.1f MB uncompressed%n", image, bytes / 1e6);
-    }
-  }
-
-  private static void speedRounds(Path image) throws Exception {
     List<Double> reference = new ArrayList<>();
     List<Double> render = new ArrayList<>();
     long uncompressed = 0;
@@ -96,6 +88,62 @@ public final class RenderBenchmark {
     System.out.printf(Locale.ROOT, "reference (GZIPInputStream to nowhere): median %.3f s  %s%n", ref, reference);
     System.out.printf(Locale.ROOT, "render to tar (to nowhere):             median %.3f s  %s%n", ren, render);
     System.out.printf(Locale.ROOT, "ratio render/reference: %.3f (%.0f MB/s uncompressed)%n", ren / ref, uncompressed / 1e6 / ren);
+  }
+
+  private static void dir(Path image, Path work) throws Exception {
+    ensureSpeedImage(image);
+    Path umociOut = work.resolve("dir-umoci");
+    Path ourOut = work.resolve("dir-ocirender");
+    List<Double> umoci = new ArrayList<>();
+    List<Double> ours = new ArrayList<>();
+    DirStats stats = null;
+    for (int round = 0; round < 6; round++) {
+      DirectoryRenderTarget.deleteTree(umociOut);
+      DirectoryRenderTarget.deleteTree(ourOut);
+      sync(); // each contestant starts with no dirty pages of the other's writes pending
+      long t0 = System.nanoTime();
+      Process p = new ProcessBuilder("umoci", "raw", "unpack", "--image", image + ":latest", umociOut.toString())
+          .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+      if (p.waitFor() != 0) {
+        throw new IOException("umoci raw unpack failed");
+      }
+      long t1 = System.nanoTime();
+      sync();
+      long t1s = System.nanoTime();
+      try (ImageSource source = ImageSources.open("oci:" + image + ":latest");
+          DirectoryRenderTarget target = new DirectoryRenderTarget(ourOut, false)) {
+        new Renderer().renderToDirectory(source, Platform.LINUX_AMD64, target);
+        stats = target.stats();
+      }
+      long t2 = System.nanoTime();
+      if (round > 0) { // round 0 warms up the JIT and the page cache
+        umoci.add((t1 - t0) / 1e9);
+        ours.add((t2 - t1s) / 1e9);
+      }
+    }
+    DirectoryRenderTarget.deleteTree(umociOut);
+    DirectoryRenderTarget.deleteTree(ourOut);
+    double ref = median(umoci);
+    double ren = median(ours);
+    System.out.printf(Locale.ROOT, "output: %s%n", stats.summary());
+    System.out.printf(Locale.ROOT, "umoci raw unpack:      median %.3f s  %s%n", ref, umoci);
+    System.out.printf(Locale.ROOT, "ocirender --format dir: median %.3f s  %s%n", ren, ours);
+    System.out.printf(Locale.ROOT, "ratio ocirender/umoci: %.3f (%.0f MB/s of content)%n", ren / ref, stats.contentBytes() / 1e6 / ren);
+  }
+
+  private static void sync() throws IOException, InterruptedException {
+    new ProcessBuilder("sync").start().waitFor();
+  }
+
+  static void ensureSpeedImage(Path image) throws IOException {
+    if (!Files.exists(image.resolve("index.json"))) {
+      long bytes = SyntheticImage.write(image, List.of(
+          new LayerPlan("usr/lib/base", 12000, 32_000, List.of(), List.of()),
+          new LayerPlan("opt/app", 8000, 24_000, List.of(), List.of("usr/lib/base/d1/file-150.txt")),
+          new LayerPlan("srv/data", 4000, 40_000, List.of("usr/lib/base/d2", "opt/app/d7/file-701.txt"), List.of()),
+          new LayerPlan("home/user", 3000, 24_000, List.of("srv/data/d3"), List.of("opt/app/d0/file-1.txt"))), 42);
+      System.out.printf(Locale.ROOT, "generated %s: %.1f MB uncompressed%n", image, bytes / 1e6);
+    }
   }
 
   private static void heap(Path image) throws Exception {

@@ -7,6 +7,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.ocirender.layer.EntryPath;
 import dev.ocirender.layer.EntryType;
 import dev.ocirender.layer.LayerBlob;
+import dev.ocirender.output.dir.DirectoryEntrySink;
+import dev.ocirender.render.DirectoryRenderTarget;
 import dev.ocirender.testing.CollectingSink;
 import dev.ocirender.testing.Compression;
 import dev.ocirender.testing.FsSnapshot;
@@ -15,10 +17,15 @@ import dev.ocirender.testing.LayerBuilder;
 import dev.ocirender.testing.OverlayModel;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * Named merge scenarios. Each builds a small image, states the key facts by hand, checks them on the
@@ -26,22 +33,55 @@ import org.junit.jupiter.api.Test;
  * exists), then runs {@link OverlayMerge} into a {@link CollectingSink} (which checks the sink
  * contract), requires the merged filesystem to equal the model's exactly, and checks the facts on it
  * again.
+ *
+ * <p>The whole suite runs once per {@link Output}: into the collecting sink, and through the
+ * directory writer onto disk ({@link DirectoryRenderTarget}), read back with
+ * {@link FsSnapshot#fromDirectory} and held to the same model (symlink modes aside, which Linux
+ * fixes at 0777; ownership and privileged xattrs aside when the tests do not run as root).
  */
+@ParameterizedClass(name = "{0}")
+@EnumSource(OverlayMergeScenarioTest.Output.class)
 class OverlayMergeScenarioTest {
+
+  /** Where a scenario's merge is written. */
+  enum Output { COLLECTING_SINK, DIRECTORY }
+
+  @Parameter Output output;
+
+  @TempDir Path tmp;
+
+  private int renders;
 
   private record Outcome(FsSnapshot merged, MergeStats stats, OverlayModel.Result model) {}
 
-  private static Outcome check(Consumer<FsSnapshot> facts, LayerBuilder... layers) throws IOException {
+  private Outcome check(Consumer<FsSnapshot> facts, LayerBuilder... layers) throws IOException {
     return check(facts, ImageBuilder.of(layers));
   }
 
-  private static Outcome check(Consumer<FsSnapshot> facts, ImageBuilder image) throws IOException {
+  private Outcome check(Consumer<FsSnapshot> facts, ImageBuilder image) throws IOException {
     OverlayModel.Result model = OverlayModel.apply(image.logicalLayers());
     facts.accept(model.snapshot());
-    CollectingSink.Opener sinks = new CollectingSink.Opener();
-    MergeStats stats = OverlayMerge.run(image.inMemoryBlobs(), sinks::open, MergeListener.NONE);
-    FsSnapshot merged = sinks.result().snapshot();
-    model.snapshot().assertMatches(merged, FsSnapshot.Compare.EXACT);
+    MergeStats stats;
+    FsSnapshot merged;
+    if (output == Output.DIRECTORY) {
+      Path out = tmp.resolve("rootfs-" + renders++);
+      DirectoryEntrySink.Options options = DirectoryEntrySink.Options.detect();
+      try (DirectoryRenderTarget target = new DirectoryRenderTarget(out, false, options)) {
+        stats = OverlayMerge.run(image.inMemoryBlobs(), target, MergeListener.NONE);
+        target.publish();
+      }
+      merged = FsSnapshot.fromDirectory(out, true);
+      FsSnapshot.Compare compare = FsSnapshot.Compare.EXACT.ignoringSymlinkModes();
+      if (!options.privileged()) {
+        compare = compare.ignoringOwnership().ignoringXattrs();
+      }
+      model.snapshot().assertMatches(merged, compare);
+    } else {
+      CollectingSink.Opener sinks = new CollectingSink.Opener();
+      stats = OverlayMerge.run(image.inMemoryBlobs(), sinks::open, MergeListener.NONE);
+      merged = sinks.result().snapshot();
+      model.snapshot().assertMatches(merged, FsSnapshot.Compare.EXACT);
+    }
     facts.accept(merged);
     return new Outcome(merged, stats, model);
   }

@@ -1,0 +1,501 @@
+package dev.ocirender.output.dir;
+
+import dev.ocirender.layer.EntryHeader;
+import dev.ocirender.layer.EntryPath;
+import dev.ocirender.layer.EntryType;
+import dev.ocirender.output.EntrySink;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributeView;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileAttribute;
+import java.nio.file.attribute.FileTime;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.SecureRandom;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+
+/**
+ * Writes the merged filesystem as a root filesystem under an existing, empty directory: what
+ * {@code umoci raw unpack} produces, without ever touching anything outside that directory.
+ *
+ * <p><b>Safety.</b> Images are untrusted; a symlink they plant ({@code etc -> /},
+ * {@code a -> ../../..}) must never be followed. The sink does not resolve or inspect paths as
+ * strings. Instead it keeps, in memory, the set of directories it created itself with
+ * {@code mkdir(2)} (which never follows a symlink in its last component), and it creates every entry
+ * only inside such a directory. So every parent of every path it touches is a real directory it
+ * made, not something the image planted, and the last component is created with an exclusive
+ * operation that fails on anything already there, symlink included ({@code O_CREAT|O_EXCL},
+ * {@code mkdir}, {@code symlink}, {@code link}, {@code rename} onto a free name). A path whose
+ * parent is not one of those directories (a symlink, a file) is refused with an error, as are
+ * names with empty, {@code .} or {@code ..} components and hard links to anything but an earlier
+ * non-directory inside the root. Attribute changes use no-follow variants ({@code lchown}, fd-based
+ * {@code fchmod}/{@code futimens} on an {@code O_NOFOLLOW} open, {@code lutimes},
+ * {@code setfattr -h}, {@code touch -h}). This holds because nothing else writes into the
+ * directory while the sink works: {@link dev.ocirender.render.DirectoryRenderTarget} gives it a
+ * fresh 0700 staging directory. We chose this over a {@code SecureDirectoryStream} (openat-style)
+ * walk because that API cannot create directories, symlinks, hard links or nodes, so half of the
+ * operations would have been path-based anyway.
+ *
+ * <p><b>Order.</b> The merge delivers regular files as layers stream and directories at the end,
+ * so children often come before their parent's entry. Missing parents are made as 0700
+ * placeholders; a directory entry only records its metadata. At {@link #finish()} directory
+ * metadata is applied children first, so each directory keeps its own mtime (creating a child
+ * changes it) and a read-only directory (0555) is locked only after everything inside it is done.
+ *
+ * <p><b>Metadata.</b> All 12 mode bits (chmod after chown, since chown clears setuid), mtimes with
+ * nanoseconds (symlinks, FIFOs and device nodes included), numeric uid/gid, xattrs of every
+ * namespace with binary values, hard links as real hard links, FIFOs and device nodes. Privileged
+ * (root) vs rootless, like {@code umoci --rootless}: rootless skips ownership, device nodes and
+ * {@code security.*}/{@code trusted.*} xattrs, counting what it skipped in {@link #stats()}.
+ *
+ * <p>Deliberately not done here: publishing (the staging directory is renamed into place by
+ * {@link dev.ocirender.render.DirectoryRenderTarget}), deleting after a failure (same), fsync (like
+ * umoci; a rootfs is rebuilt, not recovered), and replacing duplicates: the merge delivers each
+ * path once, so a second entry for a path is an error, not an overwrite. Not thread-safe.
+ */
+public final class DirectoryEntrySink implements EntrySink {
+
+  /** How the sink may use the machine. */
+  public record Options(boolean privileged) {
+    /** Privileged when running as root (uid 0), like umoci's default vs {@code --rootless}. */
+    public static Options detect() {
+      return new Options(isRoot());
+    }
+
+    public static Options rootless() {
+      return new Options(false);
+    }
+  }
+
+  private static final FileAttribute<?> PLACEHOLDER_DIR = PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------"));
+  private static final FileAttribute<?> NEW_FILE = PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------"));
+  private static final LinkOption NOFOLLOW = LinkOption.NOFOLLOW_LINKS;
+  private static final SecureRandom RANDOM = new SecureRandom();
+
+  /** A directory this sink made; {@code header} is null while it is only a placeholder. */
+  private static final class Dir {
+    final Path path;
+    EntryHeader header;
+
+    Dir(Path path, EntryHeader header) {
+      this.path = path;
+      this.header = header;
+    }
+  }
+
+  private final Path root;
+  private final boolean privileged;
+  private final Map<EntryPath, Dir> dirs = new HashMap<>();
+  private final Set<EntryPath> skippedNodes = new HashSet<>();
+  private final byte[] buffer = new byte[1 << 17];
+  /** getfattr --dump text for every xattr, applied in one setfattr process at finish. */
+  private final ByteArrayOutputStream xattrDump = new ByteArrayOutputStream();
+  /** Files with xattrs: their mode is set only after the xattrs (a read-only file refuses user.*). */
+  private final Map<Path, Integer> modesAfterXattrs = new HashMap<>();
+  /** touch -h date -> paths: times Java cannot set without opening (FIFOs, devices) or exactly (symlink nanos). */
+  private final Map<String, NativeTools.NulList> touchLater = new TreeMap<>();
+  private final String tempPrefix = ".ocirender-node-" + HexFormat.of().formatHex(randomBytes()) + "-";
+  private int tempCounter;
+  private boolean finished;
+  private boolean closed;
+
+  private long files;
+  private long directories;
+  private long symlinks;
+  private long hardLinks;
+  private long fifos;
+  private long devices;
+  private long contentBytes;
+  private long xattrs;
+  private long skippedDevices;
+  private long skippedXattrs;
+
+  /**
+   * @param root an existing empty directory that nothing else writes to while the sink works; it
+   *     becomes the image's root directory (its metadata is the root entry's)
+   */
+  public DirectoryEntrySink(Path root, Options options) throws IOException {
+    BasicFileAttributes a = Files.readAttributes(root, BasicFileAttributes.class, NOFOLLOW);
+    if (!a.isDirectory()) {
+      throw new IOException("cannot render into " + root + ": not a directory");
+    }
+    this.root = root.toAbsolutePath();
+    this.privileged = options.privileged();
+    // Until finish, the root is 0700 and (as root) owned by 0:0: no setgid bit to pass a group on to
+    // new children, so everything we create starts as 0:0 and needs a chown only when the image
+    // says otherwise.
+    Files.setAttribute(this.root, "unix:mode", 0700, NOFOLLOW);
+    if (privileged) {
+      chown(this.root, 0, 0, true);
+    }
+    dirs.put(EntryPath.ROOT, new Dir(this.root, null));
+  }
+
+  /** The directory being written. */
+  public Path root() {
+    return root;
+  }
+
+  @Override
+  public void accept(EntryHeader h, InputStream content) throws IOException {
+    if (finished || closed) {
+      throw new IllegalStateException("entry after " + (closed ? "close" : "finish") + ": " + h.path());
+    }
+    EntryPath path = h.path();
+    checkName(path, "path");
+    try {
+      switch (h.type()) {
+        case DIRECTORY -> directory(h);
+        case FILE -> file(h, content);
+        case SYMLINK -> symlink(h);
+        case HARDLINK -> hardLink(h);
+        case FIFO, CHAR_DEVICE, BLOCK_DEVICE -> node(h);
+      }
+    } catch (FileAlreadyExistsException e) {
+      throw new IOException(path + ": already exists in the output (a path may arrive only once, and never below a non-directory)", e);
+    }
+  }
+
+  private void directory(EntryHeader h) throws IOException {
+    Dir d = dirs.get(h.path());
+    if (d != null) {
+      if (d.header != null) {
+        throw new IOException(h.path() + ": directory arrived twice");
+      }
+      d.header = h; // a placeholder made for earlier children
+    } else {
+      Path p = childOf(h.path());
+      Files.createDirectory(p, PLACEHOLDER_DIR);
+      dirs.put(h.path(), new Dir(p, h));
+    }
+    directories++;
+    queueXattrs(h); // applied at finish, before the directory's mode could lock it
+  }
+
+  private void file(EntryHeader h, InputStream content) throws IOException {
+    Path p = childOf(h.path());
+    long written = 0;
+    // CREATE_NEW is O_CREAT|O_EXCL: it fails on an existing name, a dangling symlink included.
+    try (FileChannel out = FileChannel.open(p, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, NOFOLLOW), NEW_FILE)) {
+      if (content != null) {
+        int n;
+        while ((n = content.read(buffer)) > 0) {
+          ByteBuffer bb = ByteBuffer.wrap(buffer, 0, n);
+          while (bb.hasRemaining()) {
+            out.write(bb);
+          }
+          written += n;
+        }
+      }
+    }
+    if (written != h.size()) {
+      throw new IOException(h.path() + ": content has " + written + " bytes, header says " + h.size());
+    }
+    files++;
+    contentBytes += written;
+    if (privileged) {
+      chown(p, h.uid(), h.gid(), false);
+    }
+    setTimes(p, h);
+    if (queueXattrs(h)) {
+      modesAfterXattrs.put(p, h.mode());
+    } else {
+      Files.setAttribute(p, "unix:mode", h.mode(), NOFOLLOW);
+    }
+  }
+
+  private void symlink(EntryHeader h) throws IOException {
+    byte[] target = h.symlinkTarget();
+    if (target.length == 0 || indexOf(target, (byte) 0) >= 0) {
+      throw new IOException(h.path() + ": symlink target is empty or contains a NUL byte");
+    }
+    Path p = childOf(h.path());
+    var exact = NativePaths.exact(target);
+    if (exact.isPresent()) {
+      Files.createSymbolicLink(p, exact.get());
+    } else {
+      // A target Java cannot spell (bytes invalid in the platform charset, a trailing slash):
+      // ln reads it raw from stdin, under a fresh name in the root, then it is moved into place.
+      Path temp = tempName();
+      NativeTools.NulList args = new NativeTools.NulList();
+      args.add(target);
+      args.add(root.relativize(temp).toString().getBytes(StandardCharsets.US_ASCII));
+      NativeTools.run(root, List.of("xargs", "-0", "-n", "2", "ln", "-s", "-T", "--"), args.toByteArray());
+      Files.move(temp, p);
+    }
+    symlinks++;
+    if (privileged) {
+      chown(p, h.uid(), h.gid(), false);
+    }
+    if (h.mtimeNanos() % 1000 == 0) {
+      // With NOFOLLOW the JDK uses lutimes for a symlink: exact for whole microseconds.
+      Files.getFileAttributeView(p, BasicFileAttributeView.class, NOFOLLOW).setTimes(mtime(h), mtime(h), null);
+    } else {
+      touchLater(h);
+    }
+    queueXattrs(h);
+  }
+
+  private void hardLink(EntryHeader h) throws IOException {
+    EntryPath target = h.linkTarget();
+    checkName(target, "hard-link target");
+    if (skippedNodes.contains(target)) {
+      skippedNodes.add(h.path());
+      skippedDevices++;
+      return;
+    }
+    // The target's parent must be a directory this sink made; never look the target up through
+    // anything else (a symlinked parent would lead outside the root).
+    Dir parent = dirs.get(target.parent());
+    if (parent == null || dirs.containsKey(target)) {
+      throw new IOException(h.path() + ": hard link to " + target + ", which is not an earlier non-directory entry inside the root");
+    }
+    Path targetPath = NativePaths.child(parent.path, target.name());
+    BasicFileAttributes a;
+    try {
+      a = Files.readAttributes(targetPath, BasicFileAttributes.class, NOFOLLOW);
+    } catch (NoSuchFileException e) {
+      throw new IOException(h.path() + ": hard link to " + target + ", which does not exist in the output", e);
+    }
+    if (a.isDirectory()) {
+      throw new IOException(h.path() + ": hard link to directory " + target);
+    }
+    // link(2) on Linux never follows a symlink in its source, so a link to a symlink links the
+    // symlink itself.
+    Files.createLink(childOf(h.path()), targetPath);
+    hardLinks++;
+  }
+
+  private void node(EntryHeader h) throws IOException {
+    boolean device = h.type() != EntryType.FIFO;
+    if (device && !privileged) {
+      skippedNodes.add(h.path());
+      skippedDevices++;
+      return;
+    }
+    Path p = childOf(h.path());
+    // mknod/mkfifo get an ASCII name in the root, so no raw name has to pass through a command line;
+    // rename then puts the node in place (failing if the name is taken).
+    Path temp = tempName();
+    String name = root.relativize(temp).toString();
+    List<String> cmd = switch (h.type()) {
+      case FIFO -> List.of("mkfifo", "-m", "0600", "--", name);
+      case CHAR_DEVICE -> List.of("mknod", "-m", "0600", "--", name, "c", Integer.toString(h.devMajor()), Integer.toString(h.devMinor()));
+      default -> List.of("mknod", "-m", "0600", "--", name, "b", Integer.toString(h.devMajor()), Integer.toString(h.devMinor()));
+    };
+    NativeTools.run(root, cmd, null);
+    Files.move(temp, p);
+    if (device) {
+      devices++;
+    } else {
+      fifos++;
+    }
+    if (privileged) {
+      chown(p, h.uid(), h.gid(), false);
+    }
+    // chmod(2) by path: the JDK's no-follow chmod opens the file, which blocks on a FIFO and would
+    // open a device. The last component is the node just renamed there, inside directories this
+    // sink made, so there is no symlink to follow.
+    Files.setAttribute(p, "unix:mode", h.mode());
+    touchLater(h);
+    queueXattrs(h);
+  }
+
+  @Override
+  public void finish() throws IOException {
+    if (finished || closed) {
+      throw new IllegalStateException("finish() after " + (closed ? "close()" : "finish()"));
+    }
+    if (xattrDump.size() > 0) {
+      NativeTools.run(root, List.of("setfattr", "-h", "--restore=-"), xattrDump.toByteArray());
+    }
+    for (Map.Entry<Path, Integer> e : modesAfterXattrs.entrySet()) {
+      Files.setAttribute(e.getKey(), "unix:mode", e.getValue(), NOFOLLOW);
+    }
+    for (Map.Entry<String, NativeTools.NulList> e : touchLater.entrySet()) {
+      NativeTools.run(root, List.of("xargs", "-0", "-r", "touch", "-h", "-c", "-d", e.getKey(), "--"), e.getValue().toByteArray());
+    }
+    // Descendants sort after their ancestors (a path is a prefix of its children's), so the
+    // reverse order finishes every child before its parent, and the root last.
+    List<EntryPath> order = new ArrayList<>(dirs.keySet());
+    order.sort(java.util.Comparator.reverseOrder());
+    for (EntryPath p : order) {
+      Dir d = dirs.get(p);
+      // A parent no entry described (only a sink used without the merge sees one): like an
+      // implied directory of the merge, 0755 and root-owned; its time stays as it is.
+      EntryHeader h = d.header;
+      if (privileged) {
+        chown(d.path, h == null ? 0 : h.uid(), h == null ? 0 : h.gid(), p.isRoot());
+      }
+      if (h != null) {
+        Files.getFileAttributeView(d.path, BasicFileAttributeView.class, NOFOLLOW).setTimes(mtime(h), mtime(h), null);
+      }
+      Files.setAttribute(d.path, "unix:mode", h == null ? 0755 : h.mode(), NOFOLLOW);
+    }
+    finished = true;
+  }
+
+  /** What was written and skipped; complete after {@link #finish()}. */
+  public DirStats stats() {
+    return new DirStats(privileged, files, directories, symlinks, hardLinks, fifos, devices, contentBytes, xattrs,
+        skippedDevices, skippedXattrs);
+  }
+
+  /** Nothing to release; a partial tree is removed by whoever owns the directory. */
+  @Override
+  public void close() {
+    closed = true;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  /** The path for a new entry: its parent directories are made (as placeholders) when missing. */
+  private Path childOf(EntryPath path) throws IOException {
+    if (dirs.containsKey(path)) {
+      throw new FileAlreadyExistsException(path.toString());
+    }
+    return NativePaths.child(ensureDirectory(path.parent()).path, path.name());
+  }
+
+  private Dir ensureDirectory(EntryPath dir) throws IOException {
+    Dir d = dirs.get(dir);
+    if (d != null) {
+      return d;
+    }
+    Dir parent = ensureDirectory(dir.parent());
+    Path p = NativePaths.child(parent.path, dir.name());
+    try {
+      // mkdir(2) never follows a symlink at its last component: EEXIST instead.
+      Files.createDirectory(p, PLACEHOLDER_DIR);
+    } catch (FileAlreadyExistsException e) {
+      throw new IOException(dir + ": is not a directory in the output (it arrived as a non-directory), "
+          + "refusing to write entries below it", e);
+    }
+    d = new Dir(p, null);
+    dirs.put(dir, d);
+    return d;
+  }
+
+  /** Rejects names the merge never produces but a crafted header could: {@code ..}, {@code .}, empty components, NUL. */
+  private static void checkName(EntryPath path, String what) throws IOException {
+    byte[] b = path.bytes();
+    int start = 0;
+    for (int i = 0; i <= b.length; i++) {
+      if (i < b.length && b[i] == 0) {
+        throw new IOException(what + " " + path + ": contains a NUL byte");
+      }
+      if (i == b.length || b[i] == '/') {
+        int len = i - start;
+        boolean bad = len == 0 ? b.length > 0 : (len == 1 && b[start] == '.') || (len == 2 && b[start] == '.' && b[start + 1] == '.');
+        if (bad) {
+          throw new IOException(what + " " + path + ": has an empty, '.' or '..' component; refusing to write outside the root");
+        }
+        start = i + 1;
+      }
+    }
+  }
+
+  /** Adds the entry's xattrs to the batch; returns whether any were queued. */
+  private boolean queueXattrs(EntryHeader h) {
+    if (h.xattrs().isEmpty()) {
+      return false;
+    }
+    boolean fileOrDir = h.type() == EntryType.FILE || h.type() == EntryType.DIRECTORY;
+    ByteArrayOutputStream block = new ByteArrayOutputStream();
+    for (Map.Entry<String, byte[]> e : h.xattrs().entrySet()) {
+      String name = e.getKey();
+      boolean user = name.startsWith("user.");
+      // Linux allows user.* only on files and directories; other namespaces need root.
+      if ((user && !fileOrDir) || (!user && !privileged)) {
+        skippedXattrs++;
+        continue;
+      }
+      NativeTools.appendQuoted(block, name.getBytes(StandardCharsets.UTF_8));
+      block.write('=');
+      block.writeBytes(("0x" + HexFormat.of().formatHex(e.getValue())).getBytes(StandardCharsets.US_ASCII));
+      block.write('\n');
+      xattrs++;
+    }
+    if (block.size() == 0) {
+      return false;
+    }
+    xattrDump.writeBytes("# file: ".getBytes(StandardCharsets.US_ASCII));
+    NativeTools.appendQuoted(xattrDump, relative(h.path()));
+    xattrDump.write('\n');
+    xattrDump.writeBytes(block.toByteArray());
+    xattrDump.write('\n');
+    return true;
+  }
+
+  private void touchLater(EntryHeader h) {
+    String date = String.format("@%d.%09d", h.mtimeSeconds(), h.mtimeNanos());
+    touchLater.computeIfAbsent(date, k -> new NativeTools.NulList()).add(relative(h.path()));
+  }
+
+  /** The entry's path relative to the root, as tools running in the root see it. */
+  private static byte[] relative(EntryPath path) {
+    return path.isRoot() ? new byte[] {'.'} : path.bytes();
+  }
+
+  private Path tempName() {
+    return root.resolve(tempPrefix + tempCounter++);
+  }
+
+  private static void chown(Path p, long uid, long gid, boolean always) throws IOException {
+    // New entries are already 0:0 (see the constructor); lchown only when the image says otherwise.
+    if (always || uid != 0 || gid != 0) {
+      Files.setAttribute(p, "unix:uid", (int) uid, NOFOLLOW);
+      Files.setAttribute(p, "unix:gid", (int) gid, NOFOLLOW);
+    }
+  }
+
+  private void setTimes(Path p, EntryHeader h) throws IOException {
+    FileTime t = mtime(h);
+    Files.getFileAttributeView(p, BasicFileAttributeView.class, NOFOLLOW).setTimes(t, t, null);
+  }
+
+  private static FileTime mtime(EntryHeader h) {
+    return FileTime.from(Instant.ofEpochSecond(h.mtimeSeconds(), h.mtimeNanos()));
+  }
+
+  private static int indexOf(byte[] b, byte v) {
+    for (int i = 0; i < b.length; i++) {
+      if (b[i] == v) {
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  private static byte[] randomBytes() {
+    byte[] b = new byte[6];
+    RANDOM.nextBytes(b);
+    return b;
+  }
+
+  private static boolean isRoot() {
+    try {
+      return new com.sun.security.auth.module.UnixSystem().getUid() == 0;
+    } catch (RuntimeException | LinkageError e) {
+      return false;
+    }
+  }
+}

@@ -1,0 +1,246 @@
+package dev.ocirender.render;
+
+import dev.ocirender.layer.EntryHeader;
+import dev.ocirender.merge.OverlayMerge;
+import dev.ocirender.output.EntrySink;
+import dev.ocirender.output.dir.DirStats;
+import dev.ocirender.output.dir.DirectoryEntrySink;
+import java.io.Closeable;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.DirectoryStream;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.SecureRandom;
+import java.util.HexFormat;
+import java.util.Objects;
+
+/**
+ * Renders into a local directory that appears only when the render succeeded: the directory
+ * counterpart of {@link FileRenderTarget}.
+ *
+ * <p>Each {@link #open()} makes a fresh staging directory beside the target
+ * ({@code .NAME.tmp-RANDOM}, mode 0700, so nobody else can write into it while the image is
+ * unpacked) with a fresh {@link DirectoryEntrySink}; the merge may discard a sink and start again,
+ * and a sink closed without finishing has its staging tree deleted at once. {@link #publish()}
+ * renames the finished tree onto the target. An existing target that is not an empty directory is
+ * refused, already at {@link #open()} so no work is wasted, unless {@code force}: then the old
+ * target is moved aside only once the new tree is complete, the new one renamed in, and the old one
+ * deleted. {@link #close()} deletes whatever was not published.
+ *
+ * <p>Not atomic against a concurrent reader with {@code force}: between the two renames the target
+ * name is briefly absent (Linux's {@code RENAME_EXCHANGE} would avoid that but has no Java API).
+ * Deleting a tree never follows symlinks. Single-threaded.
+ */
+public final class DirectoryRenderTarget implements OverlayMerge.SinkOpener, Closeable {
+
+  private static final SecureRandom RANDOM = new SecureRandom();
+
+  private final Path output;
+  private final boolean force;
+  private final DirectoryEntrySink.Options options;
+  private Path current;
+  private Path finished;
+  private DirStats stats;
+
+  public DirectoryRenderTarget(Path output, boolean force, DirectoryEntrySink.Options options) {
+    this.output = Objects.requireNonNull(output, "output").toAbsolutePath().normalize();
+    this.force = force;
+    this.options = Objects.requireNonNull(options, "options");
+  }
+
+  public DirectoryRenderTarget(Path output, boolean force) {
+    this(output, force, DirectoryEntrySink.Options.detect());
+  }
+
+  public Path output() {
+    return output;
+  }
+
+  @Override
+  public EntrySink open() throws IOException {
+    discard(current);
+    current = null;
+    checkTarget();
+    Path staging = createStaging();
+    current = staging;
+    DirectoryEntrySink sink;
+    try {
+      sink = new DirectoryEntrySink(staging, options);
+    } catch (IOException | RuntimeException e) {
+      discard(staging);
+      current = null;
+      throw e;
+    }
+    return new Attempt(staging, sink);
+  }
+
+  /** What the finished sink wrote; null until a sink has finished. */
+  public DirStats stats() {
+    return stats;
+  }
+
+  /**
+   * Renames the finished tree onto the target. Call only after the merge returned successfully.
+   *
+   * @throws IllegalStateException if no sink was finished
+   */
+  public void publish() throws IOException {
+    if (finished == null) {
+      throw new IllegalStateException("no finished output to publish for " + output);
+    }
+    checkTarget();
+    Path old = null;
+    if (Files.exists(output, LinkOption.NOFOLLOW_LINKS) && !isEmptyDirectory(output)) {
+      old = sibling(".old-");
+      Files.move(output, old, StandardCopyOption.ATOMIC_MOVE);
+    }
+    try {
+      // rename(2) also replaces an empty directory.
+      Files.move(finished, output, StandardCopyOption.ATOMIC_MOVE);
+    } catch (IOException e) {
+      if (old != null) {
+        Files.move(old, output, StandardCopyOption.ATOMIC_MOVE);
+      }
+      throw e;
+    }
+    finished = null;
+    if (old != null) {
+      deleteTree(old);
+    }
+  }
+
+  /** Deletes every staging tree that was not published. */
+  @Override
+  public void close() throws IOException {
+    try {
+      discard(current);
+    } finally {
+      current = null;
+      discard(finished);
+      finished = null;
+    }
+  }
+
+  private void checkTarget() throws IOException {
+    Path parent = output.getParent();
+    if (parent == null || output.getFileName() == null) {
+      throw new IOException("cannot render into " + output + ": not a directory path");
+    }
+    if (!Files.isDirectory(parent)) {
+      throw new IOException("cannot render into " + output + ": directory " + parent + " does not exist");
+    }
+    if (!force && Files.exists(output, LinkOption.NOFOLLOW_LINKS) && !isEmptyDirectory(output)) {
+      throw new IOException("output " + output + " exists and is not an empty directory; use --force to replace it");
+    }
+  }
+
+  private Path createStaging() throws IOException {
+    for (int attempt = 0; ; attempt++) {
+      Path p = sibling(".tmp-");
+      try {
+        return Files.createDirectory(p, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+      } catch (FileAlreadyExistsException e) {
+        if (attempt >= 10) {
+          throw e;
+        }
+      }
+    }
+  }
+
+  private Path sibling(String kind) {
+    byte[] suffix = new byte[6];
+    RANDOM.nextBytes(suffix);
+    return output.resolveSibling("." + output.getFileName() + kind + HexFormat.of().formatHex(suffix));
+  }
+
+  private static boolean isEmptyDirectory(Path p) throws IOException {
+    BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+    if (!a.isDirectory()) {
+      return false;
+    }
+    try (DirectoryStream<Path> s = Files.newDirectoryStream(p)) {
+      return !s.iterator().hasNext();
+    }
+  }
+
+  private static void discard(Path staging) throws IOException {
+    if (staging != null) {
+      deleteTree(staging);
+    }
+  }
+
+  /**
+   * Deletes a tree without following symlinks. Directories are made accessible first, since a
+   * rootless render may have left some read-only (0555) or unreadable.
+   */
+  public static void deleteTree(Path top) throws IOException {
+    BasicFileAttributes a;
+    try {
+      a = Files.readAttributes(top, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+    } catch (NoSuchFileException e) {
+      return;
+    }
+    if (a.isDirectory()) {
+      // chmod by path: lstat just said this is a directory, not a symlink; a no-follow chmod would
+      // have to open it, which an unreadable directory refuses.
+      try {
+        Files.setAttribute(top, "unix:mode", 0700);
+      } catch (IOException e) {
+        // not ours to change; deleting may still work
+      }
+      try (DirectoryStream<Path> s = Files.newDirectoryStream(top)) {
+        for (Path child : s) {
+          deleteTree(child);
+        }
+      }
+    }
+    Files.delete(top);
+  }
+
+  /** One try at the output: a sink over one staging directory. */
+  private final class Attempt implements EntrySink {
+    private final Path staging;
+    private final DirectoryEntrySink sink;
+    private boolean done;
+
+    Attempt(Path staging, DirectoryEntrySink sink) {
+      this.staging = staging;
+      this.sink = sink;
+    }
+
+    @Override
+    public void accept(EntryHeader header, InputStream content) throws IOException {
+      sink.accept(header, content);
+    }
+
+    @Override
+    public void finish() throws IOException {
+      sink.finish();
+      done = true;
+    }
+
+    @Override
+    public void close() throws IOException {
+      sink.close();
+      if (current == staging) {
+        current = null;
+      }
+      if (done) {
+        if (finished != null && !finished.equals(staging)) {
+          discard(finished);
+        }
+        finished = staging;
+        stats = sink.stats();
+      } else {
+        discard(staging);
+      }
+    }
+  }
+}
