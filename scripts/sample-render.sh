@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The project's runnable job until the catalog pipeline exists: build the jar, write the built-in
+# The single-image demo (the main job is scripts/catalog-pipeline.sh): build the jar, write the built-in
 # three-layer sample image (whiteouts, an opaque directory, hard links; gzip, zstd and plain
 # layers) as an OCI layout, render it to one merged tar, and list the result.
 #

@@ -4,6 +4,7 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
@@ -21,9 +22,13 @@ final class SampleCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "DIR", description = "Directory for the OCI layout (created if missing).")
   Path dir;
 
+  @Option(names = "--variant", paramLabel = "N", defaultValue = "0",
+      description = "Above 0: add a fourth layer with etc/variant = N (same base layers, another digest).")
+  int variant;
+
   @Override
   public Integer call() throws Exception {
-    spec.commandLine().getOut().println(SampleImage.write(dir));
+    spec.commandLine().getOut().println(SampleImage.write(dir, variant));
     spec.commandLine().getOut().flush();
     return 0;
   }

@@ -54,6 +54,15 @@ final class SampleImage {
 
   /** Writes the layout into {@code dir} (created if missing) and returns the image's spec, {@code oci:DIR:latest}. */
   static String write(Path dir) throws IOException {
+    return write(dir, 0);
+  }
+
+  /**
+   * Like {@link #write(Path)}; a {@code variant} above 0 adds a fourth, uncompressed layer with
+   * {@code etc/variant} holding the number, so several sample images share their three base layers
+   * but differ in manifest digest (for catalogs and pipeline benchmarks).
+   */
+  static String write(Path dir, int variant) throws IOException {
     Files.createDirectories(dir.resolve("blobs/sha256"));
 
     Layer base = new Layer();
@@ -92,6 +101,11 @@ final class SampleImage {
     addLayer(dir, base.tar(), Compression.GZIP, layerDescriptors, diffIds);
     addLayer(dir, update.tar(), Compression.ZSTD, layerDescriptors, diffIds);
     addLayer(dir, app.tar(), Compression.NONE, layerDescriptors, diffIds);
+    if (variant > 0) {
+      Layer extra = new Layer();
+      extra.file("etc/variant", 0644, variant + "\n");
+      addLayer(dir, extra.tar(), Compression.NONE, layerDescriptors, diffIds);
+    }
 
     ObjectNode config = JSON.createObjectNode();
     config.put("created", "2023-11-14T22:13:20Z");

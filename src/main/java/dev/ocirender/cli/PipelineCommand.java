@@ -1,0 +1,74 @@
+package dev.ocirender.cli;
+
+import dev.ocirender.pipeline.CatalogPipeline;
+import dev.ocirender.pipeline.CatalogPipelineOptions;
+import dev.ocirender.pipeline.PipelineMetrics;
+import java.io.PrintWriter;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.Callable;
+import org.apache.beam.sdk.PipelineResult;
+import org.apache.beam.sdk.metrics.MetricNameFilter;
+import org.apache.beam.sdk.metrics.MetricQueryResults;
+import org.apache.beam.sdk.metrics.MetricResult;
+import org.apache.beam.sdk.metrics.MetricsFilter;
+import org.apache.beam.sdk.options.PipelineOptionsFactory;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Unmatched;
+
+/**
+ * {@code ocirender pipeline --catalog=… --outputPrefix=… --resultsPrefix=… [beam options]}: runs
+ * the catalog pipeline ({@link CatalogPipeline}) and waits for it. Every argument is a Beam
+ * pipeline option and is passed through untouched ({@code --runner=FlinkRunner}, ...;
+ * {@code --help=CatalogPipelineOptions} lists them); DirectRunner is the default. Prints one
+ * summary line of the job's counters on stderr. Exit status 0 when the job finished, even with dead
+ * letters (they are the job's output too); 1 when the job itself failed.
+ */
+@Command(name = "pipeline",
+    description = {"Render every image of a catalog with the Beam pipeline (DirectRunner unless --runner says otherwise).",
+        "Options are Beam's: --catalog=GLOB --outputPrefix=PREFIX --resultsPrefix=PREFIX [--format=tar] "
+            + "[--platform=linux/amd64] [--overwrite] [--runner=FlinkRunner --flinkMaster=[local]]."})
+final class PipelineCommand implements Callable<Integer> {
+
+  @Spec CommandSpec spec;
+
+  @Unmatched List<String> args = new ArrayList<>();
+
+  @Override
+  public Integer call() {
+    PipelineOptionsFactory.register(CatalogPipelineOptions.class);
+    CatalogPipelineOptions options = PipelineOptionsFactory.fromArgs(args.toArray(String[]::new))
+        .withValidation().as(CatalogPipelineOptions.class);
+    PipelineResult result = CatalogPipeline.run(options);
+    PipelineResult.State state = result.waitUntilFinish();
+    PrintWriter err = spec.commandLine().getErr();
+    err.println("pipeline " + state.toString().toLowerCase() + ": " + summary(result) + "; records under " + options.getResultsPrefix());
+    err.flush();
+    return state == PipelineResult.State.DONE ? 0 : 1;
+  }
+
+  static String summary(PipelineResult result) {
+    Map<String, Long> c = new TreeMap<>();
+    try {
+      MetricQueryResults q = result.metrics().queryMetrics(MetricsFilter.builder()
+          .addNameFilter(MetricNameFilter.inNamespace(PipelineMetrics.NAMESPACE)).build());
+      for (MetricResult<Long> m : q.getCounters()) {
+        c.merge(m.getName().getName(), m.getAttempted(), Long::sum);
+      }
+    } catch (UnsupportedOperationException e) {
+      return "no metrics from this runner";
+    }
+    return c.getOrDefault(PipelineMetrics.CATALOG_LINES, 0L) + " catalog lines: "
+        + c.getOrDefault(PipelineMetrics.IMAGES_RENDERED, 0L) + " rendered, "
+        + c.getOrDefault(PipelineMetrics.IMAGES_SKIPPED, 0L) + " skipped, "
+        + c.getOrDefault(PipelineMetrics.IMAGES_DUPLICATE, 0L) + " duplicate, "
+        + c.getOrDefault(PipelineMetrics.DEAD_LETTERS, 0L) + " dead letters; "
+        + c.getOrDefault(PipelineMetrics.LAYERS, 0L) + " layers, "
+        + Sizes.bytes(c.getOrDefault(PipelineMetrics.BYTES_FETCHED, 0L)) + " fetched, "
+        + Sizes.bytes(c.getOrDefault(PipelineMetrics.BYTES_WRITTEN, 0L)) + " written";
+  }
+}

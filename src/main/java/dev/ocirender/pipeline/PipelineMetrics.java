@@ -1,0 +1,55 @@
+package dev.ocirender.pipeline;
+
+import org.apache.beam.sdk.metrics.Counter;
+import org.apache.beam.sdk.metrics.Distribution;
+import org.apache.beam.sdk.metrics.Metrics;
+
+/**
+ * Every metric of the catalog pipeline, in one namespace ({@value #NAMESPACE}) with one naming
+ * scheme: {@code snake_case}, nouns for counts of things ({@code images_rendered}), {@code bytes_}
+ * and {@code _millis} for units. Counts are per image rendered unless the name says otherwise;
+ * duplicates and skipped images read and write nothing.
+ *
+ * <p>{@code cache_hits} counts blobs served from the worker-local blob cache; local sources
+ * ({@code oci:}, {@code docker-archive:}) read their files directly and never hit it.
+ */
+public final class PipelineMetrics {
+
+  public static final String NAMESPACE = "ocirender";
+
+  public static final String CATALOG_LINES = "catalog_lines";
+  public static final String IMAGES_RESOLVED = "images_resolved";
+  public static final String IMAGES_DUPLICATE = "images_duplicate";
+  public static final String IMAGES_SKIPPED = "images_skipped";
+  public static final String IMAGES_RENDERED = "images_rendered";
+  public static final String IMAGES_FAILED = "images_failed";
+  public static final String DEAD_LETTERS = "dead_letters";
+  public static final String LAYERS = "layers";
+  public static final String BYTES_FETCHED = "bytes_fetched";
+  public static final String BYTES_WRITTEN = "bytes_written";
+  public static final String ENTRIES = "entries";
+  public static final String WHITEOUTS = "whiteouts";
+  public static final String CACHE_HITS = "cache_hits";
+  public static final String RENDER_MILLIS = "render_millis";
+
+  static final Counter catalogLines = counter(CATALOG_LINES);
+  static final Counter imagesResolved = counter(IMAGES_RESOLVED);
+  static final Counter imagesDuplicate = counter(IMAGES_DUPLICATE);
+  static final Counter imagesSkipped = counter(IMAGES_SKIPPED);
+  static final Counter imagesRendered = counter(IMAGES_RENDERED);
+  static final Counter imagesFailed = counter(IMAGES_FAILED);
+  static final Counter deadLetters = counter(DEAD_LETTERS);
+  static final Counter layers = counter(LAYERS);
+  static final Counter bytesFetched = counter(BYTES_FETCHED);
+  static final Counter bytesWritten = counter(BYTES_WRITTEN);
+  static final Counter entries = counter(ENTRIES);
+  static final Counter whiteouts = counter(WHITEOUTS);
+  static final Counter cacheHits = counter(CACHE_HITS);
+  static final Distribution renderMillis = Metrics.distribution(NAMESPACE, RENDER_MILLIS);
+
+  private PipelineMetrics() {}
+
+  private static Counter counter(String name) {
+    return Metrics.counter(NAMESPACE, name);
+  }
+}

@@ -1,0 +1,84 @@
+package dev.ocirender.pipeline;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.ocirender.image.Messages;
+import dev.ocirender.store.StoredOutput;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+
+/**
+ * The two kinds of line the pipeline writes, as JSON with a fixed field order: a result per catalog
+ * line that has an output ({@code status} rendered, skipped or duplicate), and a dead letter per
+ * catalog line that failed, keeping the line as written, the stage, the error class, message and
+ * stack trace.
+ */
+public final class Records {
+
+  public static final String RENDERED = "rendered";
+  public static final String SKIPPED = "skipped";
+  public static final String DUPLICATE = "duplicate";
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private Records() {}
+
+  /** What a render measured; zeros for skipped outputs. */
+  public record RenderFacts(long entries, long layers, long bytesFetched, long renderMillis) {
+    static final RenderFacts NONE = new RenderFacts(0, 0, 0, 0);
+  }
+
+  public static String result(String status, ResolvedRequest r, StoredOutput output, RenderFacts facts, ImageRequest renderedBy) {
+    ImageRequest q = r.request();
+    ObjectNode n = JSON.createObjectNode();
+    n.put("status", status);
+    n.put("catalog", q.catalog());
+    n.put("line", q.line());
+    n.put("image", q.image());
+    n.put("manifestDigest", r.manifestDigest());
+    n.put("platform", q.platform());
+    n.put("format", q.format());
+    n.put("output", output.uri());
+    n.put("outputSize", output.size());
+    n.put("outputSha256", output.metadata() == null ? null : output.metadata().sha256());
+    if (renderedBy != null) {
+      ObjectNode by = n.putObject("duplicateOf");
+      by.put("catalog", renderedBy.catalog());
+      by.put("line", renderedBy.line());
+    }
+    n.put("entries", facts.entries());
+    n.put("layers", facts.layers());
+    n.put("bytesFetched", facts.bytesFetched());
+    n.put("resolveMillis", r.resolveMillis());
+    n.put("renderMillis", facts.renderMillis());
+    return write(n);
+  }
+
+  public static String deadLetter(String stage, String catalog, long line, String text, String image, Throwable error) {
+    ObjectNode n = JSON.createObjectNode();
+    n.put("catalog", catalog);
+    n.put("line", line);
+    n.put("text", text);
+    n.put("image", image);
+    n.put("stage", stage);
+    n.put("errorClass", error.getClass().getName());
+    n.put("message", Messages.describe(error));
+    StringWriter trace = new StringWriter();
+    error.printStackTrace(new PrintWriter(trace));
+    n.put("stackTrace", trace.toString());
+    return write(n);
+  }
+
+  static String deadLetter(String stage, ImageRequest q, Throwable error) {
+    return deadLetter(stage, q.catalog(), q.line(), q.text(), q.image(), error);
+  }
+
+  private static String write(ObjectNode n) {
+    try {
+      return JSON.writeValueAsString(n);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}

@@ -1,0 +1,60 @@
+package dev.ocirender.pipeline;
+
+import dev.ocirender.image.Platform;
+import dev.ocirender.source.ImageSource;
+import dev.ocirender.source.ImageSources;
+import dev.ocirender.source.ResolvedImage;
+import org.apache.beam.sdk.coders.KvCoder;
+import org.apache.beam.sdk.coders.SerializableCoder;
+import org.apache.beam.sdk.coders.StringUtf8Coder;
+import org.apache.beam.sdk.transforms.DoFn;
+import org.apache.beam.sdk.transforms.PTransform;
+import org.apache.beam.sdk.transforms.ParDo;
+import org.apache.beam.sdk.transforms.Reshuffle;
+import org.apache.beam.sdk.values.KV;
+import org.apache.beam.sdk.values.PCollection;
+import org.apache.beam.sdk.values.PCollectionTuple;
+import org.apache.beam.sdk.values.TupleTag;
+import org.apache.beam.sdk.values.TupleTagList;
+
+/**
+ * Resolves each request's reference to its manifest digest for its platform: the light step (a
+ * manifest read, no layers), spread over workers first because one catalog file arrives as one
+ * bundle. Output: requests keyed by {@link ResolvedRequest#dedupKey()}; failures (no such image,
+ * no manifest for the platform, unreachable registry) as dead letters. Goes through
+ * {@link ImageSources#open} only, so every transport that it knows works here.
+ */
+public final class ResolveImages extends PTransform<PCollection<ImageRequest>, PCollectionTuple> {
+
+  public static final TupleTag<KV<String, ResolvedRequest>> RESOLVED = new TupleTag<>() {};
+
+  @Override
+  public PCollectionTuple expand(PCollection<ImageRequest> requests) {
+    PCollectionTuple out = requests
+        .apply("SpreadRequests", Reshuffle.viaRandomKey())
+        .apply("ResolveManifests", ParDo.of(new ResolveManifestFn())
+            .withOutputTags(RESOLVED, TupleTagList.of(CatalogPipeline.DEAD_LETTERS)));
+    out.get(RESOLVED).setCoder(KvCoder.of(StringUtf8Coder.of(), SerializableCoder.of(ResolvedRequest.class)));
+    out.get(CatalogPipeline.DEAD_LETTERS).setCoder(StringUtf8Coder.of());
+    return out;
+  }
+
+  /** Opens the source and reads the manifest for the request's platform. */
+  static final class ResolveManifestFn extends DoFn<ImageRequest, KV<String, ResolvedRequest>> {
+    @ProcessElement
+    public void process(@Element ImageRequest request, MultiOutputReceiver out) {
+      long start = System.nanoTime();
+      try (ImageSource source = ImageSources.open(request.image())) {
+        ResolvedImage image = source.resolve(Platform.parse(request.platform()));
+        ResolvedRequest resolved = new ResolvedRequest(request, image.manifestDigest().toString(),
+            (System.nanoTime() - start) / 1_000_000);
+        PipelineMetrics.imagesResolved.inc();
+        out.get(RESOLVED).output(KV.of(resolved.dedupKey(), resolved));
+      } catch (Exception e) {
+        PipelineMetrics.imagesFailed.inc();
+        PipelineMetrics.deadLetters.inc();
+        out.get(CatalogPipeline.DEAD_LETTERS).output(Records.deadLetter("resolve", request, e));
+      }
+    }
+  }
+}

@@ -1,0 +1,115 @@
+package dev.ocirender.store;
+
+import java.io.Closeable;
+import java.io.FilterOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.security.DigestOutputStream;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+
+/**
+ * One output being written to an {@link OutputStore}: write the bytes to {@link #stream()}, then
+ * {@link #commit()} to publish them under the final name with their metadata, or {@link #close()}
+ * without committing to abandon them.
+ *
+ * <p>This base class counts the bytes and hashes them (sha256) as they pass, so every store records
+ * the same output digest; stores implement only {@link #publish} and {@link #abort}. Closing
+ * {@link #stream()} only flushes it (sinks close their stream when they finish). Not thread-safe.
+ */
+public abstract class Upload implements Closeable {
+
+  private final String uri;
+  private final OutputMetadata metadata;
+  private final MessageDigest sha256;
+  private final Counting counting;
+  private final OutputStream stream;
+  private boolean committed;
+  private boolean closed;
+
+  protected Upload(String uri, OutputMetadata metadata, OutputStream raw) {
+    this.uri = uri;
+    this.metadata = metadata;
+    try {
+      this.sha256 = MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+    this.counting = new Counting(raw);
+    this.stream = new DigestOutputStream(counting, sha256) {
+      @Override
+      public void close() throws IOException {
+        flush();
+      }
+    };
+  }
+
+  public final String uri() {
+    return uri;
+  }
+
+  /** Where to write the output's bytes. */
+  public final OutputStream stream() {
+    return stream;
+  }
+
+  /**
+   * Publishes what was written under {@link #uri()}, with the metadata and the output's sha256.
+   *
+   * @throws OutputExistsException when the precondition given to {@link OutputStore#create} no
+   *     longer holds; nothing was overwritten
+   */
+  public final StoredOutput commit() throws IOException {
+    if (committed || closed) {
+      throw new IllegalStateException("upload of " + uri + " already " + (committed ? "committed" : "closed"));
+    }
+    stream.flush();
+    OutputMetadata complete = metadata.withSha256(HexFormat.of().formatHex(sha256.digest()));
+    StoredOutput out = publish(counting.count, complete);
+    committed = true;
+    closed = true;
+    return out;
+  }
+
+  /** Abandons the upload unless it was committed. Idempotent. */
+  @Override
+  public final void close() throws IOException {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    abort();
+  }
+
+  /** Makes the bytes written so far visible under {@link #uri()} with {@code metadata}, or fails leaving nothing new there. */
+  protected abstract StoredOutput publish(long size, OutputMetadata metadata) throws IOException;
+
+  /** Throws away what was written; nothing may appear under {@link #uri()}. */
+  protected abstract void abort() throws IOException;
+
+  private static final class Counting extends FilterOutputStream {
+    long count;
+
+    Counting(OutputStream out) {
+      super(out);
+    }
+
+    @Override
+    public void write(int b) throws IOException {
+      out.write(b);
+      count++;
+    }
+
+    @Override
+    public void write(byte[] b, int off, int len) throws IOException {
+      out.write(b, off, len);
+      count += len;
+    }
+
+    @Override
+    public void close() throws IOException {
+      flush();
+    }
+  }
+}
