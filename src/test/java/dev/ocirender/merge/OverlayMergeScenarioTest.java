@@ -25,17 +25,23 @@ import org.junit.jupiter.api.Test;
  * reference {@link OverlayModel} first (so a wrong expectation shows up even before the merger
  * exists), then runs {@link OverlayMerge} into a {@link CollectingSink} (which checks the sink
  * contract), requires the merged filesystem to equal the model's exactly, and checks the facts on it
- * again.
+ * again. Output formats reuse the scenarios by subclassing and overriding {@link #checkOutput}.
  */
-class OverlayMergeScenarioTest {
+public class OverlayMergeScenarioTest {
+
+  /**
+   * Hook for output formats: called for every successful scenario with the image and the merged
+   * filesystem the format must reproduce. The merge suite itself checks nothing more here.
+   */
+  protected void checkOutput(ImageBuilder image, FsSnapshot expected) throws IOException {}
 
   private record Outcome(FsSnapshot merged, MergeStats stats, OverlayModel.Result model) {}
 
-  private static Outcome check(Consumer<FsSnapshot> facts, LayerBuilder... layers) throws IOException {
+  private Outcome check(Consumer<FsSnapshot> facts, LayerBuilder... layers) throws IOException {
     return check(facts, ImageBuilder.of(layers));
   }
 
-  private static Outcome check(Consumer<FsSnapshot> facts, ImageBuilder image) throws IOException {
+  private Outcome check(Consumer<FsSnapshot> facts, ImageBuilder image) throws IOException {
     OverlayModel.Result model = OverlayModel.apply(image.logicalLayers());
     facts.accept(model.snapshot());
     CollectingSink.Opener sinks = new CollectingSink.Opener();
@@ -43,6 +49,7 @@ class OverlayMergeScenarioTest {
     FsSnapshot merged = sinks.result().snapshot();
     model.snapshot().assertMatches(merged, FsSnapshot.Compare.EXACT);
     facts.accept(merged);
+    checkOutput(image, merged);
     return new Outcome(merged, stats, model);
   }
 

@@ -6,6 +6,7 @@ import dev.ocirender.merge.OverlayMerge;
 import dev.ocirender.testing.FsSnapshot;
 import dev.ocirender.testing.ImageBuilder;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -42,24 +43,21 @@ final class SquashfsTools {
         List.of("unsquashfs", "-no-progress", "-lls", "-n", image.toString())), StandardCharsets.UTF_8);
   }
 
-  /** The same tree with every hard-link group split into separate files (rdsquashfs unpacks so). */
-  static FsSnapshot withoutHardLinks(FsSnapshot s) {
-    FsSnapshot.Builder b = FsSnapshot.builder();
-    s.nodes().forEach((p, n) -> b.add(p, new FsSnapshot.Node(n.type(), n.mode(), n.uid(), n.gid(), n.mtimeSeconds(),
-        n.mtimeNanos(), n.size(), n.sha256(), n.symlinkTarget(), n.devMajor(), n.devMinor(), n.xattrs()), null));
-    return b.build();
-  }
-
   /**
-   * squashfs-tools-ng reads the whole image: {@code sqfs2tar} converts it, {@code rdsquashfs -d}
-   * describes it, and {@code rdsquashfs -u /} unpacks it with owners, modes, times and xattrs; the
-   * unpacked tree is returned as a second, independent reading of the image.
+   * squashfs-tools-ng reads the whole image: {@code rdsquashfs -d} describes it, {@code rdsquashfs
+   * -u /} unpacks it, and {@code sqfs2tar -r .} converts it to a tar, which is returned as a second,
+   * independent reading of the image (root metadata, hard links and binary xattrs included; a
+   * rdsquashfs unpack cannot be compared as is: it splits hard links, and sets xattrs before
+   * chown, which makes the kernel drop {@code security.capability}).
    */
-  static FsSnapshot ngExtract(Path image, Path work) throws IOException {
-    ExternalTools.bash(work, "sqfs2tar --no-skip '" + image + "' > /dev/null");
+  static FsSnapshot ngRead(Path image, Path work) throws IOException {
     ExternalTools.bash(work, "rdsquashfs -d '" + image + "' > /dev/null");
     Path out = Files.createTempDirectory(work, "rdsquashfs");
-    ExternalTools.run(work, List.of("rdsquashfs", "-q", "-u", "/", "-p", out.toString(), "-X", "-T", "-C", "-O", image.toString()));
-    return FsSnapshot.fromDirectory(out, true);
+    ExternalTools.run(work, List.of("rdsquashfs", "-q", "-u", "/", "-p", out.toString(), image.toString()));
+    Path tar = work.resolve(image.getFileName() + ".tar");
+    ExternalTools.bash(work, "sqfs2tar --no-skip -r . '" + image + "' > '" + tar + "'");
+    try (InputStream in = Files.newInputStream(tar)) {
+      return FsSnapshot.fromTarExact(in);
+    }
   }
 }
