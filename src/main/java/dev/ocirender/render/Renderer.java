@@ -95,14 +95,19 @@ public final class Renderer {
    */
   public RenderResult renderToFile(ImageSource source, Platform platform, OutputFormat format, Path output) throws IOException {
     try (FileRenderTarget target = FileRenderTarget.of(output, format)) {
-      RenderResult result = render(source, platform, target);
-      try {
-        target.publish();
-      } catch (IOException e) {
-        throw new RenderException(source.reference(), "publishing " + output + ": " + Messages.describe(e), e);
-      }
-      return result;
+      return renderToFile(source, platform, target);
     }
+  }
+
+  /** Renders into {@code target} and publishes it; the caller closes the target. */
+  public RenderResult renderToFile(ImageSource source, Platform platform, FileRenderTarget target) throws IOException {
+    RenderResult result = render(source, platform, target);
+    try {
+      target.publish();
+    } catch (IOException e) {
+      throw new RenderException(source.reference(), "publishing " + target.output() + ": " + Messages.describe(e), e);
+    }
+    return result;
   }
 
   /** Forwards merge progress and remembers which layer is being read, for error messages. */

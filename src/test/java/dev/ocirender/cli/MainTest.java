@@ -69,10 +69,10 @@ class MainTest {
   }
 
   @Test
-  void squashfsFormat_saysNotSupportedYet() {
-    Run r = run("render", "--format", "squashfs", "oci:x", "-o", tmp.resolve("o.sqfs").toString());
+  void dirFormat_saysNotSupportedYet() {
+    Run r = run("render", "--format", "dir", "oci:x", "-o", tmp.resolve("o").toString());
     assertThat(r.exitCode()).isEqualTo(2);
-    assertThat(r.errLines()).hasSize(1).first().asString().contains("'squashfs' is not supported yet");
+    assertThat(r.errLines()).hasSize(1).first().asString().contains("'dir' is not supported yet");
     assertThat(tmp).isEmptyDirectory();
   }
 
