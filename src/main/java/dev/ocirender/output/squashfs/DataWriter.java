@@ -16,7 +16,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * and writes them to the file strictly in submission order, so the layout (and therefore the image)
  * does not depend on thread timing.
  *
- * <p>Every operation goes through one FIFO of at most {@code 4 × threads} pending operations; the
+ * <p>Every operation goes through one FIFO of at most {@code 16 × threads} pending operations; the
  * submitting thread completes the oldest one (waits for its compression, writes it) when the FIFO
  * is full, which bounds memory to that many blocks. Besides blocks, the FIFO carries markers: the
  * start of a file's blocks, and a rewind to that start for a file that turned out to duplicate an
@@ -71,7 +71,7 @@ final class DataWriter implements AutoCloseable {
       created.add(c);
       return c;
     });
-    this.maxPending = 4 * options.threads();
+    this.maxPending = 16 * options.threads();
   }
 
   /** Queues a block for compression; {@code data} must not be changed afterwards. */
