@@ -28,7 +28,7 @@ public interface CatalogPipelineOptions extends PipelineOptions {
 
   void setResultsPrefix(String value);
 
-  @Description("Output format for lines that name none: tar (squashfs and dir are planned).")
+  @Description("Output format for lines that name none: tar or squashfs (squashfs is written to a local temporary file, then uploaded).")
   @Default.String("tar")
   String getFormat();
 
