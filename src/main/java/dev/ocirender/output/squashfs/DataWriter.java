@@ -18,7 +18,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  *
  * <p>Every operation goes through one FIFO of at most {@code 16 × threads} pending operations; the
  * submitting thread completes the oldest one (waits for its compression, writes it) when the FIFO
- * is full, which bounds memory to that many blocks. Besides blocks, the FIFO carries markers: the
+ * is full, which bounds memory to that many blocks. Their input and compressed-output buffers are
+ * reused once a block is written, so the steady state allocates nothing per block. Besides blocks, the FIFO carries markers: the
  * start of a file's blocks, and a rewind to that start for a file that turned out to duplicate an
  * earlier one (its blocks are then overwritten by what follows, and the file is truncated at the
  * end). Results (block positions and size words) are filled into the caller's records when their
