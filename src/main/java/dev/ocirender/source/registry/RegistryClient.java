@@ -60,7 +60,7 @@ public final class RegistryClient {
    * @param registry the registry as users name it, for messages ({@code docker.io}, {@code localhost:5000})
    * @param bases the endpoints to try in order (an insecure registry has an https and an http one)
    */
-  RegistryClient(String registry, List<URI> bases, Credential credential, HttpClient secureHttp,
+  RegistryClient(String registry, List<URI> bases, CredentialSource credential, HttpClient secureHttp,
       HttpClient insecureHttp, RegistryOptions options) {
     this.registry = Objects.requireNonNull(registry, "registry");
     this.bases = List.copyOf(bases);
