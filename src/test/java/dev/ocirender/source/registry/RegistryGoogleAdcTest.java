@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.ocirender.image.Platform;
 import dev.ocirender.render.RenderException;
-import dev.ocirender.source.layout.ExternalTools;
+import dev.ocirender.testing.ExternalTools;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -55,7 +55,7 @@ class RegistryGoogleAdcTest {
   static void start() throws Exception {
     ExternalTools.require("htpasswd");
     Path htpasswd = shared.resolve("htpasswd");
-    Files.writeString(htpasswd, ExternalTools.run("htpasswd", "-Bbn", GoogleCredentialSource.USERNAME, TOKEN));
+    Files.writeString(htpasswd, ExternalTools.output("htpasswd", "-Bbn", GoogleCredentialSource.USERNAME, TOKEN));
     registry = DistributionRegistry.start(shared.resolve("registry"),
         "auth:\n  htpasswd:\n    realm: basic-realm\n    path: " + htpasswd + "\n");
     google = new GoogleTokenServer(TOKEN);
