@@ -1,0 +1,29 @@
+package dev.ocirender.verify;
+
+import dev.ocirender.layer.EntryPath;
+import java.util.List;
+
+/**
+ * What a verification compares. Always: type, permission bits (all 12; not of symlinks, whose mode
+ * Linux fixes at 0777), size, content sha256, symlink target, device numbers, xattrs (when both
+ * sides could read them) and hard-link groups. Optionally: uid/gid ({@code ownership}) and whole-second
+ * mtimes ({@code mtimes}; squashfs keeps seconds only). Paths equal to or under an
+ * {@code exclude} are left out on both sides.
+ */
+public record VerifyOptions(boolean ownership, boolean mtimes, List<EntryPath> excludes) {
+
+  public static final VerifyOptions DEFAULT = new VerifyOptions(true, false, List.of());
+
+  public VerifyOptions {
+    excludes = List.copyOf(excludes);
+  }
+
+  public boolean excluded(EntryPath p) {
+    for (EntryPath e : excludes) {
+      if (e.isRoot() || p.equals(e) || p.isStrictlyUnder(e)) {
+        return true;
+      }
+    }
+    return false;
+  }
+}
