@@ -52,6 +52,10 @@ final class VerifyCommand implements Callable<Integer> {
   @Option(names = "--ignore-ownership", description = "Do not compare uid and gid.")
   boolean ignoreOwnership;
 
+  @Option(names = "--ignore-root-metadata", description = "Do not compare the root directory's mode, owner, mtime and xattrs "
+      + "(for a directory made by an extraction tool).")
+  boolean ignoreRootMetadata;
+
   @Option(names = "--mtime", description = "Also compare modification times (whole seconds).")
   boolean mtime;
 
@@ -69,7 +73,7 @@ final class VerifyCommand implements Callable<Integer> {
     for (String e : excludes) {
       ex.add(EntryPath.normalize(e.getBytes(StandardCharsets.UTF_8)));
     }
-    VerifyOptions options = new VerifyOptions(!ignoreOwnership, mtime, ex);
+    VerifyOptions options = new VerifyOptions(!ignoreOwnership, mtime, !ignoreRootMetadata, ex);
     VerifyReport report = Verification.run(candidate, reference, spec -> ImageSources.open(spec, registry.context()),
         platform, options);
     PrintWriter out = spec.commandLine().getOut();

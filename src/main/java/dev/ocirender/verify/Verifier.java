@@ -58,10 +58,11 @@ public final class Verifier {
       out.add(changed(p, "type", typeName(c.type()), typeName(r.type())));
       return;
     }
-    if (c.type() != EntryType.SYMLINK && c.mode() != r.mode()) {
+    boolean meta = !p.isRoot() || o.rootMetadata();
+    if (meta && c.type() != EntryType.SYMLINK && c.mode() != r.mode()) {
       out.add(changed(p, "mode", String.format("%04o", c.mode()), String.format("%04o", r.mode())));
     }
-    if (o.ownership()) {
+    if (meta && o.ownership()) {
       if (c.uid() != r.uid()) {
         out.add(changed(p, "uid", Long.toString(c.uid()), Long.toString(r.uid())));
       }
@@ -69,7 +70,7 @@ public final class Verifier {
         out.add(changed(p, "gid", Long.toString(c.gid()), Long.toString(r.gid())));
       }
     }
-    if (o.mtimes() && c.mtimeSeconds() != r.mtimeSeconds()) {
+    if (meta && o.mtimes() && c.mtimeSeconds() != r.mtimeSeconds()) {
       out.add(changed(p, "mtime", Long.toString(c.mtimeSeconds()), Long.toString(r.mtimeSeconds())));
     }
     if (c.size() != r.size()) {
@@ -83,7 +84,7 @@ public final class Verifier {
     if (c.devMajor() != r.devMajor() || c.devMinor() != r.devMinor()) {
       out.add(changed(p, "device", c.devMajor() + "," + c.devMinor(), r.devMajor() + "," + r.devMinor()));
     }
-    if (xattrs) {
+    if (meta && xattrs) {
       TreeSet<String> names = new TreeSet<>(c.xattrs().keySet());
       names.addAll(r.xattrs().keySet());
       for (String n : names) {

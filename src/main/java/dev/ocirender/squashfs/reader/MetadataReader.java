@@ -72,25 +72,39 @@ final class MetadataReader {
 
   /** A read position in a metadata stream: the absolute position of a block and an offset into its data. */
   Cursor cursor(long blockPos, int offset, String what) throws IOException {
-    Cursor c = new Cursor(what);
+    return cursor(blockPos, offset, what, Long.MAX_VALUE);
+  }
+
+  /** As {@link #cursor(long, int, String)}, never reading a block at or past {@code end} (the table's end). */
+  Cursor cursor(long blockPos, int offset, String what, long end) throws IOException {
+    Cursor c = new Cursor(what, end);
     c.seek(blockPos, offset);
     return c;
   }
 
   final class Cursor {
     private final String what;
+    private final long end;
     private long blockPos;
     private Block block;
     private int offset;
 
-    private Cursor(String what) {
+    private Cursor(String what, long end) {
       this.what = what;
+      this.end = end;
+    }
+
+    private Block load(long pos) throws IOException {
+      if (pos >= end) {
+        throw new SquashfsFormatException(what + ": runs past the end of its table (offset " + end + ")");
+      }
+      return block(pos, what);
     }
 
     void seek(long pos, int off) throws IOException {
       this.blockPos = pos;
-      this.block = block(pos, what);
-      if (off < 0 || off >= BLOCK_SIZE || off > block.data.length) {
+      this.block = load(pos);
+      if (off < 0 || off > block.data.length) { // == length: the position just past this block's data
         throw new SquashfsFormatException(what + ": offset " + off + " lies outside the metadata block at " + pos
             + " (" + block.data.length + " bytes)");
       }
@@ -109,7 +123,7 @@ final class MetadataReader {
       while (len > 0) {
         if (offset >= block.data.length) {
           blockPos = block.next;
-          block = block(blockPos, what);
+          block = load(blockPos);
           offset = 0;
         }
         int n = Math.min(len, block.data.length - offset);
@@ -124,7 +138,7 @@ final class MetadataReader {
       while (n > 0) {
         if (offset >= block.data.length) {
           blockPos = block.next;
-          block = block(blockPos, what);
+          block = load(blockPos);
           offset = 0;
         }
         int k = (int) Math.min(n, block.data.length - offset);

@@ -71,6 +71,10 @@ public final class SquashfsReader implements Closeable {
     }
   };
   private final byte[] rawBlock;
+  /** Where the directory table ends: the nearest table start after it, or the end of the image. */
+  private final long directoryTableEnd;
+  /** Extended directory inodes read that carry a directory index (for tests). */
+  long directoryIndexes;
 
   private SquashfsReader(Path path, ImageFile file) throws IOException {
     this.path = path;
@@ -82,6 +86,13 @@ public final class SquashfsReader implements Closeable {
     this.codec = Codec.forId(sb.compressor());
     this.meta = new MetadataReader(file, codec);
     this.rawBlock = new byte[sb.blockSize()];
+    long end = sb.bytesUsed();
+    for (long t : new long[] {sb.fragmentTableStart(), sb.exportTableStart(), sb.idTableStart(), sb.xattrIdTableStart()}) {
+      if (t != Superblock.ABSENT && Long.compareUnsigned(t, sb.directoryTableStart()) > 0 && Long.compareUnsigned(t, end) < 0) {
+        end = t;
+      }
+    }
+    this.directoryTableEnd = end;
     this.ids = readIdTable();
     this.xattrs = sb.hasXattrs() ? new XattrTable() : null;
   }
@@ -329,7 +340,7 @@ public final class SquashfsReader implements Closeable {
       if (Long.compareUnsigned(pos, sb.xattrIdTableStart()) >= 0 || pos < kvStart) {
         throw new SquashfsFormatException(what + ": reference 0x" + Long.toHexString(ref) + " lies outside the xattr area");
       }
-      return meta.cursor(pos, (int) (ref & 0xffff), what);
+      return meta.cursor(pos, (int) (ref & 0xffff), what, sb.xattrIdTableStart());
     }
   }
 
@@ -374,7 +385,7 @@ public final class SquashfsReader implements Closeable {
     if (block > sb.bytesUsed() || Long.compareUnsigned(pos, sb.directoryTableStart()) >= 0) {
       throw new SquashfsFormatException(what + ": inode reference 0x" + Long.toHexString(ref) + " lies outside the inode table");
     }
-    MetadataReader.Cursor c = meta.cursor(pos, offset, what + ": inode");
+    MetadataReader.Cursor c = meta.cursor(pos, offset, what + ": inode", sb.directoryTableStart());
     Inode n = new Inode();
     n.ref = ref;
     n.type = c.u16();
@@ -400,6 +411,9 @@ public final class SquashfsReader implements Closeable {
         n.dirOffset = c.u16();
         n.xattr = c.u32();
         long previous = -1;
+        if (indexCount > 0) {
+          directoryIndexes++;
+        }
         for (int i = 0; i < indexCount; i++) {
           long index = c.u32(); // byte offset into the listing of this index's header
           c.u32(); // start of its metadata block, relative to the directory table
@@ -525,7 +539,7 @@ public final class SquashfsReader implements Closeable {
     if (size > most) {
       throw new SquashfsFormatException(what + ": directory listing of " + size + " bytes cannot fit in the image");
     }
-    MetadataReader.Cursor c = meta.cursor(pos, dir.dirOffset, what + ": directory listing");
+    MetadataReader.Cursor c = meta.cursor(pos, dir.dirOffset, what + ": directory listing", directoryTableEnd);
     long read = 0;
     Set<String> seen = new HashSet<>();
     while (read < size) {
@@ -673,7 +687,8 @@ public final class SquashfsReader implements Closeable {
       this.tail = hasFragment ? n.fileSize - blockCount * bs : 0;
       this.fragmentDone = !hasFragment;
       this.dataPos = n.blocksStart;
-      this.blockList = blockCount == 0 ? null : meta.cursor(n.blockListPos, n.blockListOffset, what + ": block list");
+      this.blockList = blockCount == 0 ? null
+          : meta.cursor(n.blockListPos, n.blockListOffset, what + ": block list", sb.directoryTableStart());
     }
 
     private boolean fill() throws IOException {
