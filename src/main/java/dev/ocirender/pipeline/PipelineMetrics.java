@@ -31,6 +31,8 @@ public final class PipelineMetrics {
   public static final String WHITEOUTS = "whiteouts";
   public static final String CACHE_HITS = "cache_hits";
   public static final String RENDER_MILLIS = "render_millis";
+  public static final String OUTPUTS_VERIFIED = "outputs_verified";
+  public static final String OUTPUTS_MISMATCHED = "outputs_mismatched";
 
   static final Counter catalogLines = counter(CATALOG_LINES);
   static final Counter imagesResolved = counter(IMAGES_RESOLVED);
@@ -45,6 +47,8 @@ public final class PipelineMetrics {
   static final Counter entries = counter(ENTRIES);
   static final Counter whiteouts = counter(WHITEOUTS);
   static final Counter cacheHits = counter(CACHE_HITS);
+  static final Counter outputsVerified = counter(OUTPUTS_VERIFIED);
+  static final Counter outputsMismatched = counter(OUTPUTS_MISMATCHED);
   static final Distribution renderMillis = Metrics.distribution(NAMESPACE, RENDER_MILLIS);
 
   private PipelineMetrics() {}

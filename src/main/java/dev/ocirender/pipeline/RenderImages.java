@@ -34,16 +34,23 @@ public final class RenderImages extends PTransform<PCollection<ImageGroup>, PCol
 
 
   private final OutputStores stores;
+  private final boolean verifyOutputs;
 
   public RenderImages(OutputStores stores) {
+    this(stores, false);
+  }
+
+  /** With {@code verifyOutputs}, each published output is read back and compared with the image ({@link OutputVerifier}). */
+  public RenderImages(OutputStores stores, boolean verifyOutputs) {
     this.stores = stores;
+    this.verifyOutputs = verifyOutputs;
   }
 
   @Override
   public PCollectionTuple expand(PCollection<ImageGroup> groups) {
     PCollectionTuple out = groups
         .apply("SpreadRenders", Reshuffle.viaRandomKey())
-        .apply("RenderImage", ParDo.of(new RenderImageFn(stores))
+        .apply("RenderImage", ParDo.of(new RenderImageFn(stores, verifyOutputs))
             .withOutputTags(CatalogPipeline.RESULTS, TupleTagList.of(CatalogPipeline.DEAD_LETTERS)));
     out.get(CatalogPipeline.RESULTS).setCoder(StringUtf8Coder.of());
     out.get(CatalogPipeline.DEAD_LETTERS).setCoder(StringUtf8Coder.of());
@@ -64,10 +71,12 @@ public final class RenderImages extends PTransform<PCollection<ImageGroup>, PCol
   /** Renders one group's image to its canonical output. */
   static final class RenderImageFn extends DoFn<ImageGroup, String> {
     private final OutputStores stores;
+    private final boolean verifyOutputs;
     private transient OutputStores.Router router;
 
-    RenderImageFn(OutputStores stores) {
+    RenderImageFn(OutputStores stores, boolean verifyOutputs) {
       this.stores = stores;
+      this.verifyOutputs = verifyOutputs;
     }
 
     @Setup
@@ -101,6 +110,22 @@ public final class RenderImages extends PTransform<PCollection<ImageGroup>, PCol
         return;
       }
       long millis = (System.nanoTime() - start) / 1_000_000;
+      OutputVerifier.Verdict verdict = null;
+      if (verifyOutputs) {
+        try {
+          verdict = OutputVerifier.verify(stored.uri(), q.format(), q.image(), Platform.parse(q.platform()));
+        } catch (IOException | RuntimeException e) {
+          failGroup(group, "verify", e, out);
+          return;
+        }
+        PipelineMetrics.outputsVerified.inc();
+        if (!verdict.equal()) {
+          PipelineMetrics.outputsMismatched.inc();
+          failGroup(group, "verify", new IOException("output " + stored.uri() + " does not match " + q.image() + ": "
+              + verdict.summary() + "; first differences: " + verdict.firstDifferences()), out);
+          return;
+        }
+      }
       MergeStats stats = result.stats();
       PipelineMetrics.imagesRendered.inc();
       PipelineMetrics.layers.inc(result.image().layers().size());
@@ -110,11 +135,11 @@ public final class RenderImages extends PTransform<PCollection<ImageGroup>, PCol
       PipelineMetrics.whiteouts.inc(stats.whiteouts());
       PipelineMetrics.renderMillis.update(millis);
       Records.RenderFacts facts = new Records.RenderFacts(stats.entriesWritten(), result.image().layers().size(), result.bytesRead(), millis);
-      out.get(CatalogPipeline.RESULTS).output(Records.result(Records.RENDERED, first, stored, facts, null));
+      out.get(CatalogPipeline.RESULTS).output(Records.result(Records.RENDERED, first, stored, facts, null, verdict));
       // Duplicates describe the same output but cost nothing themselves.
       Records.RenderFacts shared = new Records.RenderFacts(facts.entries(), facts.layers(), 0, 0);
       for (ResolvedRequest d : group.duplicates()) {
-        out.get(CatalogPipeline.RESULTS).output(Records.result(Records.DUPLICATE, d, stored, shared, q));
+        out.get(CatalogPipeline.RESULTS).output(Records.result(Records.DUPLICATE, d, stored, shared, q, verdict));
       }
     }
 

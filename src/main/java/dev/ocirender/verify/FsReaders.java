@@ -81,24 +81,30 @@ public final class FsReaders {
   }
 
   public static FsModel readTar(Path tar) throws IOException {
-    byte[] head = new byte[Compression.MAGIC_BYTES];
-    try (InputStream raw = new BufferedInputStream(Files.newInputStream(tar), 1 << 16)) {
-      raw.mark(head.length);
-      int n = raw.readNBytes(head, 0, head.length);
-      raw.reset();
-      Compression c = Compression.sniff(head, n);
-      ModelSink sink = new ModelSink(tar + " (" + (c == Compression.NONE ? "tar" : c.displayName() + " tar") + ")");
-      try (LayerTarReader reader = new LayerTarReader(c.decoder(raw))) {
-        EntryHeader h;
-        while ((h = reader.next()) != null) {
-          sink.accept(h, h.type() == EntryType.FILE ? reader.content() : null);
-        }
-      } catch (IOException e) {
-        throw new IOException(tar + ": " + e.getMessage(), e);
-      }
-      sink.finish();
-      return sink.model();
+    try (InputStream in = Files.newInputStream(tar)) {
+      return readTar(in, tar.toString());
     }
+  }
+
+  /** Reads a tar stream (plain or compressed, by magic bytes); {@code name} is for messages. */
+  public static FsModel readTar(InputStream tar, String name) throws IOException {
+    byte[] head = new byte[Compression.MAGIC_BYTES];
+    InputStream raw = new BufferedInputStream(tar, 1 << 16);
+    raw.mark(head.length);
+    int n = raw.readNBytes(head, 0, head.length);
+    raw.reset();
+    Compression c = Compression.sniff(head, n);
+    ModelSink sink = new ModelSink(name + " (" + (c == Compression.NONE ? "tar" : c.displayName() + " tar") + ")");
+    try (LayerTarReader reader = new LayerTarReader(c.decoder(raw))) {
+      EntryHeader h;
+      while ((h = reader.next()) != null) {
+        sink.accept(h, h.type() == EntryType.FILE ? reader.content() : null);
+      }
+    } catch (IOException e) {
+      throw new IOException(name + ": " + e.getMessage(), e);
+    }
+    sink.finish();
+    return sink.model();
   }
 
   public static FsModel readSquashfs(Path image) throws IOException {
