@@ -3,7 +3,9 @@
 # --format dir against `umoci raw unpack` (needs umoci; run as root), peak heap while a 300 MB
 # whited-out tree streams past under -Xmx256m, and "registry": pulling the speed image from a
 # loopback docker-registry (needs docker-registry, skopeo) against rendering its oci: layout.
-# Usage: scripts/bench.sh [speed|dir|heap|registry|all] [WORKDIR]   (WORKDIR keeps the generated images; default target/bench)
+# "verify": ocirender verify of a >1 GB squashfs (made by mksquashfs) against its image vs unsquashfs -d plus a
+# directory walk (run as root).
+# Usage: scripts/bench.sh [speed|dir|heap|registry|verify|all] [WORKDIR]   (WORKDIR keeps the generated images; default target/bench)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
@@ -22,6 +24,9 @@ if [[ $what == dir || $what == all ]]; then
 fi
 if [[ $what == heap || $what == all ]]; then
   java -Xmx256m -cp "$cp" dev.ocirender.bench.RenderBenchmark heap "$work"
+fi
+if [[ $what == verify ]]; then
+  java -Xmx2g -cp "$cp" dev.ocirender.bench.VerifyBenchmark "$work"
 fi
 if [[ $what == registry ]]; then
   java -Xmx1g -cp "$cp" dev.ocirender.bench.RegistryBenchmark "$work"

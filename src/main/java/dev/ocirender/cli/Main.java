@@ -25,7 +25,7 @@ import picocli.CommandLine.Spec;
     mixinStandardHelpOptions = true,
     versionProvider = Main.Version.class,
     description = "Renders OCI container images into one merged filesystem, streaming.",
-    subcommands = {RenderCommand.class, InspectCommand.class, PipelineCommand.class, SampleCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {RenderCommand.class, InspectCommand.class, VerifyCommand.class, PipelineCommand.class, SampleCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
   static final String ERROR_PREFIX = "ocirender: error: ";
@@ -37,7 +37,7 @@ public final class Main implements Runnable {
 
   @Override
   public void run() {
-    throw new ParameterException(spec.commandLine(), "missing command (render, inspect, pipeline)");
+    throw new ParameterException(spec.commandLine(), "missing command (render, inspect, verify, pipeline)");
   }
 
   public static void main(String[] args) {

@@ -23,7 +23,7 @@ public enum Compression {
   XZ("xz");
 
   /** How many leading bytes {@link #sniff} looks at. */
-  static final int MAGIC_BYTES = 10;
+  public static final int MAGIC_BYTES = 10;
 
   private static final int GZIP_BUFFER = 64 * 1024;
 
@@ -42,7 +42,7 @@ public enum Compression {
    * Recognises a compressed stream by its magic bytes; anything unrecognised is taken for a plain
    * tar (which has no magic at offset 0: it starts with the first entry's name).
    */
-  static Compression sniff(byte[] head, int length) {
+  public static Compression sniff(byte[] head, int length) {
     if (startsWith(head, length, 0x1f, 0x8b)) {
       return GZIP;
     }
@@ -63,7 +63,7 @@ public enum Compression {
   }
 
   /** Wraps {@code in} in this compression's decoder; reads the format's header, so it may throw. */
-  InputStream decoder(InputStream in) throws IOException {
+  public InputStream decoder(InputStream in) throws IOException {
     return switch (this) {
       case NONE -> in;
       case GZIP -> new GZIPInputStream(in, GZIP_BUFFER);

@@ -68,7 +68,8 @@ public final class CatalogPipeline {
     PCollectionTuple resolved = parsed.get(ReadCatalog.REQUESTS).apply("ResolveImages", new ResolveImages(registries));
     PCollection<ImageGroup> groups = resolved.get(ResolveImages.RESOLVED).apply("DeduplicateImages", new DeduplicateImages());
     PCollectionTuple checked = groups.apply("SkipExisting", new SkipExisting(stores, options.getOverwrite()));
-    PCollectionTuple rendered = checked.get(SkipExisting.TO_RENDER).apply("RenderImages", new RenderImages(stores, registries));
+    PCollectionTuple rendered = checked.get(SkipExisting.TO_RENDER).apply("RenderImages",
+        new RenderImages(stores, registries, options.getVerifyOutputs()));
 
     PCollection<String> results = PCollectionList.of(checked.get(RESULTS)).and(rendered.get(RESULTS))
         .apply("AllResults", Flatten.pCollections());

@@ -46,6 +46,14 @@ public interface CatalogPipelineOptions extends PipelineOptions {
 
   void setOverwrite(boolean value);
 
+  @Description("After writing each output, read it back and compare it with the image streamed again "
+      + "(ocirender verify); the verdict goes into the results record and a mismatch becomes a dead letter "
+      + "(stage verify). Outputs are read through Beam FileSystems unless local.")
+  @Default.Boolean(false)
+  boolean getVerifyOutputs();
+
+  void setVerifyOutputs(boolean value);
+
   @Description("GCS JSON API endpoint for gs:// outputs, e.g. http://127.0.0.1:4443 (emulators, tests; no credentials "
       + "are sent). Empty: Google's endpoint with Application Default Credentials.")
   @Default.String("")

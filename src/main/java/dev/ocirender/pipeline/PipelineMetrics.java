@@ -40,6 +40,8 @@ public final class PipelineMetrics {
   public static final String BLOBS_DOWNLOADED = "blobs_downloaded";
   public static final String BYTES_DOWNLOADED = "bytes_downloaded";
   public static final String RENDER_MILLIS = "render_millis";
+  public static final String OUTPUTS_VERIFIED = "outputs_verified";
+  public static final String OUTPUTS_MISMATCHED = "outputs_mismatched";
 
   static final Counter catalogLines = counter(CATALOG_LINES);
   static final Counter imagesResolved = counter(IMAGES_RESOLVED);
@@ -56,6 +58,8 @@ public final class PipelineMetrics {
   static final Counter cacheHits = counter(CACHE_HITS);
   static final Counter blobsDownloaded = counter(BLOBS_DOWNLOADED);
   static final Counter bytesDownloaded = counter(BYTES_DOWNLOADED);
+  static final Counter outputsVerified = counter(OUTPUTS_VERIFIED);
+  static final Counter outputsMismatched = counter(OUTPUTS_MISMATCHED);
   static final Distribution renderMillis = Metrics.distribution(NAMESPACE, RENDER_MILLIS);
 
   private PipelineMetrics() {}

@@ -30,6 +30,15 @@ public final class Records {
   }
 
   public static String result(String status, ResolvedRequest r, StoredOutput output, RenderFacts facts, ImageRequest renderedBy) {
+    return result(status, r, output, facts, renderedBy, null);
+  }
+
+  /**
+   * As above; {@code verification}, when not null, is the verdict of {@code --verifyOutputs}
+   * (written as {@code verified} and {@code verification}, the one-line summary).
+   */
+  public static String result(String status, ResolvedRequest r, StoredOutput output, RenderFacts facts, ImageRequest renderedBy,
+      OutputVerifier.Verdict verification) {
     ImageRequest q = r.request();
     ObjectNode n = JSON.createObjectNode();
     n.put("status", status);
@@ -52,6 +61,10 @@ public final class Records {
     n.put("bytesFetched", facts.bytesFetched());
     n.put("resolveMillis", r.resolveMillis());
     n.put("renderMillis", facts.renderMillis());
+    if (verification != null) {
+      n.put("verified", verification.equal());
+      n.put("verification", verification.summary());
+    }
     return write(n);
   }
 

@@ -36,18 +36,23 @@ public final class RenderImages extends PTransform<PCollection<ImageGroup>, PCol
 
   private final OutputStores stores;
   private final WorkerRegistries.Settings registries;
+  private final boolean verifyOutputs;
 
-  /** @param registries how workers reach registries; one context and blob cache per worker ({@link WorkerRegistries}) */
-  public RenderImages(OutputStores stores, WorkerRegistries.Settings registries) {
+  /**
+   * @param registries how workers reach registries; one context and blob cache per worker ({@link WorkerRegistries})
+   * @param verifyOutputs read each published output back and compare it with the image ({@link OutputVerifier})
+   */
+  public RenderImages(OutputStores stores, WorkerRegistries.Settings registries, boolean verifyOutputs) {
     this.stores = stores;
     this.registries = registries;
+    this.verifyOutputs = verifyOutputs;
   }
 
   @Override
   public PCollectionTuple expand(PCollection<ImageGroup> groups) {
     PCollectionTuple out = groups
         .apply("SpreadRenders", Reshuffle.viaRandomKey())
-        .apply("RenderImage", ParDo.of(new RenderImageFn(stores, registries))
+        .apply("RenderImage", ParDo.of(new RenderImageFn(stores, registries, verifyOutputs))
             .withOutputTags(CatalogPipeline.RESULTS, TupleTagList.of(CatalogPipeline.DEAD_LETTERS)));
     out.get(CatalogPipeline.RESULTS).setCoder(StringUtf8Coder.of());
     out.get(CatalogPipeline.DEAD_LETTERS).setCoder(StringUtf8Coder.of());
@@ -69,12 +74,14 @@ public final class RenderImages extends PTransform<PCollection<ImageGroup>, PCol
   static final class RenderImageFn extends DoFn<ImageGroup, String> {
     private final OutputStores stores;
     private final WorkerRegistries.Settings settings;
+    private final boolean verifyOutputs;
     private transient OutputStores.Router router;
     private transient WorkerRegistries registries;
 
-    RenderImageFn(OutputStores stores, WorkerRegistries.Settings settings) {
+    RenderImageFn(OutputStores stores, WorkerRegistries.Settings settings, boolean verifyOutputs) {
       this.stores = stores;
       this.settings = settings;
+      this.verifyOutputs = verifyOutputs;
     }
 
     @Setup
@@ -117,6 +124,22 @@ public final class RenderImages extends PTransform<PCollection<ImageGroup>, PCol
         return;
       }
       long millis = (System.nanoTime() - start) / 1_000_000;
+      OutputVerifier.Verdict verdict = null;
+      if (verifyOutputs) {
+        try {
+          verdict = OutputVerifier.verify(stored.uri(), q.format(), q.image(), Platform.parse(q.platform()), registries::open);
+        } catch (IOException | RuntimeException e) {
+          failGroup(group, "verify", e, out);
+          return;
+        }
+        PipelineMetrics.outputsVerified.inc();
+        if (!verdict.equal()) {
+          PipelineMetrics.outputsMismatched.inc();
+          failGroup(group, "verify", new IOException("output " + stored.uri() + " does not match " + q.image() + ": "
+              + verdict.summary() + "; first differences: " + verdict.firstDifferences()), out);
+          return;
+        }
+      }
       MergeStats stats = result.stats();
       PipelineMetrics.imagesRendered.inc();
       PipelineMetrics.layers.inc(result.image().layers().size());
@@ -126,11 +149,11 @@ public final class RenderImages extends PTransform<PCollection<ImageGroup>, PCol
       PipelineMetrics.whiteouts.inc(stats.whiteouts());
       PipelineMetrics.renderMillis.update(millis);
       Records.RenderFacts facts = new Records.RenderFacts(stats.entriesWritten(), result.image().layers().size(), result.bytesRead(), millis);
-      out.get(CatalogPipeline.RESULTS).output(Records.result(Records.RENDERED, first, stored, facts, null));
+      out.get(CatalogPipeline.RESULTS).output(Records.result(Records.RENDERED, first, stored, facts, null, verdict));
       // Duplicates describe the same output but cost nothing themselves.
       Records.RenderFacts shared = new Records.RenderFacts(facts.entries(), facts.layers(), 0, 0);
       for (ResolvedRequest d : group.duplicates()) {
-        out.get(CatalogPipeline.RESULTS).output(Records.result(Records.DUPLICATE, d, stored, shared, q));
+        out.get(CatalogPipeline.RESULTS).output(Records.result(Records.DUPLICATE, d, stored, shared, q, verdict));
       }
     }
 
