@@ -143,7 +143,8 @@ public final class DryRun {
   static Map<String, String> parameters(CatalogPipelineOptions options) {
     Map<String, String> out = new TreeMap<>();
     for (DisplayData.Item item : DisplayData.from(options).items()) {
-      if (item.getValue() != null) {
+      // The dry run's own stand-in credentials are not a parameter of the job.
+      if (item.getValue() != null && !item.getKey().equals("credentialFactoryClass")) {
         out.put(item.getKey(), String.valueOf(item.getValue()));
       }
     }
