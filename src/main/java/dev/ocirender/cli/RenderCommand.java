@@ -2,7 +2,12 @@ package dev.ocirender.cli;
 
 import dev.ocirender.image.Platform;
 import dev.ocirender.merge.MergeStats;
+import dev.ocirender.output.squashfs.ExternalSquashfsSink;
+import dev.ocirender.output.squashfs.SquashfsCompression;
+import dev.ocirender.output.squashfs.SquashfsEntrySink;
+import dev.ocirender.output.squashfs.SquashfsOptions;
 import dev.ocirender.render.DirectoryRenderTarget;
+import dev.ocirender.render.FileRenderTarget;
 import dev.ocirender.render.OutputFormat;
 import dev.ocirender.render.RenderListener;
 import dev.ocirender.render.RenderResult;
@@ -13,9 +18,10 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
@@ -42,7 +48,7 @@ final class RenderCommand implements Callable<Integer> {
   String source;
 
   @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "tar", converter = Converters.FormatConverter.class,
-      description = "Output format: tar or dir (squashfs is planned). Default: ${DEFAULT-VALUE}.")
+      description = "Output format: tar, squashfs or dir. Default: ${DEFAULT-VALUE}.")
   OutputFormat format;
 
   @Option(names = {"-o", "--output"}, required = true, paramLabel = "FILE", description = "Where to write the output.")
@@ -56,6 +62,25 @@ final class RenderCommand implements Callable<Integer> {
       description = "Which image of a multi-platform index to render. Default: ${DEFAULT-VALUE}.")
   Platform platform;
 
+  @Option(names = "--compression", paramLabel = "ALGO", defaultValue = "zstd",
+      description = "squashfs: zstd, gzip, xz or lz4. Default: ${DEFAULT-VALUE}.")
+  String compression;
+
+  @Option(names = "--compression-level", paramLabel = "N",
+      description = "squashfs: compressor level (zstd 1-22, default 3; gzip 1-9, default 9; xz 0-9, default 6; lz4 0 fast, 1 high).")
+  Integer compressionLevel;
+
+  @Option(names = "--block-size", paramLabel = "SIZE", defaultValue = "128K",
+      description = "squashfs: data block size, a power of two from 4K to 1M. Default: ${DEFAULT-VALUE}.")
+  String blockSize;
+
+  @Option(names = "--no-fragments", description = "squashfs: store tail ends in their own blocks, not packed into fragments.")
+  boolean noFragments;
+
+  @Option(names = "--squashfs-tool", paramLabel = "TOOL",
+      description = "squashfs: build the image with mksquashfs or tar2sqfs (fed the merged tar) instead of the built-in writer.")
+  String squashfsTool;
+
   @Override
   public Integer call() throws Exception {
     PrintWriter err = spec.commandLine().getErr();
@@ -67,8 +92,12 @@ final class RenderCommand implements Callable<Integer> {
       Renderer renderer = new Renderer(progress == null ? RenderListener.NONE : progress);
       if (format == OutputFormat.DIR) {
         try (DirectoryRenderTarget target = new DirectoryRenderTarget(output, force)) {
-          result = renderer.renderToDirectory(image, platform, target);
+          result = renderer.renderTo(image, platform, target);
           details = "; " + target.stats().summary();
+        }
+      } else if (format == OutputFormat.SQUASHFS) {
+        try (FileRenderTarget target = squashfsTarget()) {
+          result = renderer.renderTo(image, platform, target);
         }
       } else {
         result = renderer.renderToFile(image, platform, format, output);
@@ -81,6 +110,43 @@ final class RenderCommand implements Callable<Integer> {
     err.println(summary(result, output) + details);
     err.flush();
     return 0;
+  }
+
+  private FileRenderTarget squashfsTarget() {
+    SquashfsOptions options;
+    ExternalSquashfsSink.Tool tool;
+    try {
+      SquashfsCompression c = SquashfsCompression.parse(compression);
+      options = SquashfsOptions.defaults()
+          .withCompression(c, compressionLevel == null ? c.defaultLevel() : compressionLevel)
+          .withBlockSize(parseSize(blockSize))
+          .withFragments(!noFragments);
+      tool = squashfsTool == null ? null : ExternalSquashfsSink.Tool.parse(squashfsTool);
+    } catch (IllegalArgumentException e) {
+      throw new ParameterException(spec.commandLine(), e.getMessage());
+    }
+    if (tool == null) {
+      return FileRenderTarget.withFileSinks(output, file -> new SquashfsEntrySink(file.channel(), options));
+    }
+    return FileRenderTarget.withFileSinks(output, file -> new ExternalSquashfsSink(tool, file.tempFile(), options));
+  }
+
+  /** {@code 131072}, {@code 128K}, {@code 1M}. */
+  static int parseSize(String text) {
+    String t = text.trim().toUpperCase(java.util.Locale.ROOT);
+    int mult = 1;
+    if (t.endsWith("K")) {
+      mult = 1024;
+      t = t.substring(0, t.length() - 1);
+    } else if (t.endsWith("M")) {
+      mult = 1024 * 1024;
+      t = t.substring(0, t.length() - 1);
+    }
+    try {
+      return Math.multiplyExact(Integer.parseInt(t), mult);
+    } catch (NumberFormatException | ArithmeticException e) {
+      throw new IllegalArgumentException("not a size: '" + text + "' (e.g. 128K, 1M)");
+    }
   }
 
   static String summary(RenderResult r, Path output) {

@@ -38,8 +38,6 @@ final class PathNode {
   State state = State.NONE;
   /** The newest layer whose entries made this path what it is (at or below it, for directories). */
   int claimLayer = -1;
-  /** The most recent (oldest so far) layer that placed an entry strictly below this path. */
-  int lastDescendantLayer = -1;
 
   /** Directory metadata from the newest explicit entry, or null for an implied directory. */
   EntryHeader directoryHeader;

@@ -53,8 +53,6 @@ final class StreamingMerger {
     final EntryHeader header;
     LinkRef linkRef;
     boolean visible;
-    /** A non-directory that its own layer turned into a directory: it only removed the lower tree. */
-    boolean replacedOnly;
     Inode inode;
 
     SeenEntry(long ordinal, EntryType type, EntryHeader header) {
@@ -267,7 +265,6 @@ final class StreamingMerger {
     SeenEntry seen = new SeenEntry(ordinal, placed ? h.type() : EntryType.DIRECTORY,
         h.type() == EntryType.FILE || directory ? null : h);
     seen.visible = visible;
-    seen.replacedOnly = !placed;
     if (h.type() == EntryType.HARDLINK && placed) {
       seen.linkRef = bindLink(l, h.linkTarget());
     }
@@ -345,16 +342,12 @@ final class StreamingMerger {
 
   private void claim(int l, EntryHeader h, SeenEntry seen, PathNode[] chain, List<byte[]> components, int existing,
       LayerTarReader reader) throws IOException {
-    root.lastDescendantLayer = l;
     PathNode n = root;
     for (int i = 0; i < components.size(); i++) {
       n = i < existing ? chain[i + 1] : n.childOrCreate(new NameKey(components.get(i)));
-      if (i < components.size() - 1) {
-        if (n.state == State.NONE) {
-          n.state = State.DIRECTORY;
-          n.claimLayer = l;
-        }
-        n.lastDescendantLayer = l;
+      if (i < components.size() - 1 && n.state == State.NONE) {
+        n.state = State.DIRECTORY; // an implied parent
+        n.claimLayer = l;
       }
     }
     if (h.type().isDirectory()) {
@@ -423,13 +416,11 @@ final class StreamingMerger {
       return;
     }
     // Every entry implies its parent directories, whiteouts included.
-    root.lastDescendantLayer = l;
     for (PathNode up = n; up != root; up = up.parent) {
       if (up.state == State.NONE) {
         up.state = State.DIRECTORY;
         up.claimLayer = l;
       }
-      up.lastDescendantLayer = l;
     }
     if (opaque) {
       n.mark(MarkKind.OPAQUE, l);

@@ -62,17 +62,19 @@ public final class CatalogPipeline {
   /**
    * Adds the catalog steps to {@code pipeline}.
    *
-   * @throws IllegalArgumentException when the default format or platform is invalid
+   * @throws IllegalArgumentException when the default format or platform, or a registry option, is invalid
    */
   public static Outputs expand(Pipeline pipeline, CatalogPipelineOptions options) {
     CatalogParser parser = new CatalogParser(options.getOutputPrefix(), options.getPlatform(), options.getFormat());
     OutputStores stores = new OutputStores(options.getOutputGcsHost());
+    WorkerRegistries.Settings registries = WorkerRegistries.Settings.from(options);
+    registries.toRegistryOptions(); // invalid settings fail here, at construction, not on every worker
 
     PCollectionTuple parsed = pipeline.apply("ReadCatalog", new ReadCatalog(options.getCatalog(), parser));
-    PCollectionTuple resolved = parsed.get(ReadCatalog.REQUESTS).apply("ResolveImages", new ResolveImages());
+    PCollectionTuple resolved = parsed.get(ReadCatalog.REQUESTS).apply("ResolveImages", new ResolveImages(registries));
     PCollection<ImageGroup> groups = resolved.get(ResolveImages.RESOLVED).apply("DeduplicateImages", new DeduplicateImages());
     PCollectionTuple checked = groups.apply("SkipExisting", new SkipExisting(stores, options.getOverwrite()));
-    PCollectionTuple rendered = checked.get(SkipExisting.TO_RENDER).apply("RenderImages", new RenderImages(stores));
+    PCollectionTuple rendered = checked.get(SkipExisting.TO_RENDER).apply("RenderImages", new RenderImages(stores, registries));
 
     PCollection<String> results = PCollectionList.of(checked.get(RESULTS)).and(rendered.get(RESULTS))
         .apply("AllResults", Flatten.pCollections());

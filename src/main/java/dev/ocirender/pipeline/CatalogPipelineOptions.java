@@ -28,7 +28,7 @@ public interface CatalogPipelineOptions extends PipelineOptions {
 
   void setResultsPrefix(String value);
 
-  @Description("Output format for lines that name none: tar (squashfs and dir are planned).")
+  @Description("Output format for lines that name none: tar or squashfs (squashfs is written to a local temporary file, then uploaded).")
   @Default.String("tar")
   String getFormat();
 
@@ -52,4 +52,59 @@ public interface CatalogPipelineOptions extends PipelineOptions {
   String getOutputGcsHost();
 
   void setOutputGcsHost(String value);
+
+  // Registries (docker:// images). Each worker JVM keeps one set of HTTP clients, one download pool
+  // and one on-disk blob cache for all images it resolves and renders (WorkerRegistries), so layers
+  // that images share are downloaded once per worker. Credentials are not options: they come from the
+  // worker's Docker and containers auth files and credential helpers, as for the CLI.
+
+  @Description("The worker's blob (layer) cache directory, shared by every image the worker renders. Empty: "
+      + "$XDG_CACHE_HOME/ocirender/blobs or ~/.cache/ocirender/blobs on the worker.")
+  @Default.String("")
+  String getBlobCacheDir();
+
+  void setBlobCacheDir(String value);
+
+  @Description("The most the worker's blob cache may hold, in bytes; least recently used blobs go first.")
+  @Default.Long(20L << 30)
+  long getBlobCacheMaxBytes();
+
+  void setBlobCacheMaxBytes(long value);
+
+  @Description("Blobs a worker downloads at once, over all the images it is rendering.")
+  @Default.Integer(4)
+  int getParallelDownloads();
+
+  void setParallelDownloads(int value);
+
+  @Description("Comma-separated registries (HOST or HOST:PORT) reached without TLS checks or over plain HTTP; "
+      + "localhost and 127.0.0.1 always are.")
+  @Default.String("")
+  String getInsecureRegistries();
+
+  void setInsecureRegistries(String value);
+
+  @Description("Require HTTPS with valid certificates for every registry not named insecure (false: none is checked).")
+  @Default.Boolean(true)
+  boolean getRegistryTlsVerify();
+
+  void setRegistryTlsVerify(boolean value);
+
+  @Description("Comma-separated mirrors (URLs) tried before Docker Hub for docker.io images.")
+  @Default.String("")
+  String getRegistryMirrors();
+
+  void setRegistryMirrors(String value);
+
+  @Description("Attempts per registry request (connection errors, 429, 5xx, bodies cut short) before the image fails.")
+  @Default.Integer(6)
+  int getRegistryRetries();
+
+  void setRegistryRetries(int value);
+
+  @Description("Connect, response and read timeout for registry requests, in seconds.")
+  @Default.Long(60)
+  long getRegistryTimeoutSeconds();
+
+  void setRegistryTimeoutSeconds(long value);
 }

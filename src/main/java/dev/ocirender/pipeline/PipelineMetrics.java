@@ -10,8 +10,15 @@ import org.apache.beam.sdk.metrics.Metrics;
  * and {@code _millis} for units. Counts are per image rendered unless the name says otherwise;
  * duplicates and skipped images read and write nothing.
  *
- * <p>{@code cache_hits} counts blobs served from the worker-local blob cache; local sources
- * ({@code oci:}, {@code docker-archive:}) read their files directly and never hit it.
+ * <p>{@code cache_hits} counts blob opens served from the worker-wide blob cache,
+ * {@code blobs_downloaded} the blob downloads started and {@code bytes_downloaded} the blob bytes
+ * received from registries ({@code docker://} images only; local sources ({@code oci:},
+ * {@code docker-archive:}) read their files directly and touch neither). They are the
+ * {@link dev.ocirender.source.registry.BlobCache} counters of the worker, reported by the DoFns as
+ * deltas after each image ({@link WorkerRegistries}): the totals are exact, while which image a
+ * delta is reported with is approximate when a worker resolves or renders several at once. Blobs
+ * that several images share are downloaded once per worker, so across a catalog
+ * {@code blobs_downloaded} stays near the number of distinct blobs times the number of workers.
  */
 public final class PipelineMetrics {
 
@@ -30,6 +37,8 @@ public final class PipelineMetrics {
   public static final String ENTRIES = "entries";
   public static final String WHITEOUTS = "whiteouts";
   public static final String CACHE_HITS = "cache_hits";
+  public static final String BLOBS_DOWNLOADED = "blobs_downloaded";
+  public static final String BYTES_DOWNLOADED = "bytes_downloaded";
   public static final String RENDER_MILLIS = "render_millis";
 
   static final Counter catalogLines = counter(CATALOG_LINES);
@@ -45,6 +54,8 @@ public final class PipelineMetrics {
   static final Counter entries = counter(ENTRIES);
   static final Counter whiteouts = counter(WHITEOUTS);
   static final Counter cacheHits = counter(CACHE_HITS);
+  static final Counter blobsDownloaded = counter(BLOBS_DOWNLOADED);
+  static final Counter bytesDownloaded = counter(BYTES_DOWNLOADED);
   static final Distribution renderMillis = Metrics.distribution(NAMESPACE, RENDER_MILLIS);
 
   private PipelineMetrics() {}

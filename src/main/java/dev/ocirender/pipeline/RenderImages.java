@@ -7,7 +7,6 @@ import dev.ocirender.render.RenderResult;
 import dev.ocirender.render.Renderer;
 import dev.ocirender.render.StoreRenderTarget;
 import dev.ocirender.source.ImageSource;
-import dev.ocirender.source.ImageSources;
 import dev.ocirender.store.OutputMetadata;
 import dev.ocirender.store.OutputStore;
 import dev.ocirender.store.OutputStores;
@@ -28,22 +27,27 @@ import org.apache.beam.sdk.values.TupleTagList;
  * as a stream and publishes the output to its store ({@link StoreRenderTarget}). Emits a result for
  * the rendered line and each of its duplicates, or a dead letter for each of them when the render
  * fails (nothing is published then). Renders one image per element; parallelism comes from the
- * runner's workers and threads, not from inside the DoFn.
+ * runner's workers and threads, not from inside the DoFn. {@code docker://} layers come through the
+ * worker's shared blob cache ({@link WorkerRegistries}), so images that share base layers download
+ * them once per worker.
  */
 public final class RenderImages extends PTransform<PCollection<ImageGroup>, PCollectionTuple> {
 
 
   private final OutputStores stores;
+  private final WorkerRegistries.Settings registries;
 
-  public RenderImages(OutputStores stores) {
+  /** @param registries how workers reach registries; one context and blob cache per worker ({@link WorkerRegistries}) */
+  public RenderImages(OutputStores stores, WorkerRegistries.Settings registries) {
     this.stores = stores;
+    this.registries = registries;
   }
 
   @Override
   public PCollectionTuple expand(PCollection<ImageGroup> groups) {
     PCollectionTuple out = groups
         .apply("SpreadRenders", Reshuffle.viaRandomKey())
-        .apply("RenderImage", ParDo.of(new RenderImageFn(stores))
+        .apply("RenderImage", ParDo.of(new RenderImageFn(stores, registries))
             .withOutputTags(CatalogPipeline.RESULTS, TupleTagList.of(CatalogPipeline.DEAD_LETTERS)));
     out.get(CatalogPipeline.RESULTS).setCoder(StringUtf8Coder.of());
     out.get(CatalogPipeline.DEAD_LETTERS).setCoder(StringUtf8Coder.of());
@@ -64,19 +68,31 @@ public final class RenderImages extends PTransform<PCollection<ImageGroup>, PCol
   /** Renders one group's image to its canonical output. */
   static final class RenderImageFn extends DoFn<ImageGroup, String> {
     private final OutputStores stores;
+    private final WorkerRegistries.Settings settings;
     private transient OutputStores.Router router;
+    private transient WorkerRegistries registries;
 
-    RenderImageFn(OutputStores stores) {
+    RenderImageFn(OutputStores stores, WorkerRegistries.Settings settings) {
       this.stores = stores;
+      this.settings = settings;
     }
 
     @Setup
     public void setup() {
       router = stores.open();
+      registries = WorkerRegistries.of(settings);
     }
 
     @ProcessElement
     public void process(@Element ImageGroup group, MultiOutputReceiver out) {
+      try {
+        render(group, out);
+      } finally {
+        registries.reportCacheMetrics();
+      }
+    }
+
+    private void render(ImageGroup group, MultiOutputReceiver out) {
       ResolvedRequest first = group.canonical();
       ImageRequest q = first.request();
       long start = System.nanoTime();
@@ -85,7 +101,7 @@ public final class RenderImages extends PTransform<PCollection<ImageGroup>, PCol
       try {
         OutputStore store = router.forUri(q.output());
         OutputMetadata metadata = OutputMetadata.of(q.image(), first.manifestDigest(), q.platform(), q.format());
-        try (ImageSource source = ImageSources.open(q.image());
+        try (ImageSource source = registries.open(q.image());
             StoreRenderTarget target = new StoreRenderTarget(store, q.output(), CatalogParser.format(q.format()), metadata, group.replaceVersion())) {
           result = new Renderer(RenderListener.NONE).render(source, Platform.parse(q.platform()), target);
           String rendered = result.image().manifestDigest().toString();
@@ -120,10 +136,10 @@ public final class RenderImages extends PTransform<PCollection<ImageGroup>, PCol
 
     @Teardown
     public void teardown() throws IOException {
+      registries = null; // the worker's context and cache outlive this instance on purpose
       if (router != null) {
         router.close();
       }
     }
   }
-
 }

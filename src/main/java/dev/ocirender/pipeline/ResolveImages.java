@@ -2,7 +2,6 @@ package dev.ocirender.pipeline;
 
 import dev.ocirender.image.Platform;
 import dev.ocirender.source.ImageSource;
-import dev.ocirender.source.ImageSources;
 import dev.ocirender.source.ResolvedImage;
 import org.apache.beam.sdk.coders.KvCoder;
 import org.apache.beam.sdk.coders.SerializableCoder;
@@ -22,17 +21,25 @@ import org.apache.beam.sdk.values.TupleTagList;
  * manifest read, no layers), spread over workers first because one catalog file arrives as one
  * bundle. Output: requests keyed by {@link ResolvedRequest#dedupKey()}; failures (no such image,
  * no manifest for the platform, unreachable registry) as dead letters. Goes through
- * {@link ImageSources#open} only, so every transport that it knows works here.
+ * {@link dev.ocirender.source.ImageSources#open} only, so every transport that it knows works
+ * here; {@code docker://} images use the worker's shared {@link WorkerRegistries}.
  */
 public final class ResolveImages extends PTransform<PCollection<ImageRequest>, PCollectionTuple> {
 
   public static final TupleTag<KV<String, ResolvedRequest>> RESOLVED = new TupleTag<>() {};
 
+  private final WorkerRegistries.Settings registries;
+
+  /** @param registries how workers reach registries; one context per worker ({@link WorkerRegistries}) */
+  public ResolveImages(WorkerRegistries.Settings registries) {
+    this.registries = registries;
+  }
+
   @Override
   public PCollectionTuple expand(PCollection<ImageRequest> requests) {
     PCollectionTuple out = requests
         .apply("SpreadRequests", Reshuffle.viaRandomKey())
-        .apply("ResolveManifests", ParDo.of(new ResolveManifestFn())
+        .apply("ResolveManifests", ParDo.of(new ResolveManifestFn(registries))
             .withOutputTags(RESOLVED, TupleTagList.of(CatalogPipeline.DEAD_LETTERS)));
     out.get(RESOLVED).setCoder(KvCoder.of(StringUtf8Coder.of(), SerializableCoder.of(ResolvedRequest.class)));
     out.get(CatalogPipeline.DEAD_LETTERS).setCoder(StringUtf8Coder.of());
@@ -41,10 +48,30 @@ public final class ResolveImages extends PTransform<PCollection<ImageRequest>, P
 
   /** Opens the source and reads the manifest for the request's platform. */
   static final class ResolveManifestFn extends DoFn<ImageRequest, KV<String, ResolvedRequest>> {
+    private final WorkerRegistries.Settings settings;
+    private transient WorkerRegistries registries;
+
+    ResolveManifestFn(WorkerRegistries.Settings settings) {
+      this.settings = settings;
+    }
+
+    @Setup
+    public void setup() {
+      registries = WorkerRegistries.of(settings);
+    }
+
     @ProcessElement
     public void process(@Element ImageRequest request, MultiOutputReceiver out) {
+      try {
+        resolve(request, out);
+      } finally {
+        registries.reportCacheMetrics(); // the config blob comes through the cache
+      }
+    }
+
+    private void resolve(ImageRequest request, MultiOutputReceiver out) {
       long start = System.nanoTime();
-      try (ImageSource source = ImageSources.open(request.image())) {
+      try (ImageSource source = registries.open(request.image())) {
         ResolvedImage image = source.resolve(Platform.parse(request.platform()));
         ResolvedRequest resolved = new ResolvedRequest(request, image.manifestDigest().toString(),
             (System.nanoTime() - start) / 1_000_000);
@@ -55,6 +82,11 @@ public final class ResolveImages extends PTransform<PCollection<ImageRequest>, P
         PipelineMetrics.deadLetters.inc();
         out.get(CatalogPipeline.DEAD_LETTERS).output(Records.deadLetter("resolve", request, e));
       }
+    }
+
+    @Teardown
+    public void teardown() {
+      registries = null; // the worker's context outlives this instance on purpose
     }
   }
 }

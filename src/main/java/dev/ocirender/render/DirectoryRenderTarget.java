@@ -38,7 +38,7 @@ import java.util.Objects;
  * name is briefly absent (Linux's {@code RENAME_EXCHANGE} would avoid that but has no Java API).
  * Deleting a tree never follows symlinks. Single-threaded.
  */
-public final class DirectoryRenderTarget implements OverlayMerge.SinkOpener, Closeable {
+public final class DirectoryRenderTarget implements RenderTarget {
 
   private static final SecureRandom RANDOM = new SecureRandom();
 

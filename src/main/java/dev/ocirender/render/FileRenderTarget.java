@@ -3,6 +3,8 @@ package dev.ocirender.render;
 import dev.ocirender.layer.EntryHeader;
 import dev.ocirender.merge.OverlayMerge;
 import dev.ocirender.output.EntrySink;
+import dev.ocirender.output.squashfs.SquashfsEntrySink;
+import dev.ocirender.output.squashfs.SquashfsOptions;
 import dev.ocirender.output.tar.TarEntrySink;
 import dev.ocirender.store.AtomicFileOutput;
 import java.io.Closeable;
@@ -27,10 +29,10 @@ import java.util.function.Function;
  * <p>Not for directory outputs (a directory cannot be renamed into place over an existing one
  * atomically) and not for object storage; those get targets of their own. Single-threaded.
  */
-public final class FileRenderTarget implements OverlayMerge.SinkOpener, Closeable {
+public final class FileRenderTarget implements RenderTarget {
 
   private final Path output;
-  private final Function<OutputStream, EntrySink> sinkFactory;
+  private final SinkFactory sinkFactory;
   private AtomicFileOutput current;
   private AtomicFileOutput finished;
 
@@ -39,15 +41,37 @@ public final class FileRenderTarget implements OverlayMerge.SinkOpener, Closeabl
    *     the stream, which only flushes it
    */
   public FileRenderTarget(Path output, Function<OutputStream, EntrySink> sinkFactory) {
+    this(overStream(Objects.requireNonNull(sinkFactory, "sinkFactory")), output);
+  }
+
+  private static SinkFactory overStream(Function<OutputStream, EntrySink> streamSinks) {
+    return file -> streamSinks.apply(file.stream());
+  }
+
+  /**
+   * A target whose sinks get the whole temporary file (its channel or path), for formats that
+   * write out of order (squashfs) or through another program.
+   */
+  public static FileRenderTarget withFileSinks(Path output, SinkFactory sinkFactory) {
+    return new FileRenderTarget(Objects.requireNonNull(sinkFactory, "sinkFactory"), output);
+  }
+
+  private FileRenderTarget(SinkFactory sinkFactory, Path output) {
     this.output = Objects.requireNonNull(output, "output");
-    this.sinkFactory = Objects.requireNonNull(sinkFactory, "sinkFactory");
+    this.sinkFactory = sinkFactory;
+  }
+
+  /** Makes one attempt's sink over one temporary file; the file (not the sink) owns the channel. */
+  @FunctionalInterface
+  public interface SinkFactory {
+    EntrySink open(AtomicFileOutput file) throws IOException;
   }
 
   /** A target writing {@code format} to {@code output}; fails for formats not supported yet. */
   public static FileRenderTarget of(Path output, OutputFormat format) {
     return switch (format) {
       case TAR -> new FileRenderTarget(output, TarEntrySink::new);
-      case SQUASHFS -> throw new IllegalArgumentException("output format '" + format.cliName() + "' is not supported yet");
+      case SQUASHFS -> withFileSinks(output, file -> new SquashfsEntrySink(file.channel(), SquashfsOptions.defaults()));
       case DIR -> throw new IllegalArgumentException("output format 'dir' is a directory, not a file: use a DirectoryRenderTarget");
     };
   }
@@ -65,8 +89,8 @@ public final class FileRenderTarget implements OverlayMerge.SinkOpener, Closeabl
     current = file;
     EntrySink sink;
     try {
-      sink = sinkFactory.apply(file.stream());
-    } catch (RuntimeException e) {
+      sink = sinkFactory.open(file);
+    } catch (IOException | RuntimeException e) {
       discard(file);
       throw e;
     }

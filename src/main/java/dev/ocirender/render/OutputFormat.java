@@ -11,7 +11,7 @@ import java.util.stream.Collectors;
  */
 public enum OutputFormat {
   TAR(true),
-  SQUASHFS(false),
+  SQUASHFS(true),
   DIR(true);
 
   private final boolean supported;

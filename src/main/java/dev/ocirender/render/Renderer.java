@@ -95,22 +95,16 @@ public final class Renderer {
    */
   public RenderResult renderToFile(ImageSource source, Platform platform, OutputFormat format, Path output) throws IOException {
     try (FileRenderTarget target = FileRenderTarget.of(output, format)) {
-      RenderResult result = render(source, platform, target);
-      try {
-        target.publish();
-      } catch (IOException e) {
-        throw new RenderException(source.reference(), "publishing " + output + ": " + Messages.describe(e), e);
-      }
-      return result;
+      return renderTo(source, platform, target);
     }
   }
 
   /**
-   * Renders into a local directory that appears only when the render succeeded (see
-   * {@link DirectoryRenderTarget}); the caller owns the target, to read its
-   * {@link DirectoryRenderTarget#stats() stats} afterwards and to close it.
+   * Renders into {@code target} and publishes it once the whole merge succeeded, so nothing
+   * appears at the output after a failure. The caller owns the target: it closes it, and may read
+   * what the target reports (a directory's stats) afterwards.
    */
-  public RenderResult renderToDirectory(ImageSource source, Platform platform, DirectoryRenderTarget target) throws IOException {
+  public RenderResult renderTo(ImageSource source, Platform platform, RenderTarget target) throws IOException {
     RenderResult result = render(source, platform, target);
     try {
       target.publish();

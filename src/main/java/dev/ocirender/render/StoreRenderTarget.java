@@ -3,6 +3,8 @@ package dev.ocirender.render;
 import dev.ocirender.layer.EntryHeader;
 import dev.ocirender.merge.OverlayMerge;
 import dev.ocirender.output.EntrySink;
+import dev.ocirender.output.squashfs.SquashfsEntrySink;
+import dev.ocirender.output.squashfs.SquashfsOptions;
 import dev.ocirender.output.tar.TarEntrySink;
 import dev.ocirender.store.OutputMetadata;
 import dev.ocirender.store.OutputStore;
@@ -11,6 +13,8 @@ import dev.ocirender.store.Upload;
 import java.io.Closeable;
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
 
 /**
  * Renders into an {@link OutputStore}: the object-storage counterpart of {@link FileRenderTarget}.
@@ -18,10 +22,10 @@ import java.io.InputStream;
  * <p>Each {@link #open()} starts a fresh {@link Upload}, because the merge may discard its first
  * sink; a sink closed without {@code finish()} abandons its upload at once. Tar streams straight
  * into the upload. The finished attempt is published by {@link #publish()} only after the whole
- * merge returned, so a failed render publishes nothing under the final name. Formats that cannot
- * stream (squashfs, when it lands) are to be written to a local temporary file and uploaded from
- * there; directory output never goes through a store and is refused for non-local URIs.
- * Single-threaded.
+ * merge returned, so a failed render publishes nothing under the final name. Squashfs cannot
+ * stream (its superblock is written last, at offset 0): it is written to a local temporary file
+ * (in {@code java.io.tmpdir}: size worker disks for it) and uploaded from there once complete.
+ * Directory output never goes through a store and is refused. Single-threaded.
  */
 public final class StoreRenderTarget implements OverlayMerge.SinkOpener, Closeable {
 
@@ -48,25 +52,29 @@ public final class StoreRenderTarget implements OverlayMerge.SinkOpener, Closeab
 
   /** Fails with a message for the user when {@code format} cannot be written to {@code uri}. */
   public static void checkWritable(OutputFormat format, String uri, boolean local) {
-    switch (format) {
-      case TAR -> { }
-      case DIR -> throw new IllegalArgumentException(local
-          ? "output format 'dir' is not supported yet"
+    if (format == OutputFormat.DIR) {
+      throw new IllegalArgumentException(local
+          ? "output format 'dir' is rendered by the command line (render --format dir), not by the catalog pipeline"
           : "output format 'dir' writes a local directory and cannot go to " + uri + "; use tar or squashfs for object storage");
-      case SQUASHFS -> throw new IllegalArgumentException("output format 'squashfs' is not supported yet");
     }
   }
 
   @Override
   public EntrySink open() throws IOException {
     abandon(current);
+    current = null;
+    if (format == OutputFormat.SQUASHFS) {
+      Path spool = Files.createTempFile("ocirender-", ".sqfs");
+      try {
+        return new Attempt(null, SquashfsEntrySink.create(spool, SquashfsOptions.defaults()), spool);
+      } catch (IOException | RuntimeException e) {
+        Files.deleteIfExists(spool);
+        throw e;
+      }
+    }
     Upload upload = store.create(uri, metadata, replaceVersion);
     current = upload;
-    EntrySink sink = switch (format) {
-      case TAR -> new TarEntrySink(upload.stream());
-      case SQUASHFS, DIR -> throw new IllegalStateException("unreachable: checked in the constructor");
-    };
-    return new Attempt(upload, sink);
+    return new Attempt(upload, new TarEntrySink(upload.stream()), null);
   }
 
   /** Publishes the finished output; call only after the merge returned successfully. */
@@ -91,14 +99,17 @@ public final class StoreRenderTarget implements OverlayMerge.SinkOpener, Closeab
     }
   }
 
+  /** One try of the merge: a sink writing into an upload, or into a local spool file uploaded at finish. */
   private final class Attempt implements EntrySink {
-    private final Upload upload;
+    private Upload upload;
     private final EntrySink sink;
+    private final Path spool;
     private boolean done;
 
-    Attempt(Upload upload, EntrySink sink) {
+    Attempt(Upload upload, EntrySink sink, Path spool) {
       this.upload = upload;
       this.sink = sink;
+      this.spool = spool;
     }
 
     @Override
@@ -109,6 +120,14 @@ public final class StoreRenderTarget implements OverlayMerge.SinkOpener, Closeab
     @Override
     public void finish() throws IOException {
       sink.finish();
+      if (spool != null) {
+        sink.close();
+        upload = store.create(uri, metadata, replaceVersion);
+        current = upload;
+        try (InputStream in = Files.newInputStream(spool)) {
+          in.transferTo(upload.stream());
+        }
+      }
       done = true;
     }
 
@@ -119,6 +138,9 @@ public final class StoreRenderTarget implements OverlayMerge.SinkOpener, Closeab
         sink.close();
         clean = true;
       } finally {
+        if (spool != null) {
+          Files.deleteIfExists(spool);
+        }
         if (done && clean) {
           if (finished != null && finished != upload) {
             abandon(finished);

@@ -113,6 +113,14 @@ public final class AtomicFileOutput implements Closeable {
   }
 
   /**
+   * The temporary file's channel, for writers that need positional writes (a squashfs image writes
+   * its superblock last, at offset 0). Do not close it, and do not mix it with {@link #stream()}.
+   */
+  public FileChannel channel() {
+    return channel;
+  }
+
+  /**
    * Flushes, fsyncs and atomically renames the temporary file onto the target, then fsyncs the
    * directory so the rename itself survives a crash.
    */

@@ -112,7 +112,7 @@ public final class RenderBenchmark {
       long t1s = System.nanoTime();
       try (ImageSource source = ImageSources.open("oci:" + image + ":latest");
           DirectoryRenderTarget target = new DirectoryRenderTarget(ourOut, false)) {
-        new Renderer().renderToDirectory(source, Platform.LINUX_AMD64, target);
+        new Renderer().renderTo(source, Platform.LINUX_AMD64, target);
         stats = target.stats();
       }
       long t2 = System.nanoTime();

@@ -69,10 +69,11 @@ class MainTest {
   }
 
   @Test
-  void squashfsFormat_saysNotSupportedYet() {
-    Run r = run("render", "--format", "squashfs", "oci:x", "-o", tmp.resolve("o.sqfs").toString());
+  void unknownFormat_isUsageErrorListingTheFormats() {
+    Run r = run("render", "--format", "zip", "oci:x", "-o", tmp.resolve("o").toString());
     assertThat(r.exitCode()).isEqualTo(2);
-    assertThat(r.errLines()).hasSize(1).first().asString().contains("'squashfs' is not supported yet");
+    assertThat(r.errLines()).hasSize(1).first().asString()
+        .contains("unknown output format 'zip'").contains("tar, squashfs, dir");
     assertThat(tmp).isEmptyDirectory();
   }
 

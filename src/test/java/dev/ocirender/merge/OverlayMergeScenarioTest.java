@@ -9,6 +9,7 @@ import dev.ocirender.layer.EntryType;
 import dev.ocirender.layer.LayerBlob;
 import dev.ocirender.output.dir.DirectoryEntrySink;
 import dev.ocirender.render.DirectoryRenderTarget;
+import dev.ocirender.output.squashfs.SquashfsTools;
 import dev.ocirender.testing.CollectingSink;
 import dev.ocirender.testing.Compression;
 import dev.ocirender.testing.FsSnapshot;
@@ -17,6 +18,7 @@ import dev.ocirender.testing.LayerBuilder;
 import dev.ocirender.testing.OverlayModel;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
@@ -34,17 +36,19 @@ import org.junit.jupiter.params.provider.EnumSource;
  * contract), requires the merged filesystem to equal the model's exactly, and checks the facts on it
  * again.
  *
- * <p>The whole suite runs once per {@link Output}: into the collecting sink, and through the
- * directory writer onto disk ({@link DirectoryRenderTarget}), read back with
- * {@link FsSnapshot#fromDirectory} and held to the same model (symlink modes aside, which Linux
- * fixes at 0777; ownership and privileged xattrs aside when the tests do not run as root).
+ * <p>The whole suite runs once per {@link Output}: into the collecting sink; through the directory
+ * writer onto disk ({@link DirectoryRenderTarget}), read back with {@link FsSnapshot#fromDirectory}
+ * and held to the same model (symlink modes aside, which Linux fixes at 0777; ownership and
+ * privileged xattrs aside when the tests do not run as root); and through the squashfs writer,
+ * read back by {@code unsquashfs -d}, {@code sqfs2tar} and {@code unsquashfs -lls}
+ * ({@link SquashfsTools#checkScenario}).
  */
 @ParameterizedClass(name = "{0}")
 @EnumSource(OverlayMergeScenarioTest.Output.class)
 class OverlayMergeScenarioTest {
 
   /** Where a scenario's merge is written. */
-  enum Output { COLLECTING_SINK, DIRECTORY }
+  enum Output { COLLECTING_SINK, DIRECTORY, SQUASHFS }
 
   @Parameter Output output;
 
@@ -83,6 +87,9 @@ class OverlayMergeScenarioTest {
       model.snapshot().assertMatches(merged, FsSnapshot.Compare.EXACT);
     }
     facts.accept(merged);
+    if (output == Output.SQUASHFS) {
+      SquashfsTools.checkScenario(image, merged, Files.createDirectories(tmp.resolve("squashfs-" + renders++)));
+    }
     return new Outcome(merged, stats, model);
   }
 

@@ -33,8 +33,8 @@ import org.apache.beam.sdk.metrics.MetricsFilter;
 
 /**
  * The mixed catalog the pipeline tests run on every runner: three good images (two OCI layouts, one
- * docker-archive directory), a duplicate of the first by digest, a malformed line, a format that is
- * not supported, a dir output aimed at an object store, an image whose layer has one corrupted byte
+ * docker-archive directory), a duplicate of the first by digest, a malformed line, the first image
+ * again as squashfs, a dir output aimed at an object store, an image whose layer has one corrupted byte
  * (digest mismatch), and a layout that does not exist. Blank and comment lines are not image lines.
  */
 final class CatalogFixture {
@@ -96,7 +96,7 @@ final class CatalogFixture {
     lines.add("{\"image\": \"oci:broken");                                                 // 7
     expectedDeadLetters.put(7L, "parse");
     lines.add(json("image", imageA, "format", "squashfs"));                                // 8
-    expectedDeadLetters.put(8L, "parse");
+    expectedResults.put(8L, Records.RENDERED); // same image, another format: not a duplicate
     lines.add(json("image", imageA, "format", "dir", "output", "gs://bucket/a"));          // 9
     expectedDeadLetters.put(9L, "parse");
     lines.add(badImage);                                                                   // 10
@@ -117,14 +117,22 @@ final class CatalogFixture {
 
   /** The default output of a reference (what a line without "output" gets). */
   String defaultOutput(String image) {
-    return OutputNames.defaultOutput(outputs.toString(), image, "linux/amd64", OutputFormat.TAR);
+    return defaultOutput(image, OutputFormat.TAR);
   }
 
-  /** Renders {@code image} with the single-image renderer, as the CLI does. */
+  String defaultOutput(String image, OutputFormat format) {
+    return OutputNames.defaultOutput(outputs.toString(), image, "linux/amd64", format);
+  }
+
+  /** Renders {@code image} to tar with the single-image renderer, as the CLI does. */
   byte[] renderAlone(String image) throws IOException {
-    Path out = Files.createTempFile(root, "alone", ".tar");
+    return renderAlone(image, OutputFormat.TAR);
+  }
+
+  byte[] renderAlone(String image, OutputFormat format) throws IOException {
+    Path out = Files.createTempFile(root, "alone", "." + format.cliName());
     try (ImageSource source = ImageSources.open(image)) {
-      new Renderer().renderToFile(source, Platform.LINUX_AMD64, OutputFormat.TAR, out);
+      new Renderer().renderToFile(source, Platform.LINUX_AMD64, format, out);
     }
     return Files.readAllBytes(out);
   }

@@ -3,6 +3,7 @@ package dev.ocirender.pipeline;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.ocirender.render.OutputFormat;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HexFormat;
@@ -35,13 +36,13 @@ class CatalogPipelineDirectRunnerTest {
     PipelineResult first = run(f, f.args("run1"));
     Map<String, Long> m1 = CatalogFixture.counters(first);
     assertThat(m1).containsEntry(PipelineMetrics.CATALOG_LINES, 9L)
-        .containsEntry(PipelineMetrics.IMAGES_RENDERED, 3L)
+        .containsEntry(PipelineMetrics.IMAGES_RENDERED, 4L)
         .containsEntry(PipelineMetrics.IMAGES_DUPLICATE, 1L)
-        .containsEntry(PipelineMetrics.DEAD_LETTERS, 5L)
+        .containsEntry(PipelineMetrics.DEAD_LETTERS, 4L)
         .containsEntry(PipelineMetrics.IMAGES_FAILED, 2L)
-        .containsEntry(PipelineMetrics.LAYERS, 7L)
-        .containsEntry(PipelineMetrics.WHITEOUTS, 2L)
-        .containsEntry(PipelineMetrics.RENDER_MILLIS + ".count", 3L);
+        .containsEntry(PipelineMetrics.LAYERS, 9L) // A (2, twice: tar and squashfs) + B (3) + C (2)
+        .containsEntry(PipelineMetrics.WHITEOUTS, 3L) // A's, twice, and B's opaque marker
+        .containsEntry(PipelineMetrics.RENDER_MILLIS + ".count", 4L);
     assertThat(m1.get(PipelineMetrics.BYTES_FETCHED)).isPositive();
     assertThat(m1.get(PipelineMetrics.ENTRIES)).isPositive();
 
@@ -51,15 +52,20 @@ class CatalogPipelineDirectRunnerTest {
     assertThat(statusByLine(deadLetters, "stage")).isEqualTo(f.expectedDeadLetters);
 
     // Outputs equal single-image renders, byte for byte, and the records describe them.
-    Map<String, String> outputOf = Map.of(
-        f.imageA, f.customOutputA, f.imageB, f.defaultOutput(f.imageB), f.imageC, f.defaultOutput(f.imageC));
+    record Rendered(String image, OutputFormat format, String output) {}
+    List<Rendered> rendered = List.of(
+        new Rendered(f.imageA, OutputFormat.TAR, f.customOutputA),
+        new Rendered(f.imageA, OutputFormat.SQUASHFS, f.defaultOutput(f.imageA, OutputFormat.SQUASHFS)),
+        new Rendered(f.imageB, OutputFormat.TAR, f.defaultOutput(f.imageB)),
+        new Rendered(f.imageC, OutputFormat.TAR, f.defaultOutput(f.imageC)));
     long written = 0;
-    for (var e : outputOf.entrySet()) {
-      byte[] alone = f.renderAlone(e.getKey());
-      byte[] piped = Files.readAllBytes(Path.of(e.getValue()));
-      assertThat(piped).as(e.getKey()).isEqualTo(alone);
+    for (Rendered r : rendered) {
+      byte[] alone = f.renderAlone(r.image(), r.format());
+      byte[] piped = Files.readAllBytes(Path.of(r.output()));
+      assertThat(piped).as(r.toString()).isEqualTo(alone);
       written += piped.length;
     }
+    assertThat(byLine(results, 8).get("output").asText()).isEqualTo(f.defaultOutput(f.imageA, OutputFormat.SQUASHFS));
     assertThat(m1).containsEntry(PipelineMetrics.BYTES_WRITTEN, written);
     JsonNode lineA = byLine(results, 2);
     assertThat(lineA.get("output").asText()).isEqualTo(f.customOutputA);
@@ -74,7 +80,6 @@ class CatalogPipelineDirectRunnerTest {
     JsonNode malformed = byLine(deadLetters, 7);
     assertThat(malformed.get("text").asText()).isEqualTo("{\"image\": \"oci:broken");
     assertThat(malformed.get("message").asText()).startsWith("not valid JSON");
-    assertThat(byLine(deadLetters, 8).get("message").asText()).contains("squashfs").contains("not supported yet");
     assertThat(byLine(deadLetters, 9).get("message").asText()).contains("cannot go to gs://bucket/a");
     JsonNode corrupt = byLine(deadLetters, 10);
     assertThat(corrupt.get("message").asText()).containsIgnoringCase("digest");
@@ -90,9 +95,9 @@ class CatalogPipelineDirectRunnerTest {
     long mtime = Files.getLastModifiedTime(Path.of(f.customOutputA)).toMillis();
     PipelineResult second = run(f, f.args("run2"));
     Map<String, Long> m2 = CatalogFixture.counters(second);
-    assertThat(m2).containsEntry(PipelineMetrics.IMAGES_SKIPPED, 3L)
+    assertThat(m2).containsEntry(PipelineMetrics.IMAGES_SKIPPED, 4L)
         .containsEntry(PipelineMetrics.IMAGES_DUPLICATE, 1L)
-        .containsEntry(PipelineMetrics.DEAD_LETTERS, 5L);
+        .containsEntry(PipelineMetrics.DEAD_LETTERS, 4L);
     assertThat(m2.getOrDefault(PipelineMetrics.IMAGES_RENDERED, 0L)).isZero();
     assertThat(m2.getOrDefault(PipelineMetrics.BYTES_FETCHED, 0L)).isZero();
     List<JsonNode> results2 = CatalogFixture.readRecords(root.resolve("run2"), "results");
@@ -104,7 +109,7 @@ class CatalogPipelineDirectRunnerTest {
 
     // --overwrite renders again, replacing the outputs with identical bytes.
     PipelineResult third = run(f, f.args("run3", "--overwrite=true"));
-    assertThat(CatalogFixture.counters(third)).containsEntry(PipelineMetrics.IMAGES_RENDERED, 3L);
+    assertThat(CatalogFixture.counters(third)).containsEntry(PipelineMetrics.IMAGES_RENDERED, 4L);
     assertThat(Files.readAllBytes(Path.of(f.customOutputA))).isEqualTo(f.renderAlone(f.imageA));
   }
 

@@ -2,6 +2,7 @@ package dev.ocirender.pipeline;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.ocirender.render.OutputFormat;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -28,15 +29,17 @@ class CatalogPipelineFlinkRunnerTest {
         "--runner=FlinkRunner", "--flinkMaster=[local]", "--parallelism=2"));
 
     Map<String, Long> m = CatalogFixture.counters(result);
-    assertThat(m).containsEntry(PipelineMetrics.IMAGES_RENDERED, 3L)
+    assertThat(m).containsEntry(PipelineMetrics.IMAGES_RENDERED, 4L)
         .containsEntry(PipelineMetrics.IMAGES_DUPLICATE, 1L)
-        .containsEntry(PipelineMetrics.DEAD_LETTERS, 5L);
+        .containsEntry(PipelineMetrics.DEAD_LETTERS, 4L);
 
     assertThat(normalised(flink, "results")).isEqualTo(normalised(direct, "results"));
     assertThat(normalised(flink, "dead-letters").keySet()).isEqualTo(normalised(direct, "dead-letters").keySet());
     assertThat(Files.readAllBytes(Path.of(flink.customOutputA))).isEqualTo(Files.readAllBytes(Path.of(direct.customOutputA)));
     assertThat(Files.readAllBytes(Path.of(flink.defaultOutput(flink.imageC))))
         .isEqualTo(Files.readAllBytes(Path.of(direct.defaultOutput(direct.imageC))));
+    assertThat(Files.readAllBytes(Path.of(flink.defaultOutput(flink.imageA, OutputFormat.SQUASHFS))))
+        .isEqualTo(Files.readAllBytes(Path.of(direct.defaultOutput(direct.imageA, OutputFormat.SQUASHFS))));
   }
 
   /** Records by line with timings dropped and the run's own temp directory replaced by a placeholder. */
@@ -46,6 +49,7 @@ class CatalogPipelineFlinkRunnerTest {
     records.replaceAll((line, json) -> json
         .replace(f.defaultOutput(f.imageB), "DEFAULT-OUTPUT-B")
         .replace(f.defaultOutput(f.imageC), "DEFAULT-OUTPUT-C")
+        .replace(f.defaultOutput(f.imageA, OutputFormat.SQUASHFS), "DEFAULT-OUTPUT-A-SQUASHFS")
         .replace(f.root.toString(), "ROOT"));
     return records;
   }

@@ -127,6 +127,14 @@ class FlexTemplateMetadataTest {
       if (b != null) {
         values.add(String.valueOf(b.value()));
       }
+      Default.Integer i = getter.getAnnotation(Default.Integer.class);
+      if (i != null) {
+        values.add(String.valueOf(i.value()));
+      }
+      Default.Long l = getter.getAnnotation(Default.Long.class);
+      if (l != null) {
+        values.add(String.valueOf(l.value()));
+      }
       samples.put(name, values);
     });
     // "Example: VALUE" at the end of a help text is what the Dataflow UI shows as a hint; keep it valid.
@@ -142,7 +150,7 @@ class FlexTemplateMetadataTest {
             .as("%s value '%s'", name, v).matches(r -> v.matches(r), "matches " + v);
       }
     });
-    assertThat(samples.values().stream().mapToInt(List::size).sum()).as("values checked").isGreaterThanOrEqualTo(8);
+    assertThat(samples.values().stream().mapToInt(List::size).sum()).as("values checked").isGreaterThanOrEqualTo(16);
   }
 
   @Test

@@ -99,9 +99,9 @@ class FileRenderTargetTest {
   }
 
   @Test
-  void unsupportedFormat_isRejected() {
-    assertThatThrownBy(() -> OutputFormat.parse("squashfs")).hasMessageContaining("not supported yet");
+  void unknownFormat_isRejected_andDirIsNoFile() {
     assertThatThrownBy(() -> OutputFormat.parse("zip")).hasMessageContaining("unknown output format");
+    assertThatThrownBy(() -> FileRenderTarget.of(dir.resolve("x"), OutputFormat.DIR)).hasMessageContaining("not a file");
     assertThat(OutputFormat.parse("TAR")).isEqualTo(OutputFormat.TAR);
   }
 

@@ -75,6 +75,7 @@ public final class BlobCache {
   private final Map<Digest, AtomicInteger> openReaders = new ConcurrentHashMap<>();
   private final AtomicLong downloadsStarted = new AtomicLong();
   private final AtomicLong hits = new AtomicLong();
+  private final AtomicLong bytesDownloaded = new AtomicLong();
 
   private BlobCache(Path dir, long maxBytes) throws IOException {
     this.dir = dir;
@@ -109,8 +110,14 @@ public final class BlobCache {
     return downloadsStarted.get();
   }
 
+  /** Opens served from a complete cached copy. */
   public long hits() {
     return hits.get();
+  }
+
+  /** Blob bytes received from the network by this process's downloads (retried ranges counted again). */
+  public long bytesDownloaded() {
+    return bytesDownloaded.get();
   }
 
   /** Whether a complete, verified copy of {@code digest} is in the cache. */
@@ -356,6 +363,7 @@ public final class BlobCache {
       while (buffer.hasRemaining()) {
         out.write(buffer);
       }
+      bytesDownloaded.addAndGet(len);
       lock.lock();
       try {
         written += len;

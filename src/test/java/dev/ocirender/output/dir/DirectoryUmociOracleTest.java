@@ -76,7 +76,7 @@ class DirectoryUmociOracleTest {
     Path ours = tmp.resolve("ours");
     try (ImageSource source = ImageSources.open("oci:" + tmp.resolve("img") + ":latest");
         DirectoryRenderTarget target = new DirectoryRenderTarget(ours, false)) {
-      new Renderer().renderToDirectory(source, Platform.LINUX_AMD64, target);
+      new Renderer().renderTo(source, Platform.LINUX_AMD64, target);
       assertThat(target.stats().skippedDevices()).isZero();
     }
 

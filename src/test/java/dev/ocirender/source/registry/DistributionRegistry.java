@@ -17,7 +17,7 @@ import java.util.concurrent.TimeUnit;
  * Images go in with skopeo ({@link #push}). Skips the test (or fails it under
  * {@code -Docirender.requireTools=true}) when the registry or skopeo is missing.
  */
-final class DistributionRegistry implements AutoCloseable {
+public final class DistributionRegistry implements AutoCloseable {
 
   final int port;
   final Path dir;
@@ -32,7 +32,7 @@ final class DistributionRegistry implements AutoCloseable {
   }
 
   /** Starts an open registry. */
-  static DistributionRegistry start(Path dir) throws Exception {
+  public static DistributionRegistry start(Path dir) throws Exception {
     return start(dir, "");
   }
 
@@ -68,17 +68,17 @@ final class DistributionRegistry implements AutoCloseable {
   }
 
   /** {@code 127.0.0.1:PORT}. */
-  String host() {
+  public String host() {
     return "127.0.0.1:" + port;
   }
 
   /** {@code docker://127.0.0.1:PORT/REPO}. */
-  String docker(String repoAndTag) {
+  public String docker(String repoAndTag) {
     return "docker://" + host() + "/" + repoAndTag;
   }
 
   /** Copies {@code oci:LAYOUT:TAG} to REPO:TAG here with skopeo; {@code extra} like {@code --all}, {@code --format v2s2}. */
-  void push(Path layout, String tag, String repoAndTag, String... extra) throws Exception {
+  public void push(Path layout, String tag, String repoAndTag, String... extra) throws Exception {
     List<Object> cmd = new ArrayList<>(List.of("skopeo", "--insecure-policy", "copy", "--dest-tls-verify=false"));
     cmd.addAll(List.of(extra));
     cmd.add("oci:" + layout + ":" + tag);

@@ -32,7 +32,7 @@ import java.util.function.Function;
  * a corrupted byte, a redirect of blob requests to another server. Raw sockets because a reset and a
  * short body cannot be produced through an HTTP server library.
  */
-final class FaultProxy implements AutoCloseable {
+public final class FaultProxy implements AutoCloseable {
 
   enum Fault { STATUS_500, STATUS_503, TOO_MANY_REQUESTS, RESET_HALFWAY, TRUNCATE_HALFWAY, CORRUPT_BYTE }
 
@@ -50,7 +50,7 @@ final class FaultProxy implements AutoCloseable {
   private volatile boolean closed;
 
   /** @param upstream {@code http://127.0.0.1:PORT} of the registry */
-  FaultProxy(String upstream) throws IOException {
+  public FaultProxy(String upstream) throws IOException {
     this.upstream = upstream;
     this.server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
     Thread t = new Thread(this::acceptLoop, "fault-proxy");
@@ -58,7 +58,7 @@ final class FaultProxy implements AutoCloseable {
     t.start();
   }
 
-  String host() {
+  public String host() {
     return "127.0.0.1:" + server.getLocalPort();
   }
 
@@ -74,7 +74,7 @@ final class FaultProxy implements AutoCloseable {
   }
 
   /** Request lines ({@code GET /v2/...}) seen so far, faults included. */
-  List<String> requests() {
+  public List<String> requests() {
     return List.copyOf(requests);
   }
 

@@ -23,14 +23,14 @@ import java.util.Map;
 import java.util.stream.Stream;
 
 /** Images for the registry tests, and rendering to tar bytes for comparisons. */
-final class RegistryTestImages {
+public final class RegistryTestImages {
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
   private RegistryTestImages() {}
 
   /** A base image of two layers, a hard link, a whiteout and an opaque directory, with {@code salt} in the top layer. */
-  static ImageBuilder app(String salt) {
+  public static ImageBuilder app(String salt) {
     return ImageBuilder.of(base(), baseTools(), layer()
         .dir("app", 0755)
         .file("app/main", "#!/bin/sh\necho " + salt + "\n", 0755)

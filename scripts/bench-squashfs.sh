@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Squashfs writer benchmark (BENCHMARKS.md): ours vs tar2sqfs and mksquashfs on the same merged tar
+# (>1 GB, synthetic image, seed 42), zstd level 3, 128 KiB blocks, alternating, ROUNDS rounds after
+# one warm-up; wall time, output size and peak RSS from /usr/bin/time -v.
+# Usage: scripts/bench-squashfs.sh [WORKDIR] [ROUNDS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work=${1:-target/bench-squashfs}
+rounds=${2:-3}
+mkdir -p "$work"
+mvn -q -o -DskipTests test-compile 2>/dev/null || mvn -q -DskipTests test-compile
+mvn -q -o dependency:build-classpath -Dmdep.outputFile=target/bench.classpath >/dev/null 2>&1 \
+  || mvn -q dependency:build-classpath -Dmdep.outputFile=target/bench.classpath >/dev/null
+cp="target/classes:target/test-classes:$(cat target/bench.classpath)"
+echo "machine: $(nproc) cores, $(java -version 2>&1 | head -1), $(date -u +%F)"
+java -Xmx1g -cp "$cp" dev.ocirender.bench.SquashfsBenchmark prepare "$work"
+tar="$work/merged.tar"
+run() { # name, command...
+  local name=$1; shift
+  rm -f "$work/$name.sqfs"
+  /usr/bin/time -v -o "$work/$name.time" "$@" > "$work/$name.out" 2>&1
+  local wall rss size
+  wall=$(grep 'Elapsed (wall' "$work/$name.time" | awk '{print $NF}')
+  rss=$(grep 'Maximum resident' "$work/$name.time" | awk '{print $NF}')
+  size=$(stat -c %s "$work/$name.sqfs")
+  echo "$name wall=$wall maxrss_kb=$rss size=$size $(grep -h '^ours' "$work/$name.out" || true)"
+}
+for i in $(seq 0 "$rounds"); do
+  [[ $i == 0 ]] && echo "--- warm-up" || echo "--- round $i"
+  run ours java -Xmx512m -cp "$cp" dev.ocirender.bench.SquashfsBenchmark write "$tar" "$work/ours.sqfs"
+  run tar2sqfs bash -c "tar2sqfs -q -f -j 2 -c zstd -X level=3 '$work/tar2sqfs.sqfs' < '$tar'"
+  run mksquashfs bash -c "mksquashfs - '$work/mksquashfs.sqfs' -tar -quiet -no-progress -noappend -comp zstd -Xcompression-level 3 < '$tar'"
+done

@@ -1,0 +1,161 @@
+package dev.ocirender.output.squashfs;
+
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.util.ArrayDeque;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The data area of a squashfs image: compresses data and fragment blocks on a small worker pool
+ * and writes them to the file strictly in submission order, so the layout (and therefore the image)
+ * does not depend on thread timing.
+ *
+ * <p>Every operation goes through one FIFO of at most {@code 16 × threads} pending operations; the
+ * submitting thread completes the oldest one (waits for its compression, writes it) when the FIFO
+ * is full, which bounds memory to that many blocks. Besides blocks, the FIFO carries markers: the
+ * start of a file's blocks, and a rewind to that start for a file that turned out to duplicate an
+ * earlier one (its blocks are then overwritten by what follows, and the file is truncated at the
+ * end). Results (block positions and size words) are filled into the caller's records when their
+ * operation completes; they are all known after {@link #drain()}.
+ *
+ * <p>Not thread-safe: one submitting thread. Does not decide what is a block, a fragment or a
+ * duplicate; {@link SquashfsEntrySink} does.
+ */
+final class DataWriter implements AutoCloseable {
+
+  /** Set in a block size word when the block is stored uncompressed. */
+  static final int UNCOMPRESSED_BIT = 1 << 24;
+
+  /** Where a completed block reports its position and size word. */
+  interface BlockResult {
+    void written(long position, int sizeWord);
+  }
+
+  private interface Op {
+    void complete() throws IOException;
+  }
+
+  private final FileChannel channel;
+  private final SquashfsCompression compression;
+  private final int level;
+  private final int blockSize;
+  private final ExecutorService pool;
+  private final ThreadLocal<BlockCompressor> compressors;
+  private final java.util.Queue<BlockCompressor> created = new java.util.concurrent.ConcurrentLinkedQueue<>();
+  private final ArrayDeque<Op> pending = new ArrayDeque<>();
+  private final int maxPending;
+  private long position;
+  private long end;
+
+  DataWriter(FileChannel channel, long start, SquashfsOptions options) {
+    this.channel = channel;
+    this.compression = options.compression();
+    this.level = options.level();
+    this.blockSize = options.blockSize();
+    this.position = start;
+    this.end = start;
+    AtomicInteger n = new AtomicInteger();
+    this.pool = Executors.newFixedThreadPool(options.threads(), r -> {
+      Thread t = new Thread(r, "squashfs-compress-" + n.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    });
+    this.compressors = ThreadLocal.withInitial(() -> {
+      BlockCompressor c = BlockCompressor.create(compression, level, blockSize);
+      created.add(c);
+      return c;
+    });
+    this.maxPending = 16 * options.threads();
+  }
+
+  /** Queues a block for compression; {@code data} must not be changed afterwards. */
+  void block(byte[] data, int len, BlockResult result) throws IOException {
+    Future<byte[]> compressed = pool.submit(() -> compressors.get().compress(data, 0, len));
+    enqueue(() -> {
+      byte[] c = await(compressed);
+      long at = position;
+      if (c != null) {
+        write(c, c.length);
+        result.written(at, c.length);
+      } else {
+        write(data, len);
+        result.written(at, len | UNCOMPRESSED_BIT);
+      }
+    });
+  }
+
+  /** Reports the position where the next block will land, in order with the blocks. */
+  void mark(java.util.function.LongConsumer at) throws IOException {
+    enqueue(() -> at.accept(position));
+  }
+
+  /** Moves the write position back to {@code to.getAsLong()}, evaluated in order. */
+  void rewind(java.util.function.LongSupplier to) throws IOException {
+    enqueue(() -> position = to.getAsLong());
+  }
+
+  /** Completes every pending operation and returns the end of the data area. */
+  long drain() throws IOException {
+    while (!pending.isEmpty()) {
+      pending.poll().complete();
+    }
+    return position;
+  }
+
+  /** The furthest byte ever written; past {@link #drain()}'s result only after a final rewind. */
+  long highWater() {
+    return end;
+  }
+
+  private void enqueue(Op op) throws IOException {
+    pending.add(op);
+    while (pending.size() > maxPending) {
+      pending.poll().complete();
+    }
+  }
+
+  private void write(byte[] b, int len) throws IOException {
+    ByteBuffer buf = ByteBuffer.wrap(b, 0, len);
+    long at = position;
+    while (buf.hasRemaining()) {
+      at += channel.write(buf, at);
+    }
+    position = at;
+    end = Math.max(end, at);
+  }
+
+  private static byte[] await(Future<byte[]> f) throws IOException {
+    try {
+      return f.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new InterruptedIOException("interrupted while compressing squashfs blocks");
+    } catch (ExecutionException e) {
+      Throwable c = e.getCause();
+      if (c instanceof RuntimeException r) {
+        throw r;
+      }
+      throw new IOException("compressing a squashfs block: " + c, c);
+    }
+  }
+
+  @Override
+  public void close() {
+    pending.clear();
+    pool.shutdownNow();
+    try {
+      if (pool.awaitTermination(10, java.util.concurrent.TimeUnit.SECONDS)) {
+        // Native compression contexts are freed only once no worker can still be using them.
+        created.forEach(BlockCompressor::close);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}

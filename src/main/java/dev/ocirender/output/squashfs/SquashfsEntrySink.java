@@ -1,0 +1,403 @@
+package dev.ocirender.output.squashfs;
+
+import dev.ocirender.layer.EntryHeader;
+import dev.ocirender.layer.EntryPath;
+import dev.ocirender.layer.EntryType;
+import dev.ocirender.output.EntrySink;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Writes the merged filesystem as a squashfs 4.0 image, in one pass over the entries.
+ *
+ * <p>File content is cut into blocks as it streams in and handed to {@link DataWriter}, which
+ * compresses on a worker pool and writes in order; tail ends (and files smaller than a block) are
+ * packed into shared fragment blocks. Everything else is kept as compact metadata (one small node
+ * per path, xattr sets de-duplicated) and turned into the inode, directory, fragment, export, id and
+ * xattr tables by {@link TableWriter} in {@link #finish()}, which writes the superblock last, at
+ * offset 0. The output must therefore be a seekable {@link FileChannel}.
+ *
+ * <p>De-duplication is whole-file: each file's sha256 is computed while its blocks are already
+ * being written; a file whose (size, sha256) was seen before has its blocks rewound (the space is
+ * reused by the next file) and shares the first copy's blocks and fragment. Because the content
+ * arrives once and only once, hashing first would need a spill; rewinding costs only the
+ * compression of the duplicate. Full blocks of zeros become sparse blocks (size 0, nothing stored).
+ *
+ * <p>Deliberately not done: block-level de-duplication across different files, xattr namespaces
+ * other than {@code user.}, {@code trusted.} and {@code security.} (the format cannot store them;
+ * they are dropped and counted), out-of-line xattr values, sub-second mtimes (the format has
+ * seconds). Not thread-safe: the merge calls it from one thread.
+ */
+public final class SquashfsEntrySink implements EntrySink {
+
+  private static final int SUPERBLOCK_SIZE = 96;
+  private static final byte[] ZEROS = new byte[SquashfsOptions.MAX_BLOCK_SIZE];
+
+  private final FileChannel channel;
+  private final boolean ownsChannel;
+  private final SquashfsOptions options;
+  private final int blockSize;
+  private final DataWriter data;
+  private final byte[] compressorOptions;
+  private final MessageDigest sha256;
+
+  final Map<EntryPath, Node.Dir> dirs = new HashMap<>();
+  final List<byte[]> xattrSets = new ArrayList<>();
+  final List<Integer> xattrCounts = new ArrayList<>();
+  private final Map<String, Integer> xattrIds = new HashMap<>();
+  private final Map<String, Node.FileData> contentIndex = new HashMap<>();
+  final List<Fragment> fragments = new ArrayList<>();
+  private byte[] fragmentBuffer;
+  private int fragmentFill;
+  long droppedXattrs;
+  private boolean finished;
+  private boolean closed;
+
+  /** One fragment block: where it landed and its size word, known once written. */
+  static final class Fragment {
+    long start;
+    int sizeWord;
+  }
+
+  /**
+   * A sink writing to {@code channel} from its current start (offset 0 is the superblock). The
+   * channel stays open: its owner closes (and, on failure, deletes) it.
+   */
+  public SquashfsEntrySink(FileChannel channel, SquashfsOptions options) throws IOException {
+    this(channel, false, options);
+  }
+
+  private SquashfsEntrySink(FileChannel channel, boolean ownsChannel, SquashfsOptions options) throws IOException {
+    this.channel = channel;
+    this.ownsChannel = ownsChannel;
+    this.options = options;
+    this.blockSize = options.blockSize();
+    this.compressorOptions = BlockCompressor.options(options.compression(), options.level());
+    try {
+      this.sha256 = MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+    long dataStart = SUPERBLOCK_SIZE + (compressorOptions == null ? 0 : 2 + compressorOptions.length);
+    this.data = new DataWriter(channel, dataStart, options);
+    Node.Dir root = new Node.Dir();
+    dirs.put(EntryPath.ROOT, root);
+  }
+
+  /** A sink that creates (truncating) and owns the file at {@code path}; for tests and tools. */
+  public static SquashfsEntrySink create(Path path, SquashfsOptions options) throws IOException {
+    FileChannel ch = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+        StandardOpenOption.READ, StandardOpenOption.TRUNCATE_EXISTING);
+    try {
+      return new SquashfsEntrySink(ch, true, options);
+    } catch (IOException | RuntimeException e) {
+      ch.close();
+      throw e;
+    }
+  }
+
+  SquashfsOptions options() {
+    return options;
+  }
+
+  byte[] compressorOptions() {
+    return compressorOptions;
+  }
+
+  FileChannel channel() {
+    return channel;
+  }
+
+  @Override
+  public void accept(EntryHeader h, InputStream content) throws IOException {
+    if (finished || closed) {
+      throw new IllegalStateException("squashfs sink already " + (finished ? "finished" : "closed"));
+    }
+    EntryPath path = h.path();
+    if (h.type() == EntryType.DIRECTORY) {
+      Node.Dir d = dir(path);
+      if (d.hasHeader) {
+        throw new IOException("squashfs: directory " + path + " delivered twice");
+      }
+      d.hasHeader = true;
+      meta(d, h);
+      return;
+    }
+    if (path.isRoot()) {
+      throw new IOException("squashfs: the root must be a directory, not " + h.type());
+    }
+    byte[] name = path.name();
+    if (name.length > 256) {
+      throw new IOException("squashfs: name longer than 256 bytes: " + path);
+    }
+    Node.Dir parent = dir(path.parent());
+    Node node;
+    switch (h.type()) {
+      case HARDLINK -> {
+        node = lookup(h.linkTarget());
+        node.nlink++;
+        parent.children.add(new Node.Child(name, node));
+        return;
+      }
+      case FILE -> {
+        Node.File f = new Node.File();
+        f.data = writeContent(h, content);
+        node = f;
+      }
+      case SYMLINK -> {
+        Node.Symlink s = new Node.Symlink();
+        s.target = h.symlinkTarget().clone();
+        node = s;
+      }
+      case CHAR_DEVICE, BLOCK_DEVICE, FIFO -> {
+        Node.Special s = new Node.Special(h.type());
+        s.rdev = encodeDevice(h.devMajor(), h.devMinor());
+        node = s;
+      }
+      default -> throw new IOException("squashfs: unexpected entry type " + h.type() + " at " + path);
+    }
+    meta(node, h);
+    parent.children.add(new Node.Child(name, node));
+  }
+
+  /** Linux's "new" dev_t encoding, which squashfs stores (12-bit major, 20-bit minor). */
+  static int encodeDevice(int major, int minor) {
+    return ((major & 0xfff) << 8) | (minor & 0xff) | ((minor & 0xfff00) << 12);
+  }
+
+  private void meta(Node n, EntryHeader h) {
+    n.mode = h.mode();
+    n.uid = h.uid();
+    n.gid = h.gid();
+    n.mtime = Math.max(0, Math.min(0xffffffffL, h.mtimeSeconds()));
+    n.xattr = xattrSet(h.xattrs());
+  }
+
+  private Node.Dir dir(EntryPath path) throws IOException {
+    Node.Dir d = dirs.get(path);
+    if (d == null) {
+      d = new Node.Dir();
+      Node.Dir parent = dir(path.parent());
+      byte[] name = path.name();
+      if (name.length > 256) {
+        throw new IOException("squashfs: name longer than 256 bytes: " + path);
+      }
+      parent.children.add(new Node.Child(name, d));
+      dirs.put(path, d);
+    }
+    return d;
+  }
+
+  private Node lookup(EntryPath target) throws IOException {
+    Node.Dir parent = dirs.get(target.parent());
+    if (parent != null) {
+      byte[] name = target.name();
+      // Scanned from the end: a link usually follows its target closely.
+      for (int i = parent.children.size() - 1; i >= 0; i--) {
+        Node.Child c = parent.children.get(i);
+        if (Arrays.equals(c.name(), name) && !(c.node() instanceof Node.Dir)) {
+          return c.node();
+        }
+      }
+    }
+    throw new IOException("squashfs: hard link target " + target + " has not been delivered as a non-directory");
+  }
+
+  private int xattrSet(Map<String, byte[]> xattrs) {
+    if (xattrs.isEmpty()) {
+      return -1;
+    }
+    MetadataWriter.Le rec = new MetadataWriter.Le(64);
+    int count = 0;
+    for (Map.Entry<String, byte[]> e : xattrs.entrySet()) {
+      String key = e.getKey();
+      int type;
+      String suffix;
+      if (key.startsWith("user.")) {
+        type = 0;
+        suffix = key.substring(5);
+      } else if (key.startsWith("trusted.")) {
+        type = 1;
+        suffix = key.substring(8);
+      } else if (key.startsWith("security.")) {
+        type = 2;
+        suffix = key.substring(9);
+      } else {
+        droppedXattrs++;
+        continue;
+      }
+      byte[] k = suffix.getBytes(StandardCharsets.UTF_8);
+      rec.u16(type).u16(k.length).bytes(k).u32(e.getValue().length).bytes(e.getValue());
+      count++;
+    }
+    if (count == 0) {
+      return -1;
+    }
+    byte[] bytes = rec.toByteArray();
+    String key = new String(bytes, StandardCharsets.ISO_8859_1);
+    Integer id = xattrIds.get(key);
+    if (id == null) {
+      id = xattrSets.size();
+      xattrSets.add(bytes);
+      xattrCounts.add(count);
+      xattrIds.put(key, id);
+    }
+    return id;
+  }
+
+  // ---- content
+
+  private Node.FileData writeContent(EntryHeader h, InputStream content) throws IOException {
+    long size = h.size();
+    Node.FileData fd = new Node.FileData(size);
+    boolean useFragment = options.fragments() && size % blockSize != 0;
+    long fullBlocks = useFragment ? size / blockSize : (size + blockSize - 1) / blockSize;
+    fd.sizes = new int[Math.toIntExact(fullBlocks)];
+    boolean dedup = options.deduplicate() && size > 0;
+    if (dedup) {
+      sha256.reset();
+    }
+    if (fullBlocks > 0) {
+      data.mark(at -> fd.start = at);
+    }
+    for (int i = 0; i < fullBlocks; i++) {
+      int len = (int) Math.min(blockSize, size - (long) i * blockSize);
+      byte[] buf = new byte[len];
+      readFully(content, buf, len, h);
+      if (dedup) {
+        sha256.update(buf, 0, len);
+      }
+      if (len == blockSize && Arrays.equals(buf, 0, len, ZEROS, 0, len)) {
+        fd.sizes[i] = 0;
+        fd.sparseBytes += len;
+        continue;
+      }
+      final int index = i;
+      data.block(buf, len, (pos, word) -> fd.sizes[index] = word);
+    }
+    byte[] tail = null;
+    if (useFragment) {
+      int len = (int) (size % blockSize);
+      tail = new byte[len];
+      readFully(content, tail, len, h);
+      if (dedup) {
+        sha256.update(tail, 0, len);
+      }
+    }
+    if (dedup) {
+      String key = size + ":" + java.util.HexFormat.of().formatHex(sha256.digest());
+      Node.FileData original = contentIndex.get(key);
+      if (original != null) {
+        if (fullBlocks > 0) {
+          // The blocks just queued are a copy: let the next file overwrite them.
+          data.rewind(() -> fd.start);
+        }
+        return original;
+      }
+      contentIndex.put(key, fd);
+    }
+    if (tail != null) {
+      addFragment(fd, tail);
+    }
+    return fd;
+  }
+
+  private void addFragment(Node.FileData fd, byte[] tail) throws IOException {
+    if (fragmentBuffer != null && fragmentFill + tail.length > blockSize) {
+      flushFragment();
+    }
+    if (fragmentBuffer == null) {
+      fragmentBuffer = new byte[blockSize];
+      fragmentFill = 0;
+      fragments.add(new Fragment());
+    }
+    fd.fragment = fragments.size() - 1;
+    fd.fragmentOffset = fragmentFill;
+    System.arraycopy(tail, 0, fragmentBuffer, fragmentFill, tail.length);
+    fragmentFill += tail.length;
+  }
+
+  private void flushFragment() throws IOException {
+    if (fragmentBuffer == null) {
+      return;
+    }
+    Fragment f = fragments.get(fragments.size() - 1);
+    data.block(fragmentBuffer, fragmentFill, (pos, word) -> {
+      f.start = pos;
+      f.sizeWord = word;
+    });
+    fragmentBuffer = null;
+    fragmentFill = 0;
+  }
+
+  private static void readFully(InputStream in, byte[] buf, int len, EntryHeader h) throws IOException {
+    int n = in.readNBytes(buf, 0, len);
+    if (n != len) {
+      throw new EOFException("squashfs: content of " + h.path() + " ended before its size " + h.size());
+    }
+  }
+
+  // ---- finishing
+
+  @Override
+  public void finish() throws IOException {
+    if (finished || closed) {
+      throw new IllegalStateException("squashfs sink already " + (finished ? "finished" : "closed"));
+    }
+    flushFragment();
+    long dataEnd = data.drain();
+    long highWater = data.highWater();
+    data.close();
+    if (compressorOptions != null) {
+      ByteBuffer opt = ByteBuffer.allocate(2 + compressorOptions.length);
+      opt.put((byte) compressorOptions.length).put((byte) (0x80 | (compressorOptions.length >>> 8))).put(compressorOptions).flip();
+      writeAt(opt, SUPERBLOCK_SIZE);
+    }
+    long end = new TableWriter(this).write(dataEnd);
+    // Pad to 4 KiB like the C tools: loop devices want whole sectors.
+    long padded = (end + 4095) & ~4095L;
+    if (padded > end) {
+      writeAt(ByteBuffer.wrap(new byte[(int) (padded - end)]), end);
+    }
+    if (highWater > padded) {
+      channel.truncate(padded);
+    }
+    finished = true;
+  }
+
+  void writeAt(ByteBuffer buf, long at) throws IOException {
+    while (buf.hasRemaining()) {
+      at += channel.write(buf, at);
+    }
+  }
+
+  @Override
+  public void close() throws IOException {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    data.close();
+    if (ownsChannel) {
+      channel.close();
+    }
+  }
+
+  /** How many xattrs were dropped because squashfs has no namespace for them. */
+  public long droppedXattrs() {
+    return droppedXattrs;
+  }
+}

@@ -1,0 +1,76 @@
+package dev.ocirender.output.squashfs;
+
+import java.util.OptionalLong;
+
+/**
+ * How a {@link SquashfsEntrySink} writes: compressor and level, data block size, fragments,
+ * de-duplication, the compression worker count, and the filesystem's modification time.
+ *
+ * @param mkfsTime the superblock time; empty means the newest inode mtime (deterministic)
+ */
+public record SquashfsOptions(
+    SquashfsCompression compression,
+    int level,
+    int blockSize,
+    boolean fragments,
+    boolean deduplicate,
+    int threads,
+    OptionalLong mkfsTime) {
+
+  public static final int MIN_BLOCK_SIZE = 4096;
+  public static final int MAX_BLOCK_SIZE = 1 << 20;
+  public static final int DEFAULT_BLOCK_SIZE = 128 * 1024;
+
+  public SquashfsOptions {
+    if (blockSize < MIN_BLOCK_SIZE || blockSize > MAX_BLOCK_SIZE || Integer.bitCount(blockSize) != 1) {
+      throw new IllegalArgumentException("squashfs block size must be a power of two from 4K to 1M, not " + blockSize);
+    }
+    compression.checkLevel(level);
+    if (threads < 1) {
+      throw new IllegalArgumentException("threads must be at least 1, not " + threads);
+    }
+  }
+
+  /** zstd level 3, 128 KiB blocks, fragments and de-duplication on, one worker per core. */
+  public static SquashfsOptions defaults() {
+    return new SquashfsOptions(SquashfsCompression.ZSTD, 3, DEFAULT_BLOCK_SIZE, true, true,
+        Runtime.getRuntime().availableProcessors(), sourceDateEpoch());
+  }
+
+  public SquashfsOptions withCompression(SquashfsCompression c, int lvl) {
+    return new SquashfsOptions(c, lvl, blockSize, fragments, deduplicate, threads, mkfsTime);
+  }
+
+  public SquashfsOptions withBlockSize(int size) {
+    return new SquashfsOptions(compression, level, size, fragments, deduplicate, threads, mkfsTime);
+  }
+
+  public SquashfsOptions withFragments(boolean on) {
+    return new SquashfsOptions(compression, level, blockSize, on, deduplicate, threads, mkfsTime);
+  }
+
+  public SquashfsOptions withDeduplicate(boolean on) {
+    return new SquashfsOptions(compression, level, blockSize, fragments, on, threads, mkfsTime);
+  }
+
+  public SquashfsOptions withThreads(int n) {
+    return new SquashfsOptions(compression, level, blockSize, fragments, deduplicate, n, mkfsTime);
+  }
+
+  public SquashfsOptions withMkfsTime(OptionalLong t) {
+    return new SquashfsOptions(compression, level, blockSize, fragments, deduplicate, threads, t);
+  }
+
+  /** {@code SOURCE_DATE_EPOCH} from the environment, when set to a number. */
+  static OptionalLong sourceDateEpoch() {
+    String v = System.getenv("SOURCE_DATE_EPOCH");
+    if (v == null || v.isBlank()) {
+      return OptionalLong.empty();
+    }
+    try {
+      return OptionalLong.of(Long.parseLong(v.trim()));
+    } catch (NumberFormatException e) {
+      return OptionalLong.empty();
+    }
+  }
+}

@@ -1,0 +1,342 @@
+package dev.ocirender.output.squashfs;
+
+import dev.ocirender.layer.EntryPath;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Writes everything of a squashfs image that follows the data area, from the compact metadata a
+ * {@link SquashfsEntrySink} collected: inode table, directory table (with directory indexes for
+ * listings past one metadata block), fragment, export, id and xattr tables, then the superblock.
+ *
+ * <p>Layout and numbering are those of the C tools' habits, and deterministic: children sorted by
+ * unsigned name bytes; inode numbers assigned depth-first, children before their directory, the
+ * root last; a hard-linked inode is numbered and written where it is first met. Single use.
+ */
+final class TableWriter {
+
+  private static final int MAGIC = 0x73717368;
+  private static final int INVALID = 0xffffffff;
+
+  private static final int FLAG_NO_FRAGMENTS = 0x0010;
+  private static final int FLAG_DUPLICATES = 0x0040;
+  private static final int FLAG_EXPORTABLE = 0x0080;
+  private static final int FLAG_NO_XATTRS = 0x0200;
+  private static final int FLAG_COMPRESSOR_OPTIONS = 0x0400;
+
+  private final SquashfsEntrySink sink;
+  private final SquashfsOptions options;
+  private final BlockCompressor compressor;
+  private final MetadataWriter inodes;
+  private final MetadataWriter directories;
+  private final MetadataWriter.Le scratch = new MetadataWriter.Le(256);
+  private final Map<Long, Integer> idIndex = new TreeMap<>();
+  private final List<Long> exportRefs = new ArrayList<>();
+  private int inodeCount;
+  private long newestMtime;
+
+  TableWriter(SquashfsEntrySink sink) {
+    this.sink = sink;
+    this.options = sink.options();
+    this.compressor = BlockCompressor.create(options.compression(), options.level(), options.blockSize());
+    this.inodes = new MetadataWriter(compressor);
+    this.directories = new MetadataWriter(compressor);
+  }
+
+  /** Writes the tables from {@code dataEnd} on and the superblock; returns the bytes used. */
+  long write(long dataEnd) throws IOException {
+    try {
+      return writeTables(dataEnd);
+    } finally {
+      compressor.close();
+    }
+  }
+
+  private long writeTables(long dataEnd) throws IOException {
+    Node.Dir root = sink.dirs.get(EntryPath.ROOT);
+    prepare(root);
+    int i = 0;
+    for (Map.Entry<Long, Integer> e : idIndex.entrySet()) {
+      e.setValue(i++);
+    }
+    if (idIndex.size() > 65536) {
+      throw new IOException("squashfs: more than 65536 distinct uids and gids (" + idIndex.size() + ")");
+    }
+    number(root);
+    for (int k = 0; k < inodeCount; k++) {
+      exportRefs.add(-1L);
+    }
+    writeDirectory(root, inodeCount + 1);
+
+    long pos = dataEnd;
+    long inodeTableStart = pos;
+    pos = put(inodes.finish(), pos);
+    long directoryTableStart = pos;
+    pos = put(directories.finish(), pos);
+
+    MetadataWriter.Le frag = new MetadataWriter.Le(16 * sink.fragments.size());
+    for (SquashfsEntrySink.Fragment f : sink.fragments) {
+      frag.u64(f.start).u32(f.sizeWord).u32(0);
+    }
+    long[] fragmentTable = lookup(frag.toByteArray(), pos);
+    long fragmentTableStart = fragmentTable[0];
+    pos = fragmentTable[1];
+
+    MetadataWriter.Le export = new MetadataWriter.Le(8 * inodeCount);
+    for (long ref : exportRefs) {
+      export.u64(ref);
+    }
+    long[] exportTable = lookup(export.toByteArray(), pos);
+    long exportTableStart = exportTable[0];
+    pos = exportTable[1];
+
+    MetadataWriter.Le ids = new MetadataWriter.Le(4 * idIndex.size());
+    for (long id : idIndex.keySet()) {
+      ids.u32(id);
+    }
+    long[] idTable = lookup(ids.toByteArray(), pos);
+    long idTableStart = idTable[0];
+    pos = idTable[1];
+
+    long xattrTableStart = -1L;
+    if (!sink.xattrSets.isEmpty()) {
+      long kvStart = pos;
+      MetadataWriter kv = new MetadataWriter(compressor);
+      MetadataWriter.Le idEntries = new MetadataWriter.Le(16 * sink.xattrSets.size());
+      for (int s = 0; s < sink.xattrSets.size(); s++) {
+        byte[] set = sink.xattrSets.get(s);
+        idEntries.u64(kv.reference()).u32(sink.xattrCounts.get(s)).u32(set.length);
+        kv.write(set);
+      }
+      pos = put(kv.finish(), pos);
+      byte[][] t = MetadataWriter.lookupTable(compressor, idEntries.toByteArray(), pos);
+      pos = put(t[0], pos);
+      xattrTableStart = pos;
+      MetadataWriter.Le header = new MetadataWriter.Le(16);
+      header.u64(kvStart).u32(sink.xattrSets.size()).u32(0);
+      pos = put(header.toByteArray(), pos);
+      pos = put(t[1], pos);
+    }
+
+    int flags = FLAG_EXPORTABLE;
+    if (options.deduplicate()) {
+      flags |= FLAG_DUPLICATES;
+    }
+    if (!options.fragments()) {
+      flags |= FLAG_NO_FRAGMENTS;
+    }
+    if (sink.xattrSets.isEmpty()) {
+      flags |= FLAG_NO_XATTRS;
+    }
+    if (sink.compressorOptions() != null) {
+      flags |= FLAG_COMPRESSOR_OPTIONS;
+    }
+    long mkfsTime = Math.max(0, Math.min(0xffffffffL, options.mkfsTime().orElse(newestMtime)));
+    ByteBuffer sb = ByteBuffer.allocate(96).order(ByteOrder.LITTLE_ENDIAN);
+    sb.putInt(MAGIC)
+        .putInt(inodeCount)
+        .putInt((int) mkfsTime)
+        .putInt(options.blockSize())
+        .putInt(sink.fragments.size())
+        .putShort((short) options.compression().id())
+        .putShort((short) Integer.numberOfTrailingZeros(options.blockSize()))
+        .putShort((short) flags)
+        .putShort((short) idIndex.size())
+        .putShort((short) 4)
+        .putShort((short) 0)
+        .putLong(root.inodeRef)
+        .putLong(pos)
+        .putLong(idTableStart)
+        .putLong(xattrTableStart)
+        .putLong(inodeTableStart)
+        .putLong(directoryTableStart)
+        .putLong(fragmentTableStart)
+        .putLong(exportTableStart);
+    sb.flip();
+    sink.writeAt(sb, 0);
+    return pos;
+  }
+
+  /** Writes a lookup-table area at {@code pos}; returns {table pointer, end}. */
+  private long[] lookup(byte[] entries, long pos) throws IOException {
+    byte[][] t = MetadataWriter.lookupTable(compressor, entries, pos);
+    long end = put(t[0], pos);
+    long start = end;
+    end = put(t[1], end);
+    return new long[] {start, end};
+  }
+
+  private long put(byte[] bytes, long pos) throws IOException {
+    sink.writeAt(ByteBuffer.wrap(bytes), pos);
+    return pos + bytes.length;
+  }
+
+  /** Sorts every directory, collects ids and the newest mtime. */
+  private void prepare(Node.Dir d) {
+    d.children.sort((a, b) -> Arrays.compareUnsigned(a.name(), b.name()));
+    see(d);
+    for (Node.Child c : d.children) {
+      if (c.node() instanceof Node.Dir sub) {
+        prepare(sub);
+      } else {
+        see(c.node());
+      }
+    }
+  }
+
+  private void see(Node n) {
+    idIndex.putIfAbsent(n.uid, 0);
+    idIndex.putIfAbsent(n.gid, 0);
+    newestMtime = Math.max(newestMtime, n.mtime);
+  }
+
+  private void number(Node.Dir d) {
+    for (Node.Child c : d.children) {
+      Node n = c.node();
+      if (n instanceof Node.Dir sub) {
+        number(sub);
+      } else if (n.inodeNumber == 0) {
+        n.inodeNumber = ++inodeCount;
+      }
+    }
+    d.inodeNumber = ++inodeCount;
+  }
+
+  // ---- inodes and directories
+
+  private void header(int type, Node n) {
+    scratch.reset();
+    scratch.u16(type).u16(n.mode & 07777).u16(idIndex.get(n.uid)).u16(idIndex.get(n.gid))
+        .u32(n.mtime).u32(n.inodeNumber);
+  }
+
+  private void emit(Node n) {
+    n.inodeRef = inodes.reference();
+    exportRefs.set(n.inodeNumber - 1, n.inodeRef);
+    inodes.write(scratch.array(), 0, scratch.size());
+  }
+
+  private static long xattrField(Node n) {
+    return n.xattr < 0 ? INVALID & 0xffffffffL : n.xattr;
+  }
+
+  private void writeLeaf(Node n) throws IOException {
+    if (n instanceof Node.File f) {
+      Node.FileData fd = f.data;
+      long start = fd.sizes.length > 0 ? fd.start : 0;
+      long fragment = fd.fragment < 0 ? INVALID & 0xffffffffL : fd.fragment;
+      long offset = fd.fragment < 0 ? 0 : fd.fragmentOffset;
+      boolean extended = fd.size >= (1L << 32) || start >= (1L << 32) || n.nlink > 1 || n.xattr >= 0 || fd.sparseBytes > 0;
+      if (extended) {
+        header(9, n);
+        scratch.u64(start).u64(fd.size).u64(fd.sparseBytes).u32(n.nlink).u32(fragment).u32(offset).u32(xattrField(n));
+      } else {
+        header(2, n);
+        scratch.u32(start).u32(fragment).u32(offset).u32(fd.size);
+      }
+      for (int s : fd.sizes) {
+        scratch.u32(s & 0xffffffffL);
+      }
+    } else if (n instanceof Node.Symlink s) {
+      header(n.xattr >= 0 ? 10 : 3, n);
+      scratch.u32(n.nlink).u32(s.target.length).bytes(s.target);
+      if (n.xattr >= 0) {
+        scratch.u32(n.xattr);
+      }
+    } else if (n instanceof Node.Special sp) {
+      int type = sp.basicType();
+      header(n.xattr >= 0 ? type + 7 : type, n);
+      scratch.u32(n.nlink);
+      if (type != 6) {
+        scratch.u32(sp.rdev & 0xffffffffL);
+      }
+      if (n.xattr >= 0) {
+        scratch.u32(n.xattr);
+      }
+    } else {
+      throw new IOException("squashfs: unexpected node " + n);
+    }
+    emit(n);
+  }
+
+  private record DirIndex(long index, long start, byte[] name) {}
+
+  private void writeDirectory(Node.Dir d, int parentInode) throws IOException {
+    int subdirs = 0;
+    for (Node.Child c : d.children) {
+      Node n = c.node();
+      if (n instanceof Node.Dir sub) {
+        writeDirectory(sub, d.inodeNumber);
+        subdirs++;
+      } else if (n.inodeRef < 0) {
+        writeLeaf(n);
+      }
+    }
+
+    long listingBlock = directories.blockStart();
+    int listingOffset = directories.blockOffset();
+    long listingStart = directories.uncompressedSize();
+    List<DirIndex> index = new ArrayList<>();
+    long lastIndexedChunk = 0;
+    List<Node.Child> children = d.children;
+    MetadataWriter.Le buf = new MetadataWriter.Le(64);
+    int i = 0;
+    while (i < children.size()) {
+      Node first = children.get(i).node();
+      long block = first.inodeRef >>> 16;
+      int base = first.inodeNumber;
+      long at = directories.uncompressedSize() - listingStart;
+      long size = 12;
+      int j = i;
+      while (j < children.size() && j - i < 256) {
+        Node.Child c = children.get(j);
+        Node n = c.node();
+        long diff = (long) n.inodeNumber - base;
+        if ((n.inodeRef >>> 16) != block || diff < -32768 || diff > 32767) {
+          break;
+        }
+        long es = 8 + c.name().length;
+        // A new header wherever the listing crosses a metadata block, so the index can point there.
+        if (j > i && (at + size) / MetadataWriter.BLOCK != (at + size + es) / MetadataWriter.BLOCK) {
+          break;
+        }
+        size += es;
+        j++;
+      }
+      if (i > 0 && at / MetadataWriter.BLOCK != lastIndexedChunk) {
+        index.add(new DirIndex(at, directories.blockStart(), children.get(i).name()));
+        lastIndexedChunk = at / MetadataWriter.BLOCK;
+      }
+      buf.reset();
+      buf.u32(j - i - 1).u32(block).u32(base);
+      for (int k = i; k < j; k++) {
+        Node.Child c = children.get(k);
+        Node n = c.node();
+        buf.u16((int) (n.inodeRef & 0xffff)).u16(n.inodeNumber - base).u16(n.basicType())
+            .u16(c.name().length - 1).bytes(c.name());
+      }
+      directories.write(buf.array(), 0, buf.size());
+      i = j;
+    }
+    long fileSize = directories.uncompressedSize() - listingStart + 3;
+    int nlink = 2 + subdirs;
+    if (fileSize > 0xffff || !index.isEmpty() || d.xattr >= 0) {
+      header(8, d);
+      scratch.u32(nlink).u32(fileSize).u32(listingBlock).u32(parentInode).u16(index.size()).u16(listingOffset)
+          .u32(xattrField(d));
+      for (DirIndex x : index) {
+        scratch.u32(x.index()).u32(x.start()).u32(x.name().length - 1).bytes(x.name());
+      }
+    } else {
+      header(1, d);
+      scratch.u32(listingBlock).u32(nlink).u16((int) fileSize).u16(listingOffset).u32(parentInode);
+    }
+    emit(d);
+  }
+}
