@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Squashfs writer benchmark (BENCHMARKS.md): ours vs tar2sqfs and mksquashfs on the same merged tar
 # (>1 GB, synthetic image, seed 42), zstd level 3, 128 KiB blocks, alternating, ROUNDS rounds after
-# one warm-up; wall time, output size and peak RSS from /usr/bin/time -v.
-# Usage: scripts/bench-squashfs.sh [WORKDIR] [ROUNDS]
+# one warm-up; wall time, CPU time (user, sys), output size and peak RSS from /usr/bin/time -v.
+# With BEFORE=DIR (compiled main classes of an earlier commit) that build runs too, as "before".
+# Usage: [BEFORE=DIR] scripts/bench-squashfs.sh [WORKDIR] [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=${1:-target/bench-squashfs}
@@ -19,14 +20,19 @@ run() { # name, command...
   local name=$1; shift
   rm -f "$work/$name.sqfs"
   /usr/bin/time -v -o "$work/$name.time" "$@" > "$work/$name.out" 2>&1
-  local wall rss size
+  local wall user sys rss size
   wall=$(grep 'Elapsed (wall' "$work/$name.time" | awk '{print $NF}')
+  user=$(grep 'User time' "$work/$name.time" | awk '{print $NF}')
+  sys=$(grep 'System time' "$work/$name.time" | awk '{print $NF}')
   rss=$(grep 'Maximum resident' "$work/$name.time" | awk '{print $NF}')
   size=$(stat -c %s "$work/$name.sqfs")
-  echo "$name wall=$wall maxrss_kb=$rss size=$size $(grep -h '^ours' "$work/$name.out" || true)"
+  echo "$name wall=$wall user=$user sys=$sys maxrss_kb=$rss size=$size $(grep -h '^ours' "$work/$name.out" || true)"
 }
 for i in $(seq 0 "$rounds"); do
   [[ $i == 0 ]] && echo "--- warm-up" || echo "--- round $i"
+  if [[ -n ${BEFORE:-} ]]; then
+    run before java -Xmx512m -cp "$BEFORE:${cp#target/classes:}" dev.ocirender.bench.SquashfsBenchmark write "$tar" "$work/before.sqfs"
+  fi
   run ours java -Xmx512m -cp "$cp" dev.ocirender.bench.SquashfsBenchmark write "$tar" "$work/ours.sqfs"
   run tar2sqfs bash -c "tar2sqfs -q -f -j 2 -c zstd -X level=3 '$work/tar2sqfs.sqfs' < '$tar'"
   run mksquashfs bash -c "mksquashfs - '$work/mksquashfs.sqfs' -tar -quiet -no-progress -noappend -comp zstd -Xcompression-level 3 < '$tar'"

@@ -12,7 +12,8 @@ import picocli.CommandLine.Option;
 /**
  * The registry options of {@code render} and {@code inspect} ({@code docker://} sources), as a picocli
  * mixin, turned into one {@link RegistryContext} per command. Credentials are not flags: they come
- * from the Docker and containers auth files and credential helpers.
+ * from the Docker and containers auth files, credential helpers and, for Google's registries,
+ * Application Default Credentials.
  */
 final class RegistryFlags {
 
@@ -29,7 +30,7 @@ final class RegistryFlags {
   List<URI> mirrors = new ArrayList<>();
 
   @Option(names = "--registry-timeout", paramLabel = "SECONDS", defaultValue = "60",
-      description = "Connect, response and read timeout for registry requests. Default: ${DEFAULT-VALUE}.")
+      description = "Connect, response and read timeout for registry requests (a body silent this long is resumed or retried). Default: ${DEFAULT-VALUE}.")
   long timeoutSeconds;
 
   @Option(names = "--registry-retries", paramLabel = "N", defaultValue = "6",

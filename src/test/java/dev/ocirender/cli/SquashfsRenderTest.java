@@ -2,17 +2,17 @@ package dev.ocirender.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.ocirender.layer.ExternalTools;
+import dev.ocirender.testing.ExternalTools;
 import dev.ocirender.testing.FsSnapshot;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * {@code render --format squashfs} end to end, with the built-in writer and both external tools:

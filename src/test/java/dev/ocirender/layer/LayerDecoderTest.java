@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.ocirender.image.Descriptor;
 import dev.ocirender.image.Digest;
 import dev.ocirender.image.VerifyingInputStream;
+import dev.ocirender.testing.ExternalTools;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;

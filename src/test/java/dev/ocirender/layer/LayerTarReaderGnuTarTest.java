@@ -2,6 +2,7 @@ package dev.ocirender.layer;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.ocirender.testing.ExternalTools;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;

@@ -3,9 +3,9 @@ package dev.ocirender.render;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ocirender.image.Platform;
-import dev.ocirender.layer.ExternalTools;
 import dev.ocirender.source.ImageSource;
 import dev.ocirender.source.ImageSources;
+import dev.ocirender.testing.ExternalTools;
 import dev.ocirender.testing.FsSnapshot;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -27,6 +27,25 @@ abstract class BlockCompressor implements AutoCloseable {
   /** The compressed bytes, or null if they would not be smaller than {@code len}. */
   abstract byte[] compress(byte[] src, int off, int len);
 
+  /**
+   * Compresses into {@code dst}, whose length is at least {@link #maxCompressedLength(int)} of
+   * {@code len}, and returns the compressed length, or -1 if it would not be smaller than {@code
+   * len}. The data writer uses this with pooled buffers, so that a block costs no allocation.
+   */
+  int compressInto(byte[] src, int off, int len, byte[] dst) {
+    byte[] c = compress(src, off, len);
+    if (c == null) {
+      return -1;
+    }
+    System.arraycopy(c, 0, dst, 0, c.length);
+    return c.length;
+  }
+
+  /** The output buffer size {@link #compressInto} needs for {@code len} bytes of input. */
+  int maxCompressedLength(int len) {
+    return len;
+  }
+
   @Override
   public void close() {}
 
@@ -68,6 +87,17 @@ abstract class BlockCompressor implements AutoCloseable {
       byte[] dst = new byte[(int) Zstd.compressBound(len)];
       int n = ctx.compressByteArray(dst, 0, dst.length, src, off, len);
       return n < len ? Arrays.copyOf(dst, n) : null;
+    }
+
+    @Override
+    int compressInto(byte[] src, int off, int len, byte[] dst) {
+      int n = ctx.compressByteArray(dst, 0, dst.length, src, off, len);
+      return n < len ? n : -1;
+    }
+
+    @Override
+    int maxCompressedLength(int len) {
+      return (int) Zstd.compressBound(len);
     }
 
     @Override

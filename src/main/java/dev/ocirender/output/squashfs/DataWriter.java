@@ -18,7 +18,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  *
  * <p>Every operation goes through one FIFO of at most {@code 16 × threads} pending operations; the
  * submitting thread completes the oldest one (waits for its compression, writes it) when the FIFO
- * is full, which bounds memory to that many blocks. Besides blocks, the FIFO carries markers: the
+ * is full, which bounds memory to that many blocks. Their input and compressed-output buffers are
+ * reused once a block is written, so the steady state allocates nothing per block. Besides blocks, the FIFO carries markers: the
  * start of a file's blocks, and a rewind to that start for a file that turned out to duplicate an
  * earlier one (its blocks are then overwritten by what follows, and the file is truncated at the
  * end). Results (block positions and size words) are filled into the caller's records when their
@@ -49,6 +50,10 @@ final class DataWriter implements AutoCloseable {
   private final ThreadLocal<BlockCompressor> compressors;
   private final java.util.Queue<BlockCompressor> created = new java.util.concurrent.ConcurrentLinkedQueue<>();
   private final ArrayDeque<Op> pending = new ArrayDeque<>();
+  /** Input block buffers, taken and given back by the submitting thread only. */
+  private final ArrayDeque<byte[]> buffers = new ArrayDeque<>();
+  /** Compressed-output buffers: taken by workers, given back by the submitting thread. */
+  private final java.util.Queue<byte[]> outputs = new java.util.concurrent.ConcurrentLinkedQueue<>();
   private final int maxPending;
   private long position;
   private long end;
@@ -74,21 +79,56 @@ final class DataWriter implements AutoCloseable {
     this.maxPending = 16 * options.threads();
   }
 
-  /** Queues a block for compression; {@code data} must not be changed afterwards. */
+  /**
+   * A block buffer ({@code blockSize} bytes) for {@link #block}, reused from blocks already written:
+   * the writer then allocates nothing per block in the steady state.
+   */
+  byte[] buffer() {
+    byte[] b = buffers.poll();
+    return b != null ? b : new byte[blockSize];
+  }
+
+  /** Gives back a buffer from {@link #buffer()} that was not queued. */
+  void release(byte[] buffer) {
+    if (buffer.length == blockSize) {
+      buffers.add(buffer);
+    }
+  }
+
+  /**
+   * Queues a block for compression; {@code data} must not be changed afterwards. A buffer from
+   * {@link #buffer()} goes back to the pool once the block is written.
+   */
   void block(byte[] data, int len, BlockResult result) throws IOException {
-    Future<byte[]> compressed = pool.submit(() -> compressors.get().compress(data, 0, len));
+    Future<Compressed> compressed = pool.submit(() -> compress(data, len));
     enqueue(() -> {
-      byte[] c = await(compressed);
+      Compressed c = await(compressed);
       long at = position;
-      if (c != null) {
-        write(c, c.length);
+      if (c.length >= 0) {
+        write(c.buffer, c.length);
         result.written(at, c.length);
       } else {
         write(data, len);
         result.written(at, len | UNCOMPRESSED_BIT);
       }
+      outputs.add(c.buffer);
+      release(data);
     });
   }
+
+  /** On a worker: compresses into a pooled output buffer. */
+  private Compressed compress(byte[] data, int len) {
+    BlockCompressor c = compressors.get();
+    int need = c.maxCompressedLength(blockSize);
+    byte[] out = outputs.poll();
+    if (out == null || out.length < need) {
+      out = new byte[need];
+    }
+    return new Compressed(out, c.compressInto(data, 0, len, out));
+  }
+
+  /** A compressed block in a pooled buffer; length -1 when it is to be stored raw. */
+  private record Compressed(byte[] buffer, int length) {}
 
   /** Reports the position where the next block will land, in order with the blocks. */
   void mark(java.util.function.LongConsumer at) throws IOException {
@@ -130,7 +170,7 @@ final class DataWriter implements AutoCloseable {
     end = Math.max(end, at);
   }
 
-  private static byte[] await(Future<byte[]> f) throws IOException {
+  private static <T> T await(Future<T> f) throws IOException {
     try {
       return f.get();
     } catch (InterruptedException e) {

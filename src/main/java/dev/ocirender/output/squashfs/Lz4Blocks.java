@@ -23,4 +23,15 @@ final class Lz4Blocks extends BlockCompressor {
     int n = compressor.compress(src, off, len, dst, 0, dst.length);
     return n < len ? Arrays.copyOf(dst, n) : null;
   }
+
+  @Override
+  int compressInto(byte[] src, int off, int len, byte[] dst) {
+    int n = compressor.compress(src, off, len, dst, 0, dst.length);
+    return n < len ? n : -1;
+  }
+
+  @Override
+  int maxCompressedLength(int len) {
+    return compressor.maxCompressedLength(len);
+  }
 }

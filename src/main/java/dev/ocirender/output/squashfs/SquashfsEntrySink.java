@@ -61,6 +61,7 @@ public final class SquashfsEntrySink implements EntrySink {
   private final Map<String, Node.FileData> contentIndex = new HashMap<>();
   final List<Fragment> fragments = new ArrayList<>();
   private byte[] fragmentBuffer;
+  private byte[] tailBuffer;
   private int fragmentFill;
   long droppedXattrs;
   private boolean finished;
@@ -275,7 +276,7 @@ public final class SquashfsEntrySink implements EntrySink {
     }
     for (int i = 0; i < fullBlocks; i++) {
       int len = (int) Math.min(blockSize, size - (long) i * blockSize);
-      byte[] buf = new byte[len];
+      byte[] buf = data.buffer();
       readFully(content, buf, len, h);
       if (dedup) {
         sha256.update(buf, 0, len);
@@ -283,18 +284,37 @@ public final class SquashfsEntrySink implements EntrySink {
       if (len == blockSize && Arrays.equals(buf, 0, len, ZEROS, 0, len)) {
         fd.sizes[i] = 0;
         fd.sparseBytes += len;
+        data.release(buf);
         continue;
       }
       final int index = i;
       data.block(buf, len, (pos, word) -> fd.sizes[index] = word);
     }
-    byte[] tail = null;
+    int tailLength = 0;
+    boolean tailInPlace = false;
     if (useFragment) {
-      int len = (int) (size % blockSize);
-      tail = new byte[len];
-      readFully(content, tail, len, h);
+      // The tail is read straight into the open fragment block when it fits there; it only counts
+      // as added once the file is known not to be a duplicate.
+      tailLength = (int) (size % blockSize);
+      tailInPlace = fragmentFill + tailLength <= blockSize;
+      byte[] into;
+      int at;
+      if (tailInPlace) {
+        if (fragmentBuffer == null) {
+          fragmentBuffer = data.buffer();
+        }
+        into = fragmentBuffer;
+        at = fragmentFill;
+      } else {
+        if (tailBuffer == null) {
+          tailBuffer = new byte[blockSize];
+        }
+        into = tailBuffer;
+        at = 0;
+      }
+      readFully(content, into, at, tailLength, h);
       if (dedup) {
-        sha256.update(tail, 0, len);
+        sha256.update(into, at, tailLength);
       }
     }
     if (dedup) {
@@ -309,29 +329,32 @@ public final class SquashfsEntrySink implements EntrySink {
       }
       contentIndex.put(key, fd);
     }
-    if (tail != null) {
-      addFragment(fd, tail);
+    if (useFragment) {
+      addFragment(fd, tailLength, tailInPlace);
     }
     return fd;
   }
 
-  private void addFragment(Node.FileData fd, byte[] tail) throws IOException {
-    if (fragmentBuffer != null && fragmentFill + tail.length > blockSize) {
+  /**
+   * Adds the tail just read to the open fragment block: it is already in place there, or it is in
+   * {@link #tailBuffer} because the open block is too full and has to be queued first.
+   */
+  private void addFragment(Node.FileData fd, int len, boolean inPlace) throws IOException {
+    if (!inPlace) {
       flushFragment();
+      fragmentBuffer = data.buffer();
+      System.arraycopy(tailBuffer, 0, fragmentBuffer, 0, len);
     }
-    if (fragmentBuffer == null) {
-      fragmentBuffer = new byte[blockSize];
-      fragmentFill = 0;
+    if (fragmentFill == 0) {
       fragments.add(new Fragment());
     }
     fd.fragment = fragments.size() - 1;
     fd.fragmentOffset = fragmentFill;
-    System.arraycopy(tail, 0, fragmentBuffer, fragmentFill, tail.length);
-    fragmentFill += tail.length;
+    fragmentFill += len;
   }
 
   private void flushFragment() throws IOException {
-    if (fragmentBuffer == null) {
+    if (fragmentFill == 0) {
       return;
     }
     Fragment f = fragments.get(fragments.size() - 1);
@@ -344,7 +367,11 @@ public final class SquashfsEntrySink implements EntrySink {
   }
 
   private static void readFully(InputStream in, byte[] buf, int len, EntryHeader h) throws IOException {
-    int n = in.readNBytes(buf, 0, len);
+    readFully(in, buf, 0, len, h);
+  }
+
+  private static void readFully(InputStream in, byte[] buf, int off, int len, EntryHeader h) throws IOException {
+    int n = in.readNBytes(buf, off, len);
     if (n != len) {
       throw new EOFException("squashfs: content of " + h.path() + " ended before its size " + h.size());
     }

@@ -1,10 +1,12 @@
 package dev.ocirender.source.registry;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.google.auth.oauth2.GoogleCredentials;
 import dev.ocirender.image.ImageReference;
 import dev.ocirender.image.json.JsonTemplates;
 import java.io.File;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -12,10 +14,13 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.Iterator;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
@@ -34,47 +39,160 @@ import java.util.concurrent.TimeUnit;
  * <p>Helpers are run as {@code docker-credential-NAME get} with the server on stdin, found on the
  * {@code PATH} of the environment this store was made with; tests pass their own environment.
  * Docker Hub is looked up under all its historical names ({@code https://index.docker.io/v1/} first).
- * Results are cached per registry for the life of the store. Nothing here logs, and messages never
- * contain a secret. It does not write credentials (no login) and does not read Google Application
- * Default Credentials (a follow-up).
+ *
+ * <p>For Google's registries ({@code gcr.io}, {@code *.gcr.io}, {@code *-docker.pkg.dev}, and any
+ * added with {@link #withGoogleRegistry}) that have no entry in those files, Google Application
+ * Default Credentials are used when there are any: {@code $GOOGLE_APPLICATION_CREDENTIALS}, else
+ * gcloud's {@code application_default_credentials.json} ({@code $CLOUDSDK_CONFIG} or
+ * {@code ~/.config/gcloud}); {@link #fromEnvironment()} also asks the auth library, which knows the
+ * GCE/GKE metadata server. They are sent as user {@code oauth2accesstoken} with a fresh access token,
+ * as {@code docker-credential-gcr} does ({@link GoogleCredentialSource}); tests inject their own
+ * loader with {@link #withGoogleCredentials}.
+ *
+ * <p>Results are cached per registry for the life of the store (for ADC, the source; its token is
+ * refreshed as it expires). Nothing here logs, and messages never contain a secret. It does not write
+ * credentials (no login).
  */
 public final class CredentialStore {
 
   private static final List<String> DOCKER_HUB_KEYS =
       List.of("https://index.docker.io/v1/", "index.docker.io", "docker.io", "registry-1.docker.io");
 
-  private final Map<String, String> env;
-  private final Path home;
-  private final Map<String, java.util.Optional<Credential>> cache = new ConcurrentHashMap<>();
-
-  /** @param env the environment (DOCKER_CONFIG, REGISTRY_AUTH_FILE, XDG_RUNTIME_DIR, PATH) */
-  public CredentialStore(Map<String, String> env, Path home) {
-    this.env = Map.copyOf(env);
-    this.home = Objects.requireNonNull(home, "home");
+  /**
+   * Loads Google Application Default Credentials, or returns null when there are none. Called at
+   * most once per store, when a Google registry without other credentials is first used.
+   */
+  @FunctionalInterface
+  public interface GoogleCredentialsLoader {
+    GoogleCredentials load() throws IOException;
   }
 
+  private final Map<String, String> env;
+  private final Path home;
+  private final GoogleCredentialsLoader googleLoader;
+  private final Set<String> extraGoogleRegistries;
+  private final Map<String, Optional<CredentialSource>> cache = new ConcurrentHashMap<>();
+  private Optional<GoogleCredentials> google;
+
+  /**
+   * @param env the environment (DOCKER_CONFIG, REGISTRY_AUTH_FILE, XDG_RUNTIME_DIR, PATH,
+   *     GOOGLE_APPLICATION_CREDENTIALS, CLOUDSDK_CONFIG)
+   */
+  public CredentialStore(Map<String, String> env, Path home) {
+    this(env, home, null, Set.of());
+  }
+
+  private CredentialStore(Map<String, String> env, Path home, GoogleCredentialsLoader googleLoader,
+      Set<String> extraGoogleRegistries) {
+    this.env = Map.copyOf(env);
+    this.home = Objects.requireNonNull(home, "home");
+    this.googleLoader = googleLoader != null ? googleLoader : this::googleCredentialsFromFiles;
+    this.extraGoogleRegistries = Set.copyOf(extraGoogleRegistries);
+  }
+
+  /** The process's environment and home; ADC also from the metadata server on Google Cloud. */
   public static CredentialStore fromEnvironment() {
-    return new CredentialStore(System.getenv(), Path.of(System.getProperty("user.home")));
+    CredentialStore files = new CredentialStore(System.getenv(), Path.of(System.getProperty("user.home")));
+    return files.withGoogleCredentials(() -> {
+      GoogleCredentials found = files.googleCredentialsFromFiles();
+      if (found != null) {
+        return found;
+      }
+      try {
+        return GoogleCredentials.getApplicationDefault();
+      } catch (IOException e) {
+        return null; // "default credentials were not found": anonymous, as without ADC
+      }
+    });
   }
 
   /** No credentials at all: anonymous access only. */
   public static CredentialStore none() {
-    return new CredentialStore(Map.of(), Path.of("/nonexistent"));
+    return new CredentialStore(Map.of(), Path.of("/nonexistent")).withGoogleCredentials(() -> null);
+  }
+
+  /** This store with Application Default Credentials from {@code loader} instead of the environment's. */
+  public CredentialStore withGoogleCredentials(GoogleCredentialsLoader loader) {
+    return new CredentialStore(env, home, Objects.requireNonNull(loader, "loader"), extraGoogleRegistries);
   }
 
   /**
-   * The credential for {@code registry} ({@code host[:port]} as in an image reference), or null.
+   * This store with {@code registry} ({@code host} or {@code host:port}) treated as a Google registry,
+   * which gets Application Default Credentials when nothing else is configured for it (a registry
+   * behind a proxy or a private name that forwards to Artifact Registry; tests).
+   */
+  public CredentialStore withGoogleRegistry(String registry) {
+    Set<String> more = new LinkedHashSet<>(extraGoogleRegistries);
+    more.add(registry.toLowerCase(Locale.ROOT));
+    return new CredentialStore(env, home, googleLoader, more);
+  }
+
+  /** Whether {@code registry} gets Application Default Credentials when it has no other credentials. */
+  public boolean isGoogleRegistry(String registry) {
+    return GoogleCredentialSource.isGoogleRegistry(registry)
+        || extraGoogleRegistries.contains(registry.toLowerCase(Locale.ROOT));
+  }
+
+  /**
+   * The credential for {@code registry} ({@code host[:port]} as in an image reference) now, or null.
    *
-   * @throws IOException when a config file is malformed or a helper fails (other than "not found")
+   * @throws IOException when a config file is malformed, a helper fails (other than "not found"), or
+   *     Application Default Credentials exist but give no access token
    */
   public Credential lookup(String registry) throws IOException {
-    java.util.Optional<Credential> cached = cache.get(registry);
+    CredentialSource source = source(registry);
+    return source == null ? null : source.current();
+  }
+
+  /** Where {@code registry}'s credential comes from, or null for anonymous access. */
+  CredentialSource source(String registry) throws IOException {
+    Optional<CredentialSource> cached = cache.get(registry);
     if (cached != null) {
       return cached.orElse(null);
     }
     Credential found = find(registry);
-    cache.put(registry, java.util.Optional.ofNullable(found));
-    return found;
+    CredentialSource source = found != null ? CredentialSource.of(found) : null;
+    if (source == null && isGoogleRegistry(registry)) {
+      GoogleCredentials adc = googleCredentials();
+      source = adc == null ? null : new GoogleCredentialSource(adc, registry);
+    }
+    cache.put(registry, Optional.ofNullable(source));
+    return source;
+  }
+
+  private synchronized GoogleCredentials googleCredentials() throws IOException {
+    if (google == null) {
+      google = Optional.ofNullable(googleLoader.load());
+    }
+    return google.orElse(null);
+  }
+
+  /**
+   * {@code $GOOGLE_APPLICATION_CREDENTIALS} (which must exist when set), else gcloud's
+   * {@code application_default_credentials.json} when present, else null.
+   */
+  private GoogleCredentials googleCredentialsFromFiles() throws IOException {
+    Path file;
+    String explicit = env.get("GOOGLE_APPLICATION_CREDENTIALS");
+    if (explicit != null && !explicit.isBlank()) {
+      file = Path.of(explicit);
+      if (!Files.isRegularFile(file)) {
+        throw new IOException("GOOGLE_APPLICATION_CREDENTIALS names " + file + ", which is not a file");
+      }
+    } else {
+      String gcloud = env.get("CLOUDSDK_CONFIG");
+      Path dir = gcloud != null && !gcloud.isBlank() ? Path.of(gcloud) : home.resolve(".config/gcloud");
+      file = dir.resolve("application_default_credentials.json");
+      if (!Files.isRegularFile(file)) {
+        return null;
+      }
+    }
+    try (InputStream in = Files.newInputStream(file)) {
+      return GoogleCredentials.fromStream(in);
+    } catch (IOException | RuntimeException e) {
+      // The parser's message may quote the file, which holds a private key: say only where.
+      throw new IOException("malformed Google Application Default Credentials file " + file);
+    }
   }
 
   private Credential find(String registry) throws IOException {

@@ -3,6 +3,7 @@ package dev.ocirender.source.registry;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.ocirender.image.Digest;
 import dev.ocirender.image.MediaTypes;
+import dev.ocirender.image.Messages;
 import dev.ocirender.image.VerifyingInputStream.DigestMismatchException;
 import dev.ocirender.image.json.JsonTemplates;
 import dev.ocirender.source.ManifestResolver;
@@ -19,7 +20,8 @@ import java.util.Map;
  * <p>The body is read whole (at most {@link ManifestResolver#MAX_JSON_BLOB}) and digested; the digest
  * must equal the {@code Docker-Content-Digest} header when the registry sends one, and the pinned
  * digest when the reference has one. The media type is the document's own {@code mediaType}, else
- * the {@code Content-Type}. Parsing and platform selection are not done here ({@link ManifestResolver}).
+ * the {@code Content-Type}. A body that breaks off or stalls past the read timeout is asked for again,
+ * within the retry policy. Parsing and platform selection are not done here ({@link ManifestResolver}).
  *
  * @see <a href="https://github.com/opencontainers/distribution-spec/blob/main/spec.md#pulling-manifests">pulling manifests</a>
  */
@@ -43,11 +45,19 @@ public final class ManifestPuller {
    */
   Manifest pull(String repository, String reference, Digest pinned) throws IOException {
     String what = "pulling manifest " + reference + " from " + client.registry() + "/" + repository;
-    HttpResponse<InputStream> response = client.get("/v2/" + repository + "/manifests/" + reference,
-        Map.of("Accept", ACCEPT), RegistryClient.pullScope(repository), what);
+    HttpResponse<InputStream> response;
     byte[] bytes;
-    try (InputStream body = response.body()) {
-      bytes = body.readNBytes((int) ManifestResolver.MAX_JSON_BLOB + 1);
+    int failures = 0;
+    while (true) {
+      response = client.get("/v2/" + repository + "/manifests/" + reference,
+          Map.of("Accept", ACCEPT), RegistryClient.pullScope(repository), what);
+      try (InputStream body = response.body()) {
+        bytes = body.readNBytes((int) ManifestResolver.MAX_JSON_BLOB + 1);
+        break;
+      } catch (IOException e) {
+        // A body that broke off or stalled (read timeout): a manifest is small, ask again.
+        failures = client.failed(failures, what, Messages.describe(e), e, null);
+      }
     }
     if (bytes.length > ManifestResolver.MAX_JSON_BLOB) {
       throw new RegistryException(what + ": larger than " + ManifestResolver.MAX_JSON_BLOB + " bytes");

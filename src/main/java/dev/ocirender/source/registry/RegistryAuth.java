@@ -15,20 +15,23 @@ import java.util.concurrent.ConcurrentHashMap;
  * as expired slightly before its {@code expires_in}, so a request never leaves with a token about to
  * lapse. Thread-safe; concurrent requests for one scope share one token fetch.
  *
- * <p>It never logs and never puts a token or secret in a message.
+ * <p>The credential is asked for on each use, so one that changes (a Google access token,
+ * {@link GoogleCredentialSource}) is always current. It never logs and never puts a token or secret
+ * in a message.
  */
 final class RegistryAuth {
 
   private record Cached(String header, long expiresAtNanos) {}
 
   private final RegistryClient client;
-  private final Credential credential;
+  /** Null for anonymous access. */
+  private final CredentialSource credential;
   private final TokenEndpoint tokens;
   private final Map<String, Cached> byScope = new ConcurrentHashMap<>();
   private volatile Challenge bearer;
   private volatile boolean basic;
 
-  RegistryAuth(RegistryClient client, Credential credential) {
+  RegistryAuth(RegistryClient client, CredentialSource credential) {
     this.client = client;
     this.credential = credential;
     this.tokens = new TokenEndpoint(client);
@@ -37,7 +40,7 @@ final class RegistryAuth {
   /** The Authorization header to send for {@code scope}, or null to go anonymous. */
   String authorization(String scope) throws IOException {
     if (basic) {
-      return credential == null ? null : credential.basicHeader();
+      return credential == null ? null : credential.current().basicHeader();
     }
     Cached cached = byScope.get(key(scope));
     if (cached != null && System.nanoTime() - cached.expiresAtNanos < 0) {
@@ -79,7 +82,7 @@ final class RegistryAuth {
         }
         if (basic && rejected != null) {
           throw new RegistryException(what + ": the registry rejected the credentials for user '"
-              + credential.username() + "'");
+              + credential.current().username() + "'");
         }
         basic = true;
       }
@@ -95,7 +98,7 @@ final class RegistryAuth {
       if (cached != null && !cached.header.equals(rejected) && System.nanoTime() - cached.expiresAtNanos < 0) {
         return cached.header;
       }
-      TokenEndpoint.Token t = tokens.fetch(c, scope, credential);
+      TokenEndpoint.Token t = tokens.fetch(c, scope, credential == null ? null : credential.current());
       Duration life = t.expiresIn();
       Duration margin = life.dividedBy(10).compareTo(Duration.ofSeconds(10)) < 0 ? life.dividedBy(10) : Duration.ofSeconds(10);
       Cached fresh = new Cached("Bearer " + t.value(), System.nanoTime() + life.minus(margin).toNanos());

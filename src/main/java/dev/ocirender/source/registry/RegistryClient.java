@@ -36,8 +36,10 @@ import javax.net.ssl.SSLException;
  *       {@code Retry-After}; then a {@link RegistryException} naming the action and the last cause.
  * </ul>
  *
- * <p>It does not retry a response body that breaks off: the blob download resumes that with a
- * Range request ({@link BlobPuller}). It never logs, and nothing it throws contains a secret.
+ * <p>Every response body it returns fails when a read waits longer than the read timeout
+ * ({@link ReadTimeoutInputStream}). It does not retry a response body that breaks off or stalls: the
+ * blob download resumes that with a Range request ({@link BlobPuller}), the manifest request starts
+ * again ({@link ManifestPuller}). It never logs, and nothing it throws contains a secret.
  */
 public final class RegistryClient {
 
@@ -58,7 +60,7 @@ public final class RegistryClient {
    * @param registry the registry as users name it, for messages ({@code docker.io}, {@code localhost:5000})
    * @param bases the endpoints to try in order (an insecure registry has an https and an http one)
    */
-  RegistryClient(String registry, List<URI> bases, Credential credential, HttpClient secureHttp,
+  RegistryClient(String registry, List<URI> bases, CredentialSource credential, HttpClient secureHttp,
       HttpClient insecureHttp, RegistryOptions options) {
     this.registry = Objects.requireNonNull(registry, "registry");
     this.bases = List.copyOf(bases);
@@ -117,7 +119,7 @@ public final class RegistryClient {
       }
       HttpResponse<InputStream> response;
       try {
-        response = httpFor(uri).send(request.build(), HttpResponse.BodyHandlers.ofInputStream());
+        response = guarded(httpFor(uri).send(request.build(), HttpResponse.BodyHandlers.ofInputStream()));
       } catch (IOException e) {
         if (toRegistry && base + 1 < bases.size() && (e instanceof SSLException || e instanceof ConnectException)
             && "https".equals(uri.getScheme())) {
@@ -169,7 +171,7 @@ public final class RegistryClient {
       HttpRequest built = request.build();
       HttpResponse<InputStream> response;
       try {
-        response = httpFor(built.uri()).send(built, HttpResponse.BodyHandlers.ofInputStream());
+        response = guarded(httpFor(built.uri()).send(built, HttpResponse.BodyHandlers.ofInputStream()));
       } catch (IOException e) {
         failures = failed(failures, what, Messages.describe(e), e, null);
         continue;
@@ -212,6 +214,52 @@ public final class RegistryClient {
       throw new InterruptedIOException(what + ": interrupted while waiting to retry after: " + cause);
     }
     return n;
+  }
+
+  /** {@code response} with a body that times out when it stalls. */
+  private HttpResponse<InputStream> guarded(HttpResponse<InputStream> response) {
+    InputStream body = new ReadTimeoutInputStream(response.body(), options.readTimeout());
+    return new HttpResponse<>() {
+      @Override
+      public int statusCode() {
+        return response.statusCode();
+      }
+
+      @Override
+      public HttpRequest request() {
+        return response.request();
+      }
+
+      @Override
+      public java.util.Optional<HttpResponse<InputStream>> previousResponse() {
+        return response.previousResponse();
+      }
+
+      @Override
+      public java.net.http.HttpHeaders headers() {
+        return response.headers();
+      }
+
+      @Override
+      public InputStream body() {
+        return body;
+      }
+
+      @Override
+      public java.util.Optional<javax.net.ssl.SSLSession> sslSession() {
+        return response.sslSession();
+      }
+
+      @Override
+      public URI uri() {
+        return response.uri();
+      }
+
+      @Override
+      public HttpClient.Version version() {
+        return response.version();
+      }
+    };
   }
 
   private HttpClient httpFor(URI uri) {

@@ -117,7 +117,7 @@ public final class RegistryContext {
     if (existing != null) {
       return existing;
     }
-    Credential credential = options.credentials().lookup(registryName);
+    CredentialSource credential = options.credentials().source(registryName);
     return clients.computeIfAbsent(key,
         k -> new RegistryClient(registryName, bases, credential, secureHttp, insecureHttp, options));
   }

@@ -98,8 +98,9 @@ public final class RegistryOptions {
   }
 
   /**
-   * Meant as the longest a blob download may go without receiving a byte before it is retried. Not
-   * enforced yet: a body that stalls without the connection breaking waits for the OS (a follow-up).
+   * The longest a read of a response body may wait for its next byte; then the body fails as timed
+   * out, a blob download resumes with a Range request, a manifest request is retried, a token
+   * request fails (see {@link ReadTimeoutInputStream}). Time the consumer spends elsewhere does not count.
    */
   public Duration readTimeout() {
     return readTimeout;

@@ -72,9 +72,15 @@ final class TokenEndpoint {
     String what = "getting a token for " + (scope == null ? "the registry" : scope) + " on " + client.registry()
         + " from " + realmUri.getScheme() + "://" + realmUri.getAuthority();
     HttpResponse<InputStream> response = client.sendUnauthenticated(request, what);
-    JsonNode node;
+    byte[] bytes;
     try (InputStream body = response.body()) {
-      node = JsonTemplates.read(body.readNBytes(1 << 20), JsonNode.class);
+      bytes = body.readNBytes(1 << 20);
+    } catch (IOException e) {
+      throw new RegistryException(what + ": " + dev.ocirender.image.Messages.describe(e), 0, e);
+    }
+    JsonNode node;
+    try {
+      node = JsonTemplates.read(bytes, JsonNode.class);
     } catch (IOException e) {
       throw new RegistryException(what + ": the response is not JSON");
     }

@@ -1,8 +1,8 @@
 package dev.ocirender.output.squashfs;
 
-import dev.ocirender.layer.ExternalTools;
 import dev.ocirender.merge.MergeListener;
 import dev.ocirender.merge.OverlayMerge;
+import dev.ocirender.testing.ExternalTools;
 import dev.ocirender.testing.FsSnapshot;
 import dev.ocirender.testing.ImageBuilder;
 import java.io.IOException;

@@ -1,6 +1,6 @@
 package dev.ocirender.source.layout;
 
-import static dev.ocirender.source.layout.ExternalTools.run;
+import static dev.ocirender.testing.ExternalTools.output;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ocirender.image.Digest;
@@ -9,6 +9,7 @@ import dev.ocirender.layer.LayerBlob;
 import dev.ocirender.source.ImageSource;
 import dev.ocirender.source.ImageSources;
 import dev.ocirender.source.ResolvedImage;
+import dev.ocirender.testing.ExternalTools;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -33,25 +34,25 @@ class RealToolsSourceTest {
     ExternalTools.require("skopeo");
     Path oci = tmp.resolve("oci");
     Path bundle = tmp.resolve("bundle");
-    run("umoci", "init", "--layout", oci);
-    run("umoci", "new", "--image", oci + ":tag");
-    run("umoci", "unpack", "--rootless", "--image", oci + ":tag", bundle);
+    output("umoci", "init", "--layout", oci);
+    output("umoci", "new", "--image", oci + ":tag");
+    output("umoci", "unpack", "--rootless", "--image", oci + ":tag", bundle);
     Files.createDirectories(bundle.resolve("rootfs/etc"));
     Files.writeString(bundle.resolve("rootfs/etc/hello"), "hello\n");
     Files.writeString(bundle.resolve("rootfs/etc/gone"), "soon deleted\n");
-    run("umoci", "repack", "--image", oci + ":tag", bundle);
+    output("umoci", "repack", "--image", oci + ":tag", bundle);
     // A second layer with a whiteout, so the image has more than one layer to keep in order. umoci
     // diffs a bundle against the image it was unpacked from, so the next layer needs a fresh unpack.
     Path bundle2 = tmp.resolve("bundle2");
-    run("umoci", "unpack", "--rootless", "--image", oci + ":tag", bundle2);
+    output("umoci", "unpack", "--rootless", "--image", oci + ":tag", bundle2);
     Files.delete(bundle2.resolve("rootfs/etc/gone"));
     Files.writeString(bundle2.resolve("rootfs/etc/hello"), "hello again\n");
-    run("umoci", "repack", "--image", oci + ":tag", bundle2);
+    output("umoci", "repack", "--image", oci + ":tag", bundle2);
 
     Path archive = tmp.resolve("x.tar");
-    run("skopeo", "--insecure-policy", "copy", "oci:" + oci + ":tag", "docker-archive:" + archive + ":img:tag");
+    output("skopeo", "--insecure-policy", "copy", "oci:" + oci + ":tag", "docker-archive:" + archive + ":img:tag");
     Path extracted = Files.createDirectories(tmp.resolve("extracted"));
-    run("tar", "-xf", archive, "-C", extracted);
+    output("tar", "-xf", archive, "-C", extracted);
 
     // umoci records the Go runtime's architecture; Platform matching normalises aarch64/x86_64.
     Platform host = Platform.parse("linux/" + System.getProperty("os.arch"));

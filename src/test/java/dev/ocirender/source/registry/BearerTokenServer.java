@@ -3,7 +3,7 @@ package dev.ocirender.source.registry;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
-import dev.ocirender.source.layout.ExternalTools;
+import dev.ocirender.testing.ExternalTools;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -50,7 +50,7 @@ final class BearerTokenServer implements AutoCloseable {
     Files.createDirectories(dir);
     Path keyFile = dir.resolve("key.pem");
     certificate = dir.resolve("cert.pem");
-    ExternalTools.run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", keyFile, "-out", certificate,
+    ExternalTools.output("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", keyFile, "-out", certificate,
         "-days", "2", "-subj", "/CN=" + ISSUER);
     key = KeyFactory.getInstance("RSA").generatePrivate(new PKCS8EncodedKeySpec(pem(keyFile)));
     certificateDer = Base64.getEncoder().encodeToString(pem(certificate));

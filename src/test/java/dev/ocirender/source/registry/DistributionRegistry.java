@@ -1,6 +1,6 @@
 package dev.ocirender.source.registry;
 
-import dev.ocirender.source.layout.ExternalTools;
+import dev.ocirender.testing.ExternalTools;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.net.Socket;
@@ -83,7 +83,7 @@ public final class DistributionRegistry implements AutoCloseable {
     cmd.addAll(List.of(extra));
     cmd.add("oci:" + layout + ":" + tag);
     cmd.add("docker://" + host() + "/" + repoAndTag);
-    ExternalTools.run(cmd.toArray());
+    ExternalTools.output(cmd.toArray());
   }
 
   private void awaitListening() throws Exception {

@@ -29,12 +29,13 @@ import java.util.function.Function;
  * A small HTTP/1.1 proxy on raw sockets in front of a real registry, for GET and HEAD only (pushes go
  * to the registry directly). It counts requests by path and injects faults on request: error
  * statuses, 429 with Retry-After, a connection reset (RST) or a clean close halfway through a body,
- * a corrupted byte, a redirect of blob requests to another server. Raw sockets because a reset and a
+ * a body that stops halfway with the connection left open (until the proxy closes), a corrupted byte,
+ * a redirect of blob requests to another server. Raw sockets because a reset and a
  * short body cannot be produced through an HTTP server library.
  */
 public final class FaultProxy implements AutoCloseable {
 
-  enum Fault { STATUS_500, STATUS_503, TOO_MANY_REQUESTS, RESET_HALFWAY, TRUNCATE_HALFWAY, CORRUPT_BYTE }
+  enum Fault { STATUS_500, STATUS_503, TOO_MANY_REQUESTS, RESET_HALFWAY, TRUNCATE_HALFWAY, STALL_HALFWAY, CORRUPT_BYTE }
 
   private record Rule(String pathContains, Fault fault) {}
 
@@ -205,6 +206,19 @@ public final class FaultProxy implements AutoCloseable {
     responseHeaders.forEach((k, v) -> h.append(k).append(": ").append(v).append("\r\n"));
     h.append("Content-Length: ").append(declared).append("\r\n\r\n");
     out.write(h.toString().getBytes(StandardCharsets.ISO_8859_1));
+    if (fault == Fault.STALL_HALFWAY) {
+      out.write(body, 0, body.length / 2);
+      out.flush();
+      while (!closed && !socket.isClosed()) {
+        try {
+          Thread.sleep(20);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          return false;
+        }
+      }
+      return false;
+    }
     if (fault == Fault.RESET_HALFWAY || fault == Fault.TRUNCATE_HALFWAY) {
       out.write(body, 0, body.length / 2);
       out.flush();

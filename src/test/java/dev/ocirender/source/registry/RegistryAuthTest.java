@@ -6,7 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.sun.net.httpserver.HttpServer;
 import dev.ocirender.image.Platform;
 import dev.ocirender.render.RenderException;
-import dev.ocirender.source.layout.ExternalTools;
+import dev.ocirender.testing.ExternalTools;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -48,7 +48,7 @@ class RegistryAuthTest {
   static void start() throws Exception {
     ExternalTools.require("htpasswd");
     Path htpasswd = shared.resolve("htpasswd");
-    Files.writeString(htpasswd, ExternalTools.run("htpasswd", "-Bbn", USER, PASSWORD));
+    Files.writeString(htpasswd, ExternalTools.output("htpasswd", "-Bbn", USER, PASSWORD));
     basicRegistry = DistributionRegistry.start(shared.resolve("basic"),
         "auth:\n  htpasswd:\n    realm: basic-realm\n    path: " + htpasswd + "\n");
     tokens = new BearerTokenServer(shared.resolve("tokens"));

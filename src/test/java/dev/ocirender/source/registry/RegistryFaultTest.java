@@ -25,7 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Faults injected by {@link FaultProxy} between the client and a real registry. Transient faults
- * (5xx, 429, a reset or cut-short body) end in a render equal to the layout's; corrupt content and
+ * (5xx, 429, a reset, cut-short or stalled body) end in a render equal to the layout's; corrupt content and
  * persistent failures end in a clean error and no output; never in a wrong output.
  */
 class RegistryFaultTest {
@@ -65,6 +65,7 @@ class RegistryFaultTest {
     proxy = new FaultProxy("http://" + registry.host());
     context = new RegistryContext(RegistryOptions.builder().cacheDir(tmp.resolve("cache"))
         .credentials(CredentialStore.none())
+        .readTimeout(Duration.ofMillis(700))
         .retry(new RetryPolicy(4, Duration.ofMillis(20), Duration.ofMillis(100), Duration.ofSeconds(5))).build());
   }
 
@@ -111,6 +112,36 @@ class RegistryFaultTest {
   void truncatedBody_resumes() throws Exception {
     proxy.failNext(baseBlob(), Fault.TRUNCATE_HALFWAY).failNext("/blobs/", Fault.TRUNCATE_HALFWAY);
     assertThat(render("team/one:v1")).isEqualTo(expectedOne);
+  }
+
+  @Test
+  void blobBodyStallingHalfway_timesOut_andResumesWithARange() throws Exception {
+    proxy.failNext(baseBlob(), Fault.STALL_HALFWAY);
+    long start = System.nanoTime();
+    assertThat(render("team/one:v1")).isEqualTo(expectedOne);
+    assertThat(Duration.ofNanos(System.nanoTime() - start)).isGreaterThanOrEqualTo(Duration.ofMillis(700));
+    List<String> baseRequests = proxy.requests().stream().filter(r -> r.contains(baseBlob())).toList();
+    assertThat(baseRequests).hasSize(2);
+    assertThat(baseRequests.get(1)).contains("[bytes=").doesNotContain("[bytes=0-]");
+  }
+
+  @Test
+  void manifestBodyStallingOnce_isAskedForAgain() throws Exception {
+    proxy.failNext("/manifests/v1", Fault.STALL_HALFWAY);
+    assertThat(render("team/one:v1")).isEqualTo(expectedOne);
+    assertThat(proxy.count("/manifests/v1")).isEqualTo(2);
+  }
+
+  @Test
+  void manifestBodyThatAlwaysStalls_timesOut_namingRegistryAndRepository() {
+    for (int i = 0; i < 4; i++) {
+      proxy.failNext("/manifests/v1", Fault.STALL_HALFWAY);
+    }
+    assertThatThrownBy(() -> render("team/one:v1"))
+        .isInstanceOf(RenderException.class)
+        .hasMessageContaining("pulling manifest v1 from " + proxy.host() + "/team/one: gave up after 4 attempts: "
+            + "no data received for 700 ms (read timeout)");
+    assertThat(proxy.count("/manifests/v1")).isEqualTo(4);
   }
 
   @Test

@@ -1,4 +1,4 @@
-package dev.ocirender.layer;
+package dev.ocirender.testing;
 
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -42,6 +42,20 @@ public final class ExternalTools {
         Assumptions.abort(message);
       }
     }
+  }
+
+  /** {@link #assumeTools} for one tool. */
+  public static void require(String tool) {
+    assumeTools(tool);
+  }
+
+  /** Runs a command in the working directory; fails the test unless it exits 0; returns its stdout. */
+  public static String output(Object... command) {
+    List<String> args = new java.util.ArrayList<>();
+    for (Object part : command) {
+      args.add(part.toString());
+    }
+    return new String(run(Path.of("."), args), StandardCharsets.UTF_8);
   }
 
   public static void assumeRoot() {
