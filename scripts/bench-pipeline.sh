@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Catalog pipeline throughput (see BENCHMARKS.md): images per minute for a catalog of N sample
 # variants that share their base layers (`ocirender sample --variant i`), rendered to tar by the Beam
-# pipeline on DirectRunner (one JVM, `pipelines/runners/direct.args`), against rendering the same
+# pipeline on DirectRunner (one JVM, `pipelines/catalog-render/runners/direct.args`), against rendering the same
 # images one by one with the CLI (`java -jar … render`, a JVM per image, as a user would). Both are
 # wall-clock times including JVM start, alternated in one run, medians of ROUNDS rounds after a
 # warm-up round; every pipeline output is checked against the CLI's (cmp) in the first round.
@@ -25,7 +25,7 @@ for i in $(seq 1 "$n"); do
   fi
   echo "oci:$work/images/variant-$i:latest" >> "$catalog"
 done
-mapfile -t runner < <(grep -v '^\s*#' pipelines/runners/direct.args | sed '/^\s*$/d')
+mapfile -t runner < <(grep -v '^\s*#' pipelines/catalog-render/runners/direct.args | sed '/^\s*$/d')
 
 now() { date +%s.%N; }
 pipeline_run() {  # $1: round; prints seconds

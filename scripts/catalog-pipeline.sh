@@ -1,21 +1,58 @@
 #!/usr/bin/env bash
-# The project's main job: render a catalog of images with the Beam pipeline. Builds the jar, writes
-# the sample images that pipelines/catalogs/local-example.jsonl names (the built-in sample, three
-# variants sharing its base layers, and a copy that the pipeline de-duplicates), then runs
-#   java -jar target/ocirender.jar pipeline --catalog=… --outputPrefix=… --resultsPrefix=…
-# with the runner profile from pipelines/runners/PROFILE.args, and shows the result records.
-# Running it again skips what is already rendered.
+# The project's main job: render a catalog of images with the Beam pipeline, with the runner profile
+# pipelines/catalog-render/runners/PROFILE.args, through
+#   java -jar target/ocirender.jar pipeline --catalog=… --outputPrefix=… --resultsPrefix=… [profile] [options]
 #
-# Usage: scripts/catalog-pipeline.sh [direct|flink] [--no-build]
+# Without --catalog among the options it runs the local example: it writes the sample images that
+# pipelines/catalog-render/catalogs/local-example.jsonl names (the built-in sample, three variants
+# sharing its base layers, and a copy that the pipeline de-duplicates), renders them under
+# target/pipeline-example and shows the result records. Running it again skips what is rendered.
+#
+# Usage: scripts/catalog-pipeline.sh [PROFILE] [--no-build] [--dry-run] [BEAM OPTION...]
+#   PROFILE   direct (default; in process), flink (in-process Flink mini-cluster),
+#             flink-cluster (needs --flinkMaster=HOST:PORT), dataflow (needs --project, --tempLocation
+#             and a gs:// --catalog, --outputPrefix and --resultsPrefix)
+#   --dry-run build and validate the job for its runner, print its parameters, run nothing
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-profile=${1:-direct}
-if [[ "${2:-}" != "--no-build" ]]; then
-  mvn -B -q -DskipTests package
+profile=direct
+if [[ $# -gt 0 && $1 != -* ]]; then
+  profile=$1
+  shift
+fi
+build=1
+cli=()
+options=()
+for a in "$@"; do
+  case $a in
+    --no-build) build=0 ;;
+    --dry-run) cli+=("$a") ;;
+    *) options+=("$a") ;;
+  esac
+done
+profile_file=pipelines/catalog-render/runners/$profile.args
+[[ -f $profile_file ]] || { echo "no runner profile $profile_file" >&2; exit 2; }
+has() { [[ " ${options[*]} " == *" $1"* ]]; }
+if [[ $profile == flink-cluster ]] && ! has --flinkMaster=; then
+  echo "the flink-cluster profile needs --flinkMaster=HOST:PORT (the JobManager's REST address)" >&2
+  exit 2
+fi
+if [[ $profile == dataflow ]] && ! has --catalog=; then
+  echo "the dataflow profile needs gs:// --catalog, --outputPrefix and --resultsPrefix (the local example cannot run there)" >&2
+  exit 2
 fi
 
+if [[ $build -eq 1 ]]; then
+  mvn -B -q -DskipTests package
+fi
 jar=target/ocirender.jar
+mapfile -t runner < <(grep -v '^\s*#' "$profile_file" | sed '/^\s*$/d')
+
+if has --catalog=; then
+  exec java -jar "$jar" pipeline "${cli[@]}" "${runner[@]}" "${options[@]}"
+fi
+
 work=target/pipeline-example
 mkdir -p "$work/images"
 if [[ ! -f "$work/images/sample/index.json" ]]; then
@@ -26,13 +63,15 @@ if [[ ! -f "$work/images/sample/index.json" ]]; then
   done
 fi
 
-mapfile -t runner < <(grep -v '^\s*#' "pipelines/runners/$profile.args" | sed '/^\s*$/d')
-run="$work/results/$(date -u +%Y%m%dT%H%M%SZ)"
-java -jar "$jar" pipeline \
-  --catalog=pipelines/catalogs/local-example.jsonl \
+run="$work/results/$(date -u +%Y%m%dT%H%M%SZ)-$profile"
+java -jar "$jar" pipeline "${cli[@]}" \
+  --catalog=pipelines/catalog-render/catalogs/local-example.jsonl \
   --outputPrefix="$work/outputs" \
   --resultsPrefix="$run/" \
-  "${runner[@]}"
+  "${runner[@]}" "${options[@]}"
+if [[ " ${cli[*]} " == *" --dry-run "* ]]; then
+  exit 0
+fi
 
 echo "--- results ($run)"
 cat "$run"/results-*.jsonl

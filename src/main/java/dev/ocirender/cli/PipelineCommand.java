@@ -2,6 +2,7 @@ package dev.ocirender.cli;
 
 import dev.ocirender.pipeline.CatalogPipeline;
 import dev.ocirender.pipeline.CatalogPipelineOptions;
+import dev.ocirender.pipeline.DryRun;
 import dev.ocirender.pipeline.PipelineMetrics;
 import java.io.PrintWriter;
 import java.util.ArrayList;
@@ -17,6 +18,7 @@ import org.apache.beam.sdk.metrics.MetricsFilter;
 import org.apache.beam.sdk.options.PipelineOptionsFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Unmatched;
 
@@ -27,6 +29,10 @@ import picocli.CommandLine.Unmatched;
  * {@code --help=CatalogPipelineOptions} lists them); DirectRunner is the default. Prints one
  * summary line of the job's counters on stderr. Exit status 0 when the job finished, even with dead
  * letters (they are the job's output too); 1 when the job itself failed.
+ *
+ * <p>{@code --dry-run} is this command's own flag, not a pipeline option, so that it never becomes
+ * a job parameter (a Flex Template has no use for it): it builds and validates the job for its
+ * runner, prints its parameters and steps as JSON on stdout and runs nothing ({@link DryRun}).
  */
 @Command(name = "pipeline",
     description = {"Render every image of a catalog with the Beam pipeline (DirectRunner unless --runner says otherwise).",
@@ -36,6 +42,10 @@ final class PipelineCommand implements Callable<Integer> {
 
   @Spec CommandSpec spec;
 
+  @Option(names = "--dry-run", description = "Build and validate the job for its runner (Dataflow included, offline), "
+      + "print its parameters and steps as JSON, and run nothing.")
+  boolean dryRun;
+
   @Unmatched List<String> args = new ArrayList<>();
 
   @Override
@@ -43,6 +53,12 @@ final class PipelineCommand implements Callable<Integer> {
     PipelineOptionsFactory.register(CatalogPipelineOptions.class);
     CatalogPipelineOptions options = PipelineOptionsFactory.fromArgs(args.toArray(String[]::new))
         .withValidation().as(CatalogPipelineOptions.class);
+    if (dryRun) {
+      PrintWriter out = spec.commandLine().getOut();
+      out.println(DryRun.of(options).toJson());
+      out.flush();
+      return 0;
+    }
     PipelineResult result = CatalogPipeline.run(options);
     PipelineResult.State state = result.waitUntilFinish();
     PrintWriter err = spec.commandLine().getErr();

@@ -1,6 +1,7 @@
 package dev.ocirender.pipeline;
 
 import dev.ocirender.store.OutputStores;
+import org.apache.beam.runners.dataflow.DataflowRunner;
 import org.apache.beam.sdk.Pipeline;
 import org.apache.beam.sdk.PipelineResult;
 import org.apache.beam.sdk.io.TextIO;
@@ -42,7 +43,12 @@ public final class CatalogPipeline {
 
   public static void main(String[] args) {
     CatalogPipelineOptions options = PipelineOptionsFactory.fromArgs(args).withValidation().as(CatalogPipelineOptions.class);
-    run(options).waitUntilFinish();
+    PipelineResult result = run(options);
+    // The Dataflow Flex Template launcher runs this main: it must return once the job is submitted,
+    // not hold the launcher VM for the whole job.
+    if (!DataflowRunner.class.isAssignableFrom(options.getRunner())) {
+      result.waitUntilFinish();
+    }
   }
 
   /** Builds and starts the pipeline; the caller waits for it. */
