@@ -1,6 +1,7 @@
 package dev.ocirender.layer;
 
 import dev.ocirender.image.Digest;
+import dev.ocirender.image.MediaTypes;
 import dev.ocirender.image.VerifyingInputStream;
 import java.io.EOFException;
 import java.io.FilterInputStream;
@@ -25,12 +26,6 @@ import java.util.Objects;
  * check over the whole blob completes. Does not parse tar: that is {@link LayerTarReader}.
  */
 public final class LayerDecoder {
-
-  private static final String OCI_LAYER = "application/vnd.oci.image.layer.v1.tar";
-  private static final String OCI_LAYER_GZIP = OCI_LAYER + "+gzip";
-  private static final String OCI_LAYER_ZSTD = OCI_LAYER + "+zstd";
-  private static final String DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar";
-  private static final String DOCKER_LAYER_GZIP = DOCKER_LAYER + ".gzip";
 
   private LayerDecoder() {}
 
@@ -71,19 +66,20 @@ public final class LayerDecoder {
     switch (mediaType) {
       case "", "application/octet-stream", "application/x-tar":
         return null;
-      case OCI_LAYER, DOCKER_LAYER:
+      case MediaTypes.OCI_LAYER_TAR, MediaTypes.DOCKER_LAYER_TAR:
         // Like containerd and Docker, which sniff every layer: bzip2 and xz layers have no media
         // type of their own, and older tools label compressed layers as plain tar. A real tar
         // cannot start with any of the magic numbers, so trusting the bytes here is safe.
         return null;
-      case OCI_LAYER_GZIP, DOCKER_LAYER_GZIP:
+      case MediaTypes.OCI_LAYER_TAR_GZIP, MediaTypes.DOCKER_LAYER_TAR_GZIP:
         return Compression.GZIP;
-      case OCI_LAYER_ZSTD:
+      case MediaTypes.OCI_LAYER_TAR_ZSTD:
         return Compression.ZSTD;
       default:
         break;
     }
-    if (mediaType.contains("nondistributable") || mediaType.contains("foreign")) {
+    // Beyond the registered types, any vendor variant of a foreign layer is refused for the same reason.
+    if (MediaTypes.isNondistributable(mediaType) || mediaType.contains("nondistributable") || mediaType.contains("foreign")) {
       throw new LayerFormatException(layer + ": foreign (non-distributable) layer of media type " + mediaType
           + " is not supported: its content is not part of the image");
     }

@@ -67,7 +67,7 @@ public final class FileRenderTarget implements RenderTarget {
     EntrySink open(AtomicFileOutput file) throws IOException;
   }
 
-  /** A target writing {@code format} to {@code output}; fails for formats not supported yet. */
+  /** A target writing {@code format} to {@code output}; a directory is not a file and fails. */
   public static FileRenderTarget of(Path output, OutputFormat format) {
     return switch (format) {
       case TAR -> new FileRenderTarget(output, TarEntrySink::new);

@@ -4,25 +4,11 @@ import java.util.Arrays;
 import java.util.Locale;
 import java.util.stream.Collectors;
 
-/**
- * The kinds of merged filesystem ocirender can write. Every planned format is listed so that
- * {@code --format squashfs} says "not supported yet" rather than "unknown"; {@link #supported()}
- * turns true as each writer lands.
- */
+/** The kinds of merged filesystem ocirender writes: a tar archive, a squashfs image, a directory. */
 public enum OutputFormat {
-  TAR(true),
-  SQUASHFS(true),
-  DIR(true);
-
-  private final boolean supported;
-
-  OutputFormat(boolean supported) {
-    this.supported = supported;
-  }
-
-  public boolean supported() {
-    return supported;
-  }
+  TAR,
+  SQUASHFS,
+  DIR;
 
   /** The name used on the command line and in catalogs: {@code tar}, {@code squashfs}, {@code dir}. */
   public String cliName() {
@@ -30,23 +16,17 @@ public enum OutputFormat {
   }
 
   /**
-   * Parses a format name (case-insensitive) and checks that it can be written.
+   * Parses a format name (case-insensitive).
    *
-   * @throws IllegalArgumentException for unknown names and for formats not supported yet
+   * @throws IllegalArgumentException for unknown names, listing the known ones
    */
   public static OutputFormat parse(String name) {
     for (OutputFormat f : values()) {
       if (f.cliName().equalsIgnoreCase(name.trim())) {
-        if (!f.supported) {
-          throw new IllegalArgumentException("output format '" + f.cliName() + "' is not supported yet (supported: " + list(true) + ")");
-        }
         return f;
       }
     }
-    throw new IllegalArgumentException("unknown output format '" + name + "' (supported: " + list(true) + ")");
-  }
-
-  static String list(boolean onlySupported) {
-    return Arrays.stream(values()).filter(f -> f.supported || !onlySupported).map(OutputFormat::cliName).collect(Collectors.joining(", "));
+    throw new IllegalArgumentException("unknown output format '" + name + "' (supported: "
+        + Arrays.stream(values()).map(OutputFormat::cliName).collect(Collectors.joining(", ")) + ")");
   }
 }

@@ -115,7 +115,6 @@ class MainTest {
     assertThat(outDir).isEmptyDirectory();
   }
 
-  // end to end: the message names the image once the real merger wraps the missing-blob failure
   @Test
   void renderWithMissingLayerBlob_errorNamesImageAndBlob() throws IOException {
     Layout layout = Layout.write(tmp.resolve("layout"));

@@ -26,7 +26,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The renderer's own duties: errors name the image, bytes are counted, listeners hear about
- * layers. Tests marked "end to end" need the real merger and tar reader.
+ * layers.
  */
 class RendererTest {
 
@@ -46,7 +46,6 @@ class RendererTest {
         .hasMessage("test:image: no manifest for linux/amd64 in index");
   }
 
-  // end to end: needs the merger and the tar reader
   @Test
   void render_countsEveryBlobByteAndReportsEachLayer() throws IOException {
     byte[] l0 = tar("etc/a", "one");
@@ -85,7 +84,6 @@ class RendererTest {
     assertThat(result.image().reference()).isEqualTo(REF);
   }
 
-  // end to end: needs the merger and the tar reader
   @Test
   void pathEscapingRoot_messageNamesImageLayerAndEntry() throws IOException {
     byte[] evil = tar("../../etc/passwd", "x");
@@ -97,7 +95,6 @@ class RendererTest {
         .matches(e -> !e.getMessage().contains("\n"), "one line");
   }
 
-  // end to end: needs the merger
   @Test
   void missingBlob_messageNamesImageAndLayer() {
     FakeSource source = new FakeSource(List.of(new byte[0])) {

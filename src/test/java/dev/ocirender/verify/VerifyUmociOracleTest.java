@@ -4,12 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ocirender.cli.MainAccess;
 import dev.ocirender.image.Platform;
-import dev.ocirender.testing.ExternalTools;
 import dev.ocirender.render.DirectoryRenderTarget;
 import dev.ocirender.render.OutputFormat;
 import dev.ocirender.render.Renderer;
 import dev.ocirender.source.ImageSource;
 import dev.ocirender.source.ImageSources;
+import dev.ocirender.testing.ExternalTools;
+import dev.ocirender.testing.UmociOracleImage;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -38,37 +39,10 @@ class VerifyUmociOracleTest {
 
   @BeforeAll
   static void buildImageAndOracle() throws Exception {
-    ExternalTools.assumeTools("umoci", "setfattr", "getfattr", "mknod", "mkfifo", "gzip");
-    ExternalTools.assumeRoot();
-    Path rootfs = tmp.resolve("bundle/rootfs");
-    ExternalTools.bash(tmp, "umoci init --layout img && umoci new --image img:v1 && umoci unpack --image img:v1 bundle");
-    ExternalTools.bash(rootfs, String.join("\n",
-        "mkdir -p etc usr/bin usr/lib var/cache/app opt/keep dev srv/tree/sub",
-        "printf 'root:x:0:0::/root:/bin/sh\\n' > etc/passwd",
-        "printf 'hello' > etc/motd",
-        "head -c 300000 /dev/urandom > usr/lib/big.so",
-        "printf 'tool v1' > usr/bin/tool && chmod 4755 usr/bin/tool",
-        "ln usr/bin/tool usr/bin/tool-alias && ln usr/bin/tool usr/bin/tool-alias2",
-        "ln -s ../lib/big.so usr/bin/big-link && ln -s /etc/passwd etc/passwd-abs",
-        "printf 'cache' > var/cache/app/a.dat",
-        "chmod 1777 var/cache && chmod 2750 opt/keep",
-        "printf 'kept' > opt/keep/file && chown 70000:1234 opt/keep/file",
-        "printf 'x' > srv/tree/sub/f",
-        "mkfifo dev/fifo && mknod dev/null c 1 3 && mknod dev/loop9 b 7 9",
-        "setfattr -n user.comment -v 'a comment' etc/passwd",
-        "setfattr -n user.bin -v 0x00ff10 usr/lib/big.so"));
-    ExternalTools.bash(tmp, "umoci repack --refresh-bundle --image img:v1 bundle");
-    ExternalTools.bash(rootfs, String.join("\n",
-        "rm etc/motd && rm -r var/cache/app",
-        "rm -r srv/tree && printf 'now a file' > srv/tree",
-        "rm usr/bin/tool && printf 'tool v2' > usr/bin/tool",
-        "printf 'new' > usr/bin/extra && ln usr/bin/extra usr/bin/extra-link"));
-    ExternalTools.bash(tmp, "umoci repack --refresh-bundle --image img:v1 bundle");
-    ExternalTools.bash(rootfs, "mkdir -p var/cache/app && printf 'fresh' > var/cache/app/c.dat && rm usr/bin/tool-alias2");
-    ExternalTools.bash(tmp, "umoci repack --refresh-bundle --image img:v1 bundle");
-    ExternalTools.run(tmp, List.of("umoci", "raw", "unpack", "--image", "img:v1", "oracle"));
-    image = "oci:" + tmp.resolve("img") + ":v1";
-    oracle = tmp.resolve("oracle");
+    ExternalTools.assumeTools("getfattr", "gzip");
+    UmociOracleImage built = UmociOracleImage.build(tmp);
+    image = built.spec();
+    oracle = built.oracle();
 
     ourDir = tmp.resolve("ours-dir");
     try (ImageSource source = ImageSources.open(image); DirectoryRenderTarget target = new DirectoryRenderTarget(ourDir, false)) {
