@@ -12,7 +12,7 @@ import dev.ocirender.output.squashfs.SquashfsOptions;
 import dev.ocirender.output.tar.TarEntrySink;
 import dev.ocirender.source.ImageSource;
 import dev.ocirender.source.ImageSources;
-import java.io.BufferedInputStream;
+import java.io.FileInputStream;
 import java.io.BufferedOutputStream;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -63,7 +63,7 @@ public final class SquashfsBenchmark {
     long t0 = System.nanoTime();
     long entries = 0;
     long content = 0;
-    try (InputStream in = new BufferedInputStream(Files.newInputStream(tar), 1 << 16);
+    try (InputStream in = new FileInputStream(tar.toFile()); // LayerTarReader buffers itself
         LayerTarReader reader = new LayerTarReader(in);
         SquashfsEntrySink sink = SquashfsEntrySink.create(out, SquashfsOptions.defaults())) {
       for (EntryHeader h; (h = reader.next()) != null; ) {

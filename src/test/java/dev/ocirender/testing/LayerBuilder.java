@@ -129,6 +129,10 @@ public final class LayerBuilder {
     return file(path, utf8(content), mode, 0, 0, DEFAULT_MTIME);
   }
 
+  public LayerBuilder file(String path, byte[] content, int mode) {
+    return file(path, content, mode, 0, 0, DEFAULT_MTIME);
+  }
+
   public LayerBuilder file(String path, byte[] content, int mode, long uid, long gid, long mtime) {
     return add(utf8(path), EntryType.FILE, mode, uid, gid, mtime, content.clone(), null, null, 0, 0);
   }

@@ -19,11 +19,12 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <p>Every operation goes through one FIFO of at most {@code 16 × threads} pending operations; the
  * submitting thread completes the oldest one (waits for its compression, writes it) when the FIFO
  * is full, which bounds memory to that many blocks. Their input and compressed-output buffers are
- * reused once a block is written, so the steady state allocates nothing per block. Besides blocks, the FIFO carries markers: the
- * start of a file's blocks, and a rewind to that start for a file that turned out to duplicate an
- * earlier one (its blocks are then overwritten by what follows, and the file is truncated at the
- * end). Results (block positions and size words) are filled into the caller's records when their
- * operation completes; they are all known after {@link #drain()}.
+ * reused once a block is written, so the steady state allocates nothing per block. Besides blocks,
+ * the FIFO carries {@linkplain #inOrder in-order tasks}: noting where a file's blocks start, and
+ * checking a file's blocks against an earlier copy once both are written (a copy is then moved
+ * back over, so what follows overwrites it, and the file is truncated at the end). Results (block
+ * positions and size words) are filled into the caller's records when their operation completes;
+ * they are all known after {@link #drain()}.
  *
  * <p>Not thread-safe: one submitting thread. Does not decide what is a block, a fragment or a
  * duplicate; {@link SquashfsEntrySink} does.
@@ -130,14 +131,31 @@ final class DataWriter implements AutoCloseable {
   /** A compressed block in a pooled buffer; length -1 when it is to be stored raw. */
   private record Compressed(byte[] buffer, int length) {}
 
-  /** Reports the position where the next block will land, in order with the blocks. */
-  void mark(java.util.function.LongConsumer at) throws IOException {
-    enqueue(() -> at.accept(position));
+  /** Work that must see the data area exactly as the blocks queued before it left it. */
+  interface InOrderTask {
+    void run() throws IOException;
   }
 
-  /** Moves the write position back to {@code to.getAsLong()}, evaluated in order. */
-  void rewind(java.util.function.LongSupplier to) throws IOException {
-    enqueue(() -> position = to.getAsLong());
+  /**
+   * Runs {@code task} on the submitting thread once every block queued before it is written: it
+   * may then read them back from the file, read {@link #position()} (where the next block will
+   * land) and {@link #moveTo} another position.
+   */
+  void inOrder(InOrderTask task) throws IOException {
+    enqueue(task::run);
+  }
+
+  /** Where the next block will be written; meaningful in an {@link #inOrder} task. */
+  long position() {
+    return position;
+  }
+
+  /**
+   * From an {@link #inOrder} task: the next block lands at {@code to}. Moving back over blocks
+   * already written lets what follows overwrite them; the file is truncated to the final end.
+   */
+  void moveTo(long to) {
+    position = to;
   }
 
   /** Completes every pending operation and returns the end of the data area. */

@@ -12,13 +12,13 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.zip.CRC32;
+import java.util.zip.CRC32C;
 
 /**
  * Writes the merged filesystem as a squashfs 4.0 image, in one pass over the entries.
@@ -30,13 +30,15 @@ import java.util.Map;
  * xattr tables by {@link TableWriter} in {@link #finish()}, which writes the superblock last, at
  * offset 0. The output must therefore be a seekable {@link FileChannel}.
  *
- * <p>De-duplication is whole-file: each file's sha256 is computed while its blocks are already
- * being written; a file whose (size, sha256) was seen before has its blocks rewound (the space is
- * reused by the next file) and shares the first copy's blocks and fragment. Because the content
- * arrives once and only once, hashing first would need a spill; rewinding costs only the
- * compression of the duplicate. Full blocks of zeros become sparse blocks (size 0, nothing stored).
+ * <p>De-duplication is exact and cheap. A file's full blocks and its tail are de-duplicated
+ * separately (a tail may also repeat the tail of a different file, as in tar2sqfs). Two CRCs,
+ * computed as the bytes stream past, only nominate a candidate: the earlier copy of the same length
+ * and checksums. A tail is then compared byte for byte with that copy, in memory or read back from
+ * its fragment block; a run of blocks is compared as stored once both runs are written (see
+ * {@link StoredBlocks}), and a copy is then written over by what follows. Full blocks of zeros
+ * become sparse blocks (size 0, nothing stored).
  *
- * <p>Deliberately not done: block-level de-duplication across different files, xattr namespaces
+ * <p>Deliberately not done: de-duplication of single blocks within differing runs, xattr namespaces
  * other than {@code user.}, {@code trusted.} and {@code security.} (the format cannot store them;
  * they are dropped and counted), out-of-line xattr values, sub-second mtimes (the format has
  * seconds). Not thread-safe: the merge calls it from one thread.
@@ -52,13 +54,17 @@ public final class SquashfsEntrySink implements EntrySink {
   private final int blockSize;
   private final DataWriter data;
   private final byte[] compressorOptions;
-  private final MessageDigest sha256;
+  private final StoredBlocks stored;
+  private final CRC32C crc32c = new CRC32C();
+  private final CRC32 crc32 = new CRC32();
 
   final Map<EntryPath, Node.Dir> dirs = new HashMap<>();
   final List<byte[]> xattrSets = new ArrayList<>();
   final List<Integer> xattrCounts = new ArrayList<>();
   private final Map<String, Integer> xattrIds = new HashMap<>();
-  private final Map<String, Node.FileData> contentIndex = new HashMap<>();
+  /** The first file with each (length, checksums) of full blocks, and of tails: candidates. */
+  private final Map<ContentKey, Node.FileData> blockRuns = new HashMap<>();
+  private final Map<ContentKey, Node.FileData> tails = new HashMap<>();
   final List<Fragment> fragments = new ArrayList<>();
   private byte[] fragmentBuffer;
   private byte[] tailBuffer;
@@ -71,6 +77,8 @@ public final class SquashfsEntrySink implements EntrySink {
   static final class Fragment {
     long start;
     int sizeWord;
+    /** Its content while queued for compression; null once written (the buffer is reused). */
+    byte[] queued;
   }
 
   /**
@@ -87,11 +95,7 @@ public final class SquashfsEntrySink implements EntrySink {
     this.options = options;
     this.blockSize = options.blockSize();
     this.compressorOptions = BlockCompressor.options(options.compression(), options.level());
-    try {
-      this.sha256 = MessageDigest.getInstance("SHA-256");
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
+    this.stored = new StoredBlocks(channel, options.compression(), blockSize);
     long dataStart = SUPERBLOCK_SIZE + (compressorOptions == null ? 0 : 2 + compressorOptions.length);
     this.data = new DataWriter(channel, dataStart, options);
     Node.Dir root = new Node.Dir();
@@ -261,79 +265,132 @@ public final class SquashfsEntrySink implements EntrySink {
 
   // ---- content
 
+  /*
+   * The content path below is split into small methods on purpose: it is the producer's hot loop,
+   * and one large method here cost the JIT about 0.5 s per (re)compilation, three times per run.
+   */
+
   private Node.FileData writeContent(EntryHeader h, InputStream content) throws IOException {
     long size = h.size();
     Node.FileData fd = new Node.FileData(size);
-    boolean useFragment = options.fragments() && size % blockSize != 0;
-    long fullBlocks = useFragment ? size / blockSize : (size + blockSize - 1) / blockSize;
-    fd.sizes = new int[Math.toIntExact(fullBlocks)];
-    boolean dedup = options.deduplicate() && size > 0;
-    if (dedup) {
-      sha256.reset();
+    int tailLength = options.fragments() ? (int) (size % blockSize) : 0;
+    fd.sizes = new int[Math.toIntExact((size - tailLength + blockSize - 1) / blockSize)];
+    if (fd.sizes.length > 0) {
+      writeBlocks(fd, h, content, size - tailLength);
     }
-    if (fullBlocks > 0) {
-      data.mark(at -> fd.start = at);
-    }
-    for (int i = 0; i < fullBlocks; i++) {
-      int len = (int) Math.min(blockSize, size - (long) i * blockSize);
-      byte[] buf = data.buffer();
-      readFully(content, buf, len, h);
-      if (dedup) {
-        sha256.update(buf, 0, len);
-      }
-      if (len == blockSize && Arrays.equals(buf, 0, len, ZEROS, 0, len)) {
-        fd.sizes[i] = 0;
-        fd.sparseBytes += len;
-        data.release(buf);
-        continue;
-      }
-      final int index = i;
-      data.block(buf, len, (pos, word) -> fd.sizes[index] = word);
-    }
-    int tailLength = 0;
-    boolean tailInPlace = false;
-    if (useFragment) {
-      // The tail is read straight into the open fragment block when it fits there; it only counts
-      // as added once the file is known not to be a duplicate.
-      tailLength = (int) (size % blockSize);
-      tailInPlace = fragmentFill + tailLength <= blockSize;
-      byte[] into;
-      int at;
-      if (tailInPlace) {
-        if (fragmentBuffer == null) {
-          fragmentBuffer = data.buffer();
-        }
-        into = fragmentBuffer;
-        at = fragmentFill;
-      } else {
-        if (tailBuffer == null) {
-          tailBuffer = new byte[blockSize];
-        }
-        into = tailBuffer;
-        at = 0;
-      }
-      readFully(content, into, at, tailLength, h);
-      if (dedup) {
-        sha256.update(into, at, tailLength);
-      }
-    }
-    if (dedup) {
-      String key = size + ":" + java.util.HexFormat.of().formatHex(sha256.digest());
-      Node.FileData original = contentIndex.get(key);
-      if (original != null) {
-        if (fullBlocks > 0) {
-          // The blocks just queued are a copy: let the next file overwrite them.
-          data.rewind(() -> fd.start);
-        }
-        return original;
-      }
-      contentIndex.put(key, fd);
-    }
-    if (useFragment) {
-      addFragment(fd, tailLength, tailInPlace);
+    if (tailLength > 0) {
+      writeTail(fd, h, content, tailLength);
     }
     return fd;
   }
+
+  /**
+   * Reads the file's full blocks and queues them for compression; all-zero blocks become sparse.
+   * If an earlier file's blocks had the same length and checksum, the two runs are compared once
+   * both are written, and this copy is dropped (written over by what follows) if they are equal.
+   */
+  private void writeBlocks(Node.FileData fd, EntryHeader h, InputStream content, long length) throws IOException {
+    data.inOrder(() -> fd.start = data.position());
+    crc32c.reset();
+    crc32.reset();
+    int[] sizes = fd.sizes;
+    for (int i = 0; i < sizes.length; i++) {
+      int len = (int) Math.min(blockSize, length - (long) i * blockSize);
+      byte[] buf = data.buffer();
+      readFully(content, buf, 0, len, h);
+      crc32c.update(buf, 0, len);
+      crc32.update(buf, 0, len);
+      if (len == blockSize && Arrays.equals(buf, 0, len, ZEROS, 0, len)) {
+        fd.sparseBytes += len;
+        data.release(buf);
+      } else {
+        data.block(buf, len, new BlockSize(sizes, i));
+      }
+    }
+    if (options.deduplicate()) {
+      Node.FileData original = blockRuns.putIfAbsent(new ContentKey(length, crc32c.getValue(), crc32.getValue()), fd);
+      if (original != null) {
+        data.inOrder(() -> dropIfCopy(fd, original));
+      }
+    }
+  }
+
+  /** In order, once both are written: points {@code copy} at the original's equal blocks. */
+  private void dropIfCopy(Node.FileData copy, Node.FileData original) throws IOException {
+    if (stored.sameBlocks(copy, original)) {
+      data.moveTo(copy.start);
+      copy.start = original.start;
+    }
+  }
+
+  /** Records a block's size word in its file's block list once the block is written. */
+  private record BlockSize(int[] sizes, int index) implements DataWriter.BlockResult {
+    @Override
+    public void written(long position, int sizeWord) {
+      sizes[index] = sizeWord;
+    }
+  }
+
+  /**
+   * Reads the file's tail (or the whole of a file smaller than a block) straight into the open
+   * fragment block when it fits there, else into {@link #tailBuffer}; it only counts as added once
+   * it is known not to repeat a tail already stored, whichever file that came from.
+   */
+  private void writeTail(Node.FileData fd, EntryHeader h, InputStream content, int len) throws IOException {
+    boolean inPlace = fragmentFill + len <= blockSize;
+    byte[] into;
+    int at;
+    if (inPlace) {
+      if (fragmentBuffer == null) {
+        fragmentBuffer = data.buffer();
+      }
+      into = fragmentBuffer;
+      at = fragmentFill;
+    } else {
+      if (tailBuffer == null) {
+        tailBuffer = new byte[blockSize];
+      }
+      into = tailBuffer;
+      at = 0;
+    }
+    readFully(content, into, at, len, h);
+    ContentKey key = null;
+    if (options.deduplicate()) {
+      crc32c.reset();
+      crc32c.update(into, at, len);
+      crc32.reset();
+      crc32.update(into, at, len);
+      key = new ContentKey(len, crc32c.getValue(), crc32.getValue());
+      Node.FileData earlier = tails.get(key);
+      if (earlier != null && sameTail(earlier, into, at, len)) {
+        fd.fragment = earlier.fragment;
+        fd.fragmentOffset = earlier.fragmentOffset;
+        return;
+      }
+    }
+    addFragment(fd, len, inPlace);
+    if (key != null) {
+      tails.putIfAbsent(key, fd);
+    }
+  }
+
+  /** Whether {@code earlier}'s stored tail equals {@code len} bytes of {@code b} from {@code off}. */
+  private boolean sameTail(Node.FileData earlier, byte[] b, int off, int len) throws IOException {
+    Fragment f = fragments.get(earlier.fragment);
+    byte[] block;
+    if (earlier.fragment == fragments.size() - 1 && fragmentFill > 0) {
+      block = fragmentBuffer; // still open
+    } else if (f.queued != null) {
+      block = f.queued; // queued, not yet written: its buffer is untouched until then
+    } else {
+      block = stored.fragment(f);
+    }
+    int from = earlier.fragmentOffset;
+    return Arrays.equals(block, from, from + len, b, off, off + len);
+  }
+
+  /** De-duplication's candidate key: length plus two independent CRCs (both hardware-assisted). */
+  private record ContentKey(long length, long crc32c, long crc32) {}
 
   /**
    * Adds the tail just read to the open fragment block: it is already in place there, or it is in
@@ -358,16 +415,14 @@ public final class SquashfsEntrySink implements EntrySink {
       return;
     }
     Fragment f = fragments.get(fragments.size() - 1);
+    f.queued = fragmentBuffer;
     data.block(fragmentBuffer, fragmentFill, (pos, word) -> {
       f.start = pos;
       f.sizeWord = word;
+      f.queued = null;
     });
     fragmentBuffer = null;
     fragmentFill = 0;
-  }
-
-  private static void readFully(InputStream in, byte[] buf, int len, EntryHeader h) throws IOException {
-    readFully(in, buf, 0, len, h);
   }
 
   private static void readFully(InputStream in, byte[] buf, int off, int len, EntryHeader h) throws IOException {
@@ -418,6 +473,7 @@ public final class SquashfsEntrySink implements EntrySink {
     }
     closed = true;
     data.close();
+    stored.close();
     if (ownsChannel) {
       channel.close();
     }

@@ -16,9 +16,10 @@ import org.tukaani.xz.XZInputStream;
  * Decompresses one squashfs block (metadata or data) into a caller's buffer whose length is the
  * most the block may hold; more output than that is damage, never a larger allocation. Compressor
  * ids: 1 gzip (zlib stream), 2 lzma (legacy .lzma), 3 lzo (not supported), 4 xz, 5 lz4 (raw block),
- * 6 zstd. Not thread-safe: one instance per reading thread.
+ * 6 zstd. Not thread-safe: one instance per reading thread. The squashfs writer reads its own
+ * fragment blocks back through this too, when it checks a de-duplication candidate.
  */
-abstract class Codec implements AutoCloseable {
+public abstract class Codec implements AutoCloseable {
 
   /** For xz/lzma: squashfs dictionaries never exceed the 1 MiB block size, so this is generous. */
   private static final int XZ_MEMORY_LIMIT_KIB = 64 * 1024;
@@ -30,12 +31,13 @@ abstract class Codec implements AutoCloseable {
   }
 
   /** Decompresses {@code src[0..srcLen)} into {@code dst}; returns the output length. */
-  abstract int decompress(byte[] src, int srcLen, byte[] dst) throws IOException;
+  public abstract int decompress(byte[] src, int srcLen, byte[] dst) throws IOException;
 
   @Override
   public void close() {}
 
-  static Codec forId(int id) throws SquashfsFormatException {
+  /** The codec for a superblock compressor id. */
+  public static Codec forId(int id) throws SquashfsFormatException {
     return switch (id) {
       case 1 -> new Gzip();
       case 2 -> new Stream("lzma") {
@@ -65,7 +67,7 @@ abstract class Codec implements AutoCloseable {
     }
 
     @Override
-    int decompress(byte[] src, int srcLen, byte[] dst) throws IOException {
+    public int decompress(byte[] src, int srcLen, byte[] dst) throws IOException {
       inflater.reset();
       inflater.setInput(src, 0, srcLen);
       int n = 0;
@@ -100,7 +102,7 @@ abstract class Codec implements AutoCloseable {
     abstract InputStream open(InputStream in) throws IOException;
 
     @Override
-    int decompress(byte[] src, int srcLen, byte[] dst) throws IOException {
+    public int decompress(byte[] src, int srcLen, byte[] dst) throws IOException {
       try (InputStream in = open(new ByteArrayInputStream(src, 0, srcLen))) {
         int n = 0;
         while (n < dst.length) {
@@ -130,7 +132,7 @@ abstract class Codec implements AutoCloseable {
     }
 
     @Override
-    int decompress(byte[] src, int srcLen, byte[] dst) throws IOException {
+    public int decompress(byte[] src, int srcLen, byte[] dst) throws IOException {
       try {
         return lz4.decompress(src, 0, srcLen, dst, 0, dst.length);
       } catch (RuntimeException e) {
@@ -147,7 +149,7 @@ abstract class Codec implements AutoCloseable {
     }
 
     @Override
-    int decompress(byte[] src, int srcLen, byte[] dst) throws IOException {
+    public int decompress(byte[] src, int srcLen, byte[] dst) throws IOException {
       try {
         return ctx.decompressByteArray(dst, 0, dst.length, src, 0, srcLen);
       } catch (RuntimeException e) {
