@@ -173,6 +173,10 @@ public final class EntryPath implements Comparable<EntryPath> {
 
   /** Renders raw name bytes for messages, escaping what is not valid UTF-8. */
   public static String display(byte[] raw) {
+    if (isAscii(raw)) {
+      // The common case, and decoding is not free: the tar reader labels every entry it reads.
+      return new String(raw, StandardCharsets.US_ASCII);
+    }
     try {
       return StandardCharsets.UTF_8.newDecoder()
           .onMalformedInput(CodingErrorAction.REPORT)
@@ -191,5 +195,14 @@ public final class EntryPath implements Comparable<EntryPath> {
       }
       return sb.toString();
     }
+  }
+
+  private static boolean isAscii(byte[] raw) {
+    for (byte b : raw) {
+      if (b < 0) {
+        return false;
+      }
+    }
+    return true;
   }
 }

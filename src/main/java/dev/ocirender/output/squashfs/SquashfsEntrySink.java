@@ -95,9 +95,9 @@ public final class SquashfsEntrySink implements EntrySink {
     this.options = options;
     this.blockSize = options.blockSize();
     this.compressorOptions = BlockCompressor.options(options.compression(), options.level());
-    this.stored = new StoredBlocks(channel, options.compression(), blockSize);
     long dataStart = SUPERBLOCK_SIZE + (compressorOptions == null ? 0 : 2 + compressorOptions.length);
     this.data = new DataWriter(channel, dataStart, options);
+    this.stored = new StoredBlocks(channel, data, options.compression(), blockSize);
     Node.Dir root = new Node.Dir();
     dirs.put(EntryPath.ROOT, root);
   }
@@ -389,8 +389,29 @@ public final class SquashfsEntrySink implements EntrySink {
     return Arrays.equals(block, from, from + len, b, off, off + len);
   }
 
-  /** De-duplication's candidate key: length plus two independent CRCs (both hardware-assisted). */
-  private record ContentKey(long length, long crc32c, long crc32) {}
+  /**
+   * De-duplication's candidate key: length plus two independent CRCs (both hardware-assisted).
+   * Written out rather than a record: its generated hashCode is slow until the JIT gets to it.
+   */
+  private static final class ContentKey {
+    private final long length;
+    private final long crcs;
+
+    ContentKey(long length, long crc32c, long crc32) {
+      this.length = length;
+      this.crcs = crc32c << 32 | crc32;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof ContentKey k && k.length == length && k.crcs == crcs;
+    }
+
+    @Override
+    public int hashCode() {
+      return (int) (crcs ^ crcs >>> 32) * 31 + (int) length;
+    }
+  }
 
   /**
    * Adds the tail just read to the open fragment block: it is already in place there, or it is in

@@ -26,6 +26,7 @@ final class StoredBlocks implements AutoCloseable {
   private static final int COMPARE_CHUNK = 64 * 1024;
 
   private final FileChannel channel;
+  private final DataWriter data;
   private final int blockSize;
   private final Codec codec;
   private final Map<SquashfsEntrySink.Fragment, byte[]> fragments =
@@ -39,8 +40,10 @@ final class StoredBlocks implements AutoCloseable {
   private ByteBuffer right;
   private byte[] stored;
 
-  StoredBlocks(FileChannel channel, SquashfsCompression compression, int blockSize) {
+  /** Reads what {@code data} wrote to {@code channel}, asking it to flush what it staged first. */
+  StoredBlocks(FileChannel channel, DataWriter data, SquashfsCompression compression, int blockSize) {
     this.channel = channel;
+    this.data = data;
     this.blockSize = blockSize;
     try {
       this.codec = Codec.forId(compression.id());
@@ -57,6 +60,7 @@ final class StoredBlocks implements AutoCloseable {
     if (!Arrays.equals(a.sizes, b.sizes)) {
       return false;
     }
+    data.flush();
     long length = 0;
     for (int word : a.sizes) {
       length += word & ~DataWriter.UNCOMPRESSED_BIT;
@@ -83,6 +87,7 @@ final class StoredBlocks implements AutoCloseable {
     if (cached != null) {
       return cached;
     }
+    data.flush();
     int storedLength = f.sizeWord & ~DataWriter.UNCOMPRESSED_BIT;
     if (stored == null) {
       stored = new byte[blockSize];
