@@ -27,16 +27,24 @@ import java.util.Locale;
 /**
  * The squashfs writer benchmark (see BENCHMARKS.md and scripts/bench-squashfs.sh).
  * {@code prepare WORK}: a synthetic image of over 1 GB and its merged tar, {@code WORK/merged.tar}.
- * {@code write TAR OUT}: our writer fed the merged tar's entries (read back with
- * {@link LayerTarReader}, as the merge would hand them over), timed, with peak heap.
+ * {@code write TAR OUT [REPEAT]}: our writer fed the merged tar's entries (read back with
+ * {@link LayerTarReader}, as the merge would hand them over), timed, with peak heap; REPEAT times
+ * in one JVM.
  */
 public final class SquashfsBenchmark {
 
   public static void main(String[] args) throws Exception {
     switch (args[0]) {
       case "prepare" -> prepare(Path.of(args[1]));
-      case "write" -> write(Path.of(args[1]), Path.of(args[2]));
-      default -> throw new IllegalArgumentException("usage: prepare WORK | write TAR OUT");
+      case "write" -> {
+        // REPEAT > 1 writes again in the same JVM: the later runs show the writer with its code
+        // compiled, as a pipeline worker runs it from the second image on.
+        int repeat = args.length > 3 ? Integer.parseInt(args[3]) : 1;
+        for (int i = 0; i < repeat; i++) {
+          write(Path.of(args[1]), Path.of(args[2]));
+        }
+      }
+      default -> throw new IllegalArgumentException("usage: prepare WORK | write TAR OUT [REPEAT]");
     }
   }
 
