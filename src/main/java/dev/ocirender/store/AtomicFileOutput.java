@@ -83,8 +83,10 @@ public final class AtomicFileOutput implements Closeable {
       Path temp = dir.resolve(prefix + HexFormat.of().formatHex(suffix));
       try {
         // CREATE_NEW with default permissions (0666 minus umask), unlike Files.createTempFile's
-        // 0600: the published file should look like any other file the user writes.
-        FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+        // 0600: the published file should look like any other file the user writes. Readable too:
+        // the squashfs writer reads its own blocks back to confirm de-duplication candidates.
+        FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE,
+            StandardOpenOption.READ);
         return new AtomicFileOutput(absolute, temp, channel);
       } catch (FileAlreadyExistsException e) {
         if (attempt >= 10) {
@@ -113,8 +115,9 @@ public final class AtomicFileOutput implements Closeable {
   }
 
   /**
-   * The temporary file's channel, for writers that need positional writes (a squashfs image writes
-   * its superblock last, at offset 0). Do not close it, and do not mix it with {@link #stream()}.
+   * The temporary file's channel, open for reading and writing, for writers that need positional
+   * writes (a squashfs image writes its superblock last, at offset 0) or read back what they wrote.
+   * Do not close it, and do not mix it with {@link #stream()}.
    */
   public FileChannel channel() {
     return channel;

@@ -1,9 +1,11 @@
 package dev.ocirender.cli;
 
+import static dev.ocirender.testing.LayerBuilder.layer;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ocirender.testing.ExternalTools;
 import dev.ocirender.testing.FsSnapshot;
+import dev.ocirender.testing.ImageBuilder;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -53,6 +55,37 @@ class SquashfsRenderTest {
     try (var files = Files.list(tmp)) {
       assertThat(files.map(p -> p.getFileName().toString())).containsExactlyInAnyOrder("layout", "sample.tar", "sample.sqfs", "x");
     }
+  }
+
+  /**
+   * Copies make the writer read its own blocks back (to confirm a de-duplication candidate) from
+   * the CLI's temporary output file: that file must be readable, not just writable.
+   */
+  @Test
+  void imageWithCopies_rendersThroughTheCli_andCopiesShareTheirData() throws IOException {
+    ExternalTools.assumeTools("unsquashfs", "rdsquashfs");
+    byte[] big = new byte[3 * 131072 + 1234];
+    new java.util.SplittableRandom(5).nextBytes(big);
+    var layout = ImageBuilder.of(
+        layer().file("a/big.bin", big, 0644).file("a/small.txt", "small and repeated\n", 0644),
+        layer().file("b/big-copy.bin", big, 0600).file("b/small-copy.txt", "small and repeated\n", 0644))
+        .writeLayout(tmp.resolve("copies"));
+    String spec = "oci:" + layout.dir() + ":" + layout.tag();
+    FsSnapshot expected = tarRender(spec);
+    Path sqfs = tmp.resolve("copies.sqfs");
+    MainTest.Run r = MainTest.run("render", spec, "--format", "squashfs", "-o", sqfs.toString());
+    assertThat(r.exitCode()).as(r.err()).isZero();
+    ExternalTools.run(tmp, List.of("unsquashfs", "-no-progress", "-d", tmp.resolve("x").toString(), sqfs.toString()));
+    expected.assertMatches(FsSnapshot.fromDirectory(tmp.resolve("x"), true),
+        FsSnapshot.Compare.EXACT.ignoringMtimeNanos().ignoringSymlinkModes());
+    String original = ExternalTools.output("rdsquashfs", "-s", "/a/big.bin", sqfs.toString());
+    String copy = ExternalTools.output("rdsquashfs", "-s", "/b/big-copy.bin", sqfs.toString());
+    assertThat(dataLines(copy)).isEqualTo(dataLines(original)).hasSize(3);
+  }
+
+  /** rdsquashfs -s lines that say where a file's data is. */
+  private static List<String> dataLines(String stat) {
+    return stat.lines().filter(l -> l.startsWith("Blocks start") || l.startsWith("Fragment")).toList();
   }
 
   @Test

@@ -83,10 +83,20 @@ public final class SquashfsEntrySink implements EntrySink {
 
   /**
    * A sink writing to {@code channel} from its current start (offset 0 is the superblock). The
-   * channel stays open: its owner closes (and, on failure, deletes) it.
+   * channel must be open for reading too (de-duplication reads blocks back). It stays open: its
+   * owner closes (and, on failure, deletes) it.
    */
   public SquashfsEntrySink(FileChannel channel, SquashfsOptions options) throws IOException {
-    this(channel, false, options);
+    this(requireReadable(channel), false, options);
+  }
+
+  private static FileChannel requireReadable(FileChannel channel) throws IOException {
+    try {
+      channel.read(ByteBuffer.allocate(0), 0);
+    } catch (java.nio.channels.NonReadableChannelException e) {
+      throw new IllegalArgumentException("the squashfs writer needs a channel open for reading as well as writing", e);
+    }
+    return channel;
   }
 
   private SquashfsEntrySink(FileChannel channel, boolean ownsChannel, SquashfsOptions options) throws IOException {

@@ -35,4 +35,14 @@ class SquashfsEntrySinkTest {
     OverlayModel.apply(image.logicalLayers()).snapshot().assertMatches(SquashfsTools.ngRead(sqfs, tmp), squashfsCompare());
     assertThat(SquashfsTools.listing(sqfs)).contains("bin/alias");
   }
+
+  @Test
+  void aWriteOnlyChannel_isRefusedUpFront() throws IOException {
+    Path file = tmp.resolve("w.sqfs");
+    try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(file,
+        java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.WRITE)) {
+      org.assertj.core.api.Assertions.assertThatThrownBy(() -> new SquashfsEntrySink(ch, SquashfsOptions.defaults()))
+          .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("reading");
+    }
+  }
 }
