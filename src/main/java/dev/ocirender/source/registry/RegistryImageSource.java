@@ -84,19 +84,22 @@ public final class RegistryImageSource implements ImageSource {
   public ResolvedImage resolve(Platform platform) throws IOException {
     Objects.requireNonNull(platform, "platform");
     ManifestPuller.Manifest root = null;
-    IOException last = null;
-    for (RegistryClient c : context.clientsFor(reference)) {
+    List<RegistryClient> endpoints = context.clientsFor(reference);
+    List<String> mirrorFailures = new java.util.ArrayList<>();
+    for (int i = 0; i < endpoints.size() && root == null; i++) {
+      RegistryClient c = endpoints.get(i);
       try {
         root = c.pullManifest(reference.repository(), reference.manifestReference(), reference.digest());
         client = c;
-        break;
       } catch (IOException e) {
-        // A mirror that fails for any reason is skipped; the registry itself is the last word.
-        last = e;
+        if (i == endpoints.size() - 1) {
+          // The registry itself is the last word; what the mirrors said goes with it.
+          throw mirrorFailures.isEmpty() ? e
+              : new IOException(e.getMessage() + " (after the mirrors failed: " + String.join("; ", mirrorFailures) + ")", e);
+        }
+        // A mirror that fails for any reason is skipped.
+        mirrorFailures.add(e.getMessage());
       }
-    }
-    if (root == null) {
-      throw last;
     }
     ManifestResolver resolver = new ManifestResolver(spec, this::openJson);
     resolver.remember(root.digest(), root.bytes());
