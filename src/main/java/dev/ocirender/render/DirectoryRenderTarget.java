@@ -1,13 +1,10 @@
 package dev.ocirender.render;
 
-import dev.ocirender.layer.EntryHeader;
 import dev.ocirender.merge.OverlayMerge;
 import dev.ocirender.output.EntrySink;
 import dev.ocirender.output.dir.DirStats;
 import dev.ocirender.output.dir.DirectoryEntrySink;
-import java.io.Closeable;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
@@ -45,8 +42,7 @@ public final class DirectoryRenderTarget implements RenderTarget {
   private final Path output;
   private final boolean force;
   private final DirectoryEntrySink.Options options;
-  private Path current;
-  private Path finished;
+  private final Attempts<Path> attempts = new Attempts<>(DirectoryRenderTarget::deleteTree);
   private DirStats stats;
 
   public DirectoryRenderTarget(Path output, boolean force, DirectoryEntrySink.Options options) {
@@ -65,20 +61,26 @@ public final class DirectoryRenderTarget implements RenderTarget {
 
   @Override
   public EntrySink open() throws IOException {
-    discard(current);
-    current = null;
+    attempts.abandonCurrent();
     checkTarget();
     Path staging = createStaging();
-    current = staging;
     DirectoryEntrySink sink;
     try {
       sink = new DirectoryEntrySink(staging, options);
     } catch (IOException | RuntimeException e) {
-      discard(staging);
-      current = null;
+      deleteTree(staging);
       throw e;
     }
-    return new Attempt(staging, sink);
+    attempts.begin(staging);
+    return new Attempts.Attempt(sink) {
+      @Override
+      void ended(boolean finishedCleanly) throws IOException {
+        if (finishedCleanly) {
+          stats = sink.stats();
+        }
+        attempts.end(staging, finishedCleanly);
+      }
+    };
   }
 
   /** What the finished sink wrote; null until a sink has finished. */
@@ -92,9 +94,7 @@ public final class DirectoryRenderTarget implements RenderTarget {
    * @throws IllegalStateException if no sink was finished
    */
   public void publish() throws IOException {
-    if (finished == null) {
-      throw new IllegalStateException("no finished output to publish for " + output);
-    }
+    Path finished = attempts.finished(output);
     checkTarget();
     Path old = null;
     if (Files.exists(output, LinkOption.NOFOLLOW_LINKS) && !isEmptyDirectory(output)) {
@@ -110,7 +110,7 @@ public final class DirectoryRenderTarget implements RenderTarget {
       }
       throw e;
     }
-    finished = null;
+    attempts.published();
     if (old != null) {
       deleteTree(old);
     }
@@ -119,13 +119,7 @@ public final class DirectoryRenderTarget implements RenderTarget {
   /** Deletes every staging tree that was not published. */
   @Override
   public void close() throws IOException {
-    try {
-      discard(current);
-    } finally {
-      current = null;
-      discard(finished);
-      finished = null;
-    }
+    attempts.close();
   }
 
   private void checkTarget() throws IOException {
@@ -170,12 +164,6 @@ public final class DirectoryRenderTarget implements RenderTarget {
     }
   }
 
-  private static void discard(Path staging) throws IOException {
-    if (staging != null) {
-      deleteTree(staging);
-    }
-  }
-
   /**
    * Deletes a tree without following symlinks. Directories are made accessible first, since a
    * rootless render may have left some read-only (0555) or unreadable.
@@ -202,45 +190,5 @@ public final class DirectoryRenderTarget implements RenderTarget {
       }
     }
     Files.delete(top);
-  }
-
-  /** One try at the output: a sink over one staging directory. */
-  private final class Attempt implements EntrySink {
-    private final Path staging;
-    private final DirectoryEntrySink sink;
-    private boolean done;
-
-    Attempt(Path staging, DirectoryEntrySink sink) {
-      this.staging = staging;
-      this.sink = sink;
-    }
-
-    @Override
-    public void accept(EntryHeader header, InputStream content) throws IOException {
-      sink.accept(header, content);
-    }
-
-    @Override
-    public void finish() throws IOException {
-      sink.finish();
-      done = true;
-    }
-
-    @Override
-    public void close() throws IOException {
-      sink.close();
-      if (current == staging) {
-        current = null;
-      }
-      if (done) {
-        if (finished != null && !finished.equals(staging)) {
-          discard(finished);
-        }
-        finished = staging;
-        stats = sink.stats();
-      } else {
-        discard(staging);
-      }
-    }
   }
 }

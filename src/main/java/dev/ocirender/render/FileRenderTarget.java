@@ -1,15 +1,12 @@
 package dev.ocirender.render;
 
-import dev.ocirender.layer.EntryHeader;
 import dev.ocirender.merge.OverlayMerge;
 import dev.ocirender.output.EntrySink;
 import dev.ocirender.output.squashfs.SquashfsEntrySink;
 import dev.ocirender.output.squashfs.SquashfsOptions;
 import dev.ocirender.output.tar.TarEntrySink;
 import dev.ocirender.store.AtomicFileOutput;
-import java.io.Closeable;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.file.Path;
 import java.util.Objects;
@@ -33,8 +30,7 @@ public final class FileRenderTarget implements RenderTarget {
 
   private final Path output;
   private final SinkFactory sinkFactory;
-  private AtomicFileOutput current;
-  private AtomicFileOutput finished;
+  private final Attempts<AtomicFileOutput> attempts = new Attempts<>(AtomicFileOutput::close);
 
   /**
    * @param sinkFactory makes the format's sink over the temporary file's stream; the sink may close
@@ -84,17 +80,16 @@ public final class FileRenderTarget implements RenderTarget {
   public EntrySink open() throws IOException {
     // The merge closes a sink before asking for the next one; if it did not, the abandoned temp
     // file must still go.
-    discard(current);
+    attempts.abandonCurrent();
     AtomicFileOutput file = AtomicFileOutput.create(output);
-    current = file;
     EntrySink sink;
     try {
       sink = sinkFactory.open(file);
     } catch (IOException | RuntimeException e) {
-      discard(file);
+      file.close();
       throw e;
     }
-    return new Attempt(file, sink);
+    return attempts.begin(file, sink);
   }
 
   /**
@@ -103,67 +98,13 @@ public final class FileRenderTarget implements RenderTarget {
    * @throws IllegalStateException if no sink was finished
    */
   public void publish() throws IOException {
-    if (finished == null) {
-      throw new IllegalStateException("no finished output to publish for " + output);
-    }
-    finished.publish();
+    attempts.finished(output).publish();
+    attempts.published();
   }
 
   /** Deletes every temporary file that was not published. */
   @Override
   public void close() throws IOException {
-    discard(current);
-    discard(finished);
-  }
-
-  private static void discard(AtomicFileOutput file) throws IOException {
-    if (file != null) {
-      file.close();
-    }
-  }
-
-  /** One try at the output: a sink over one temporary file. */
-  private final class Attempt implements EntrySink {
-    private final AtomicFileOutput file;
-    private final EntrySink sink;
-    private boolean done;
-
-    Attempt(AtomicFileOutput file, EntrySink sink) {
-      this.file = file;
-      this.sink = sink;
-    }
-
-    @Override
-    public void accept(EntryHeader header, InputStream content) throws IOException {
-      sink.accept(header, content);
-    }
-
-    @Override
-    public void finish() throws IOException {
-      sink.finish();
-      done = true;
-    }
-
-    @Override
-    public void close() throws IOException {
-      boolean clean = false;
-      try {
-        sink.close();
-        clean = true;
-      } finally {
-        // A sink that failed to close may not have written everything; treat it as unfinished.
-        if (done && clean) {
-          if (finished != null && finished != file) {
-            discard(finished);
-          }
-          finished = file;
-        } else {
-          discard(file);
-        }
-        if (current == file) {
-          current = null;
-        }
-      }
-    }
+    attempts.close();
   }
 }

@@ -1,6 +1,5 @@
 package dev.ocirender.render;
 
-import dev.ocirender.layer.EntryHeader;
 import dev.ocirender.merge.OverlayMerge;
 import dev.ocirender.output.EntrySink;
 import dev.ocirender.output.squashfs.SquashfsEntrySink;
@@ -34,8 +33,7 @@ public final class StoreRenderTarget implements OverlayMerge.SinkOpener, Closeab
   private final OutputFormat format;
   private final OutputMetadata metadata;
   private final String replaceVersion;
-  private Upload current;
-  private Upload finished;
+  private final Attempts<Upload> attempts = new Attempts<>(Upload::close);
 
   /**
    * @param replaceVersion null to publish only where nothing exists; otherwise the version replaced
@@ -61,96 +59,69 @@ public final class StoreRenderTarget implements OverlayMerge.SinkOpener, Closeab
 
   @Override
   public EntrySink open() throws IOException {
-    abandon(current);
-    current = null;
+    attempts.abandonCurrent();
     if (format == OutputFormat.SQUASHFS) {
       Path spool = Files.createTempFile("ocirender-", ".sqfs");
       try {
-        return new Attempt(null, SquashfsEntrySink.create(spool, SquashfsOptions.defaults()), spool);
+        return new SpooledAttempt(SquashfsEntrySink.create(spool, SquashfsOptions.defaults()), spool);
       } catch (IOException | RuntimeException e) {
         Files.deleteIfExists(spool);
         throw e;
       }
     }
     Upload upload = store.create(uri, metadata, replaceVersion);
-    current = upload;
-    return new Attempt(upload, new TarEntrySink(upload.stream()), null);
+    EntrySink sink;
+    try {
+      sink = new TarEntrySink(upload.stream());
+    } catch (RuntimeException e) {
+      upload.close();
+      throw e;
+    }
+    return attempts.begin(upload, sink);
   }
 
   /** Publishes the finished output; call only after the merge returned successfully. */
   public StoredOutput publish() throws IOException {
-    if (finished == null) {
-      throw new IllegalStateException("no finished output to publish for " + uri);
-    }
-    Upload upload = finished;
-    finished = null;
-    return upload.commit();
+    StoredOutput stored = attempts.finished(uri).commit();
+    attempts.published();
+    return stored;
   }
 
   @Override
   public void close() throws IOException {
-    abandon(current);
-    abandon(finished);
+    attempts.close();
   }
 
-  private static void abandon(Upload upload) throws IOException {
-    if (upload != null) {
-      upload.close();
-    }
-  }
-
-  /** One try of the merge: a sink writing into an upload, or into a local spool file uploaded at finish. */
-  private final class Attempt implements EntrySink {
-    private Upload upload;
-    private final EntrySink sink;
+  /**
+   * A squashfs attempt: the image is written to a local spool file (its superblock comes last, at
+   * offset 0, so it cannot stream) and uploaded from there once the sink finished.
+   */
+  private final class SpooledAttempt extends Attempts.Attempt {
     private final Path spool;
-    private boolean done;
+    private Upload upload;
 
-    Attempt(Upload upload, EntrySink sink, Path spool) {
-      this.upload = upload;
-      this.sink = sink;
+    SpooledAttempt(EntrySink sink, Path spool) {
+      super(sink);
       this.spool = spool;
     }
 
     @Override
-    public void accept(EntryHeader header, InputStream content) throws IOException {
-      sink.accept(header, content);
-    }
-
-    @Override
-    public void finish() throws IOException {
-      sink.finish();
-      if (spool != null) {
-        sink.close();
-        upload = store.create(uri, metadata, replaceVersion);
-        current = upload;
-        try (InputStream in = Files.newInputStream(spool)) {
-          in.transferTo(upload.stream());
-        }
+    void afterFinish(EntrySink sink) throws IOException {
+      sink.close();
+      upload = store.create(uri, metadata, replaceVersion);
+      attempts.begin(upload);
+      try (InputStream in = Files.newInputStream(spool)) {
+        in.transferTo(upload.stream());
       }
-      done = true;
     }
 
     @Override
-    public void close() throws IOException {
-      boolean clean = false;
+    void ended(boolean finishedCleanly) throws IOException {
       try {
-        sink.close();
-        clean = true;
+        Files.deleteIfExists(spool);
       } finally {
-        if (spool != null) {
-          Files.deleteIfExists(spool);
-        }
-        if (done && clean) {
-          if (finished != null && finished != upload) {
-            abandon(finished);
-          }
-          finished = upload;
-        } else {
-          abandon(upload);
-        }
-        if (current == upload) {
-          current = null;
+        if (upload != null) {
+          attempts.end(upload, finishedCleanly);
         }
       }
     }

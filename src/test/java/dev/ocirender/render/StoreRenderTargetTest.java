@@ -1,0 +1,141 @@
+package dev.ocirender.render;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.ocirender.layer.EntryHeader;
+import dev.ocirender.layer.EntryPath;
+import dev.ocirender.layer.EntryType;
+import dev.ocirender.output.EntrySink;
+import dev.ocirender.store.LocalOutputStore;
+import dev.ocirender.store.OutputMetadata;
+import dev.ocirender.store.StoredOutput;
+import dev.ocirender.testing.ExternalTools;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@link StoreRenderTarget} through the local store: as for files, only a finished attempt is
+ * published, and only on {@code publish()}; squashfs goes through a spool file that never
+ * outlives its attempt. Outputs are read back with tar and unsquashfs.
+ */
+class StoreRenderTargetTest {
+
+  @TempDir Path dir;
+
+  private StoreRenderTarget target(String name, OutputFormat format) {
+    return new StoreRenderTarget(new LocalOutputStore(), dir.resolve(name).toString(), format,
+        OutputMetadata.of("oci:test", "sha256:" + "0".repeat(64), "linux/amd64", format.name().toLowerCase()), null);
+  }
+
+  private static void writeFile(EntrySink sink, String path, String content) throws IOException {
+    byte[] bytes = content.getBytes(StandardCharsets.UTF_8);
+    sink.accept(EntryHeader.builder(EntryType.FILE, EntryPath.of(path)).mode(0644).size(bytes.length).build(),
+        new ByteArrayInputStream(bytes));
+  }
+
+  private String tarList(Path tar) {
+    return ExternalTools.output("tar", "-tf", tar.toString()).strip();
+  }
+
+  @Test
+  void restartedMerge_publishesOnlyTheFinishedSecondAttempt_tar() throws IOException {
+    Path output = dir.resolve("out.tar");
+    StoredOutput stored;
+    try (StoreRenderTarget target = target("out.tar", OutputFormat.TAR)) {
+      EntrySink first = target.open();
+      writeFile(first, "first", "abandoned");
+      first.close(); // the merge restarts without finishing
+      EntrySink second = target.open();
+      writeFile(second, "second", "kept");
+      second.finish();
+      second.close();
+      assertThat(output).doesNotExist();
+      stored = target.publish();
+    }
+    assertThat(tarList(output)).isEqualTo("second");
+    assertThat(stored.size()).isEqualTo(Files.size(output));
+    assertThat(leftovers()).isEmpty();
+  }
+
+  @Test
+  void squashfs_isSpooledAndUploadedOnlyWhenFinished_andTheSpoolGoes() throws IOException {
+    ExternalTools.assumeTools("unsquashfs");
+    Path output = dir.resolve("out.sqfs");
+    long spoolsBefore = spools();
+    try (StoreRenderTarget target = target("out.sqfs", OutputFormat.SQUASHFS)) {
+      EntrySink first = target.open();
+      writeFile(first, "first", "abandoned");
+      first.close();
+      EntrySink second = target.open();
+      writeFile(second, "second", "kept");
+      writeFile(second, "copy", "kept");
+      second.finish();
+      second.close();
+      assertThat(output).doesNotExist();
+      target.publish();
+    }
+    assertThat(spools()).isEqualTo(spoolsBefore);
+    String listing = ExternalTools.output("unsquashfs", "-l", output.toString());
+    assertThat(listing).contains("squashfs-root/second").contains("squashfs-root/copy").doesNotContain("first");
+    assertThat(leftovers()).isEmpty();
+  }
+
+  @Test
+  void aSecondFinishedAttempt_replacesTheFirst_whichLeavesNoTrace() throws IOException {
+    try (StoreRenderTarget target = target("out.tar", OutputFormat.TAR)) {
+      for (String name : new String[] {"one", "two"}) {
+        EntrySink sink = target.open();
+        writeFile(sink, name, name);
+        sink.finish();
+        sink.close();
+      }
+      target.publish();
+    }
+    assertThat(tarList(dir.resolve("out.tar"))).isEqualTo("two");
+    assertThat(leftovers()).isEmpty();
+  }
+
+  @Test
+  void failureAfterFinish_publishesNothing() throws IOException {
+    try (StoreRenderTarget target = target("out.tar", OutputFormat.TAR)) {
+      EntrySink sink = target.open();
+      writeFile(sink, "a", "x");
+      sink.finish();
+      sink.close();
+      // the merge fails after the sink finished: the caller never publishes, only closes
+    }
+    assertThat(dir.resolve("out.tar")).doesNotExist();
+    assertThat(leftovers()).isEmpty();
+  }
+
+  @Test
+  void sinkLeftOpen_isAbandonedOnClose_andPublishWithoutFinishIsAnError() throws IOException {
+    try (StoreRenderTarget target = target("out.tar", OutputFormat.TAR)) {
+      EntrySink sink = target.open();
+      writeFile(sink, "a", "x");
+      assertThatThrownBy(target::publish).isInstanceOf(IllegalStateException.class).hasMessageContaining("out.tar");
+    }
+    assertThat(leftovers()).isEmpty();
+  }
+
+  /** Every file in the output directory: published outputs, their sidecars, and any temp file. */
+  private java.util.List<String> leftovers() throws IOException {
+    try (Stream<Path> s = Files.list(dir)) {
+      return s.map(p -> p.getFileName().toString()).filter(n -> n.startsWith(".")).toList();
+    }
+  }
+
+  private static long spools() throws IOException {
+    try (Stream<Path> s = Files.list(Path.of(System.getProperty("java.io.tmpdir")))) {
+      return s.filter(p -> p.getFileName().toString().startsWith("ocirender-") && p.toString().endsWith(".sqfs")).count();
+    }
+  }
+}
