@@ -7,7 +7,15 @@ import dev.ocirender.testing.ExternalTools;
 import dev.ocirender.testing.FsSnapshot;
 import dev.ocirender.testing.ImageBuilder;
 import dev.ocirender.testing.OverlayModel;
+import dev.ocirender.image.Platform;
+import dev.ocirender.source.ImageSource;
+import dev.ocirender.source.ImageSources;
+import dev.ocirender.verify.FsReaders;
+import dev.ocirender.verify.Verifier;
+import dev.ocirender.verify.VerifyOptions;
+import dev.ocirender.verify.VerifyReport;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.BitSet;
@@ -126,9 +134,19 @@ class SquashfsDeduplicationTest {
     return sqfs;
   }
 
+  /**
+   * unsquashfs's extraction matches the overlay model, and our own reader (what {@code verify}
+   * uses) finds the image equal to its source, shared tails and blocks included.
+   */
   private void check(ImageBuilder image, Path sqfs) throws IOException {
     FsSnapshot expected = OverlayModel.apply(image.logicalLayers()).snapshot();
     expected.assertMatches(SquashfsTools.extract(sqfs, tmp), SquashfsEntrySinkTest.squashfsCompare());
+    ImageBuilder.Layout layout = image.writeLayout(Files.createTempDirectory(tmp, "layout"));
+    try (ImageSource source = ImageSources.open("oci:" + layout.dir() + ":" + layout.tag())) {
+      VerifyReport report = Verifier.compare(FsReaders.readSquashfs(sqfs), FsReaders.readImage(source, Platform.LINUX_AMD64),
+          VerifyOptions.DEFAULT);
+      assertThat(report.equal()).as(report.text()).isTrue();
+    }
   }
 
   /** Where rdsquashfs says a file's data is. */
