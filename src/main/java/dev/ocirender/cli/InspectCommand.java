@@ -10,7 +10,6 @@ import dev.ocirender.image.Platform;
 import dev.ocirender.layer.LayerBlob;
 import dev.ocirender.render.RenderException;
 import dev.ocirender.source.ImageSource;
-import dev.ocirender.source.ImageSources;
 import dev.ocirender.source.ResolvedImage;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -50,7 +49,7 @@ final class InspectCommand implements Callable<Integer> {
   @Override
   public Integer call() throws IOException {
     ResolvedImage image;
-    try (ImageSource s = ImageSources.open(source, registry.context())) {
+    try (ImageSource s = registry.open(source)) {
       image = s.resolve(platform);
     } catch (IOException e) {
       throw new IOException(source + ": " + Messages.describe(e), e);

@@ -1,7 +1,10 @@
 package dev.ocirender.cli;
 
+import dev.ocirender.source.ImageSource;
+import dev.ocirender.source.ImageSources;
 import dev.ocirender.source.registry.RegistryContext;
 import dev.ocirender.source.registry.RegistryOptions;
+import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -49,7 +52,26 @@ final class RegistryFlags {
       description = "Layers downloaded at once. Default: ${DEFAULT-VALUE}.")
   int parallel;
 
-  RegistryContext context() {
+  private RegistryContext context;
+
+  /**
+   * Opens an image source; the registry context (HTTP clients, TLS, credentials, blob cache) is made
+   * only for a {@code docker://} reference, once per command: a local layout or archive never pays
+   * for it (about half a second of start-up). The flags are checked either way.
+   */
+  ImageSource open(String spec) throws IOException {
+    RegistryOptions.Builder options = options();
+    if (!ImageSources.isRegistryReference(spec)) {
+      return ImageSources.open(spec);
+    }
+    if (context == null) {
+      context = new RegistryContext(options.build());
+    }
+    return ImageSources.open(spec, context);
+  }
+
+  /** The flags as registry options; the builder checks them (a malformed mirror URL, say). */
+  private RegistryOptions.Builder options() {
     Duration timeout = Duration.ofSeconds(timeoutSeconds);
     RegistryOptions.Builder b = RegistryOptions.builder()
         .tlsVerify(tlsVerify)
@@ -61,6 +83,6 @@ final class RegistryFlags {
         .concurrentDownloads(parallel);
     insecure.forEach(b::insecureRegistry);
     mirrors.forEach(b::dockerHubMirror);
-    return new RegistryContext(b.build());
+    return b;
   }
 }

@@ -13,7 +13,6 @@ import dev.ocirender.render.RenderListener;
 import dev.ocirender.render.RenderResult;
 import dev.ocirender.render.Renderer;
 import dev.ocirender.source.ImageSource;
-import dev.ocirender.source.ImageSources;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -88,7 +87,7 @@ final class RenderCommand implements Callable<Integer> {
     ProgressDisplay progress = System.console() != null ? new ProgressDisplay(err) : null;
     RenderResult result;
     String details = "";
-    try (ImageSource image = ImageSources.open(source, registry.context())) {
+    try (ImageSource image = registry.open(source)) {
       Renderer renderer = new Renderer(progress == null ? RenderListener.NONE : progress);
       if (format == OutputFormat.DIR) {
         try (DirectoryRenderTarget target = new DirectoryRenderTarget(output, force)) {

@@ -2,7 +2,6 @@ package dev.ocirender.cli;
 
 import dev.ocirender.image.Platform;
 import dev.ocirender.layer.EntryPath;
-import dev.ocirender.source.ImageSources;
 import dev.ocirender.verify.Verification;
 import dev.ocirender.verify.VerifyOptions;
 import dev.ocirender.verify.VerifyReport;
@@ -74,7 +73,7 @@ final class VerifyCommand implements Callable<Integer> {
       ex.add(EntryPath.normalize(e.getBytes(StandardCharsets.UTF_8)));
     }
     VerifyOptions options = new VerifyOptions(!ignoreOwnership, mtime, !ignoreRootMetadata, ex);
-    VerifyReport report = Verification.run(candidate, reference, spec -> ImageSources.open(spec, registry.context()),
+    VerifyReport report = Verification.run(candidate, reference, registry::open,
         platform, options);
     PrintWriter out = spec.commandLine().getOut();
     out.print(json ? report.json() + "\n" : report.text());

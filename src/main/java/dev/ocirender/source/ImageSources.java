@@ -48,6 +48,11 @@ public final class ImageSources {
     return open(spec, null);
   }
 
+  /** Whether {@code spec} names an image in a registry ({@code docker://}), not a local one. */
+  public static boolean isRegistryReference(String spec) {
+    return spec != null && spec.startsWith(RegistryImageSource.TRANSPORT);
+  }
+
   /**
    * As {@link #open(String)}, with the registry settings, clients and blob cache to use for
    * {@code docker://} references (null: the process-wide default context).
@@ -56,7 +61,7 @@ public final class ImageSources {
     if (spec == null || spec.isBlank()) {
       throw new ImageSourceException("empty image reference; use one of " + SUPPORTED);
     }
-    if (spec.startsWith(RegistryImageSource.TRANSPORT)) {
+    if (isRegistryReference(spec)) {
       return RegistryImageSource.open(spec, registries != null ? registries : RegistryContext.defaultContext());
     }
     int colon = spec.indexOf(':');

@@ -41,4 +41,14 @@ class RegistryMirrorFlagTest {
       }
     }
   }
+
+  /** The registry context is made only for docker:// sources, but the flags are checked for all. */
+  @Test
+  void aMalformedMirror_isAnError_evenForALocalImage() {
+    String spec = MainTest.run("sample", tmp.resolve("layout").toString()).out().strip();
+    MainTest.Run r = MainTest.run("render", spec, "--registry-mirror", "not-a-url", "--output", tmp.resolve("o.tar").toString());
+    assertThat(r.exitCode()).isNotZero();
+    assertThat(r.err()).contains("registry mirror must be a URL").contains("not-a-url");
+    assertThat(tmp.resolve("o.tar")).doesNotExist();
+  }
 }
