@@ -5,6 +5,7 @@ import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.util.ArrayDeque;
+import java.util.function.Supplier;
 
 /**
  * The data area of a squashfs image: compresses data and fragment blocks on a few worker threads
@@ -116,6 +117,12 @@ final class DataWriter implements AutoCloseable {
   }
 
   DataWriter(FileChannel channel, long start, SquashfsOptions options) {
+    this(channel, start, options,
+        () -> BlockCompressor.create(options.compression(), options.level(), options.blockSize()));
+  }
+
+  /** With each worker's compressor made by {@code compressors} (tests inject failures here). */
+  DataWriter(FileChannel channel, long start, SquashfsOptions options, Supplier<BlockCompressor> compressors) {
     this.channel = channel;
     this.blockSize = options.blockSize();
     this.position = start;
@@ -125,7 +132,7 @@ final class DataWriter implements AutoCloseable {
     this.maxPending = 16 * options.threads();
     this.workers = new Thread[options.threads()];
     for (int i = 0; i < workers.length; i++) {
-      Thread t = new Thread(() -> compressLoop(options), "squashfs-compress-" + (i + 1));
+      Thread t = new Thread(() -> compressLoop(compressors), "squashfs-compress-" + (i + 1));
       t.setDaemon(true);
       workers[i] = t;
       t.start();
@@ -242,21 +249,38 @@ final class DataWriter implements AutoCloseable {
     release(job.data);
   }
 
-  /** A worker: takes blocks in submission order and compresses them with its own compressor. */
-  private void compressLoop(SquashfsOptions options) {
-    try (BlockCompressor compressor = BlockCompressor.create(options.compression(), options.level(), blockSize)) {
+  /**
+   * A worker: takes blocks in submission order and compresses them with its own compressor. Every
+   * failure, making the compressor included (a native library that will not load), is handed to
+   * the block's job: a worker never dies with jobs waiting on it.
+   */
+  private void compressLoop(Supplier<BlockCompressor> compressors) {
+    BlockCompressor compressor = null;
+    Throwable broken = null;
+    try {
+      compressor = compressors.get();
+    } catch (RuntimeException | Error e) {
+      broken = e;
+    }
+    try {
       for (Job job; (job = nextJob()) != null; ) {
         int n = -1;
-        Throwable failure = null;
-        try {
-          if (job.output == null) {
-            job.output = new byte[compressor.maxCompressedLength(blockSize)];
+        Throwable failure = broken;
+        if (failure == null) {
+          try {
+            if (job.output == null) {
+              job.output = new byte[compressor.maxCompressedLength(blockSize)];
+            }
+            n = compressor.compressInto(job.data, 0, job.length, job.output);
+          } catch (RuntimeException | Error e) {
+            failure = e;
           }
-          n = compressor.compressInto(job.data, 0, job.length, job.output);
-        } catch (RuntimeException | Error e) {
-          failure = e;
         }
         job.finish(n, failure);
+      }
+    } finally {
+      if (compressor != null) {
+        compressor.close();
       }
     }
   }

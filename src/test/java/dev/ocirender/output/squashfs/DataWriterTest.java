@@ -1,0 +1,134 @@
+package dev.ocirender.output.squashfs;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The data area's hand-off to its worker threads: blocks land in submission order whatever the
+ * workers' timing, and a failing worker becomes an error for the writer, never a hang.
+ */
+@Timeout(60)
+class DataWriterTest {
+
+  private static final int BLOCK = 4096;
+
+  @TempDir Path tmp;
+
+  private FileChannel channel() throws IOException {
+    return FileChannel.open(tmp.resolve("data"), StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+  }
+
+  private static SquashfsOptions options(int threads) {
+    return SquashfsOptions.defaults().withBlockSize(BLOCK).withThreads(threads);
+  }
+
+  /** Stores every block raw after a pause that differs per block, so workers finish out of order. */
+  private static Supplier<BlockCompressor> slowRaw() {
+    return () -> new BlockCompressor() {
+      @Override
+      byte[] compress(byte[] src, int off, int len) {
+        try {
+          Thread.sleep(Math.floorMod(src[off], 7));
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+        return null;
+      }
+    };
+  }
+
+  @Test
+  void blocksLandInSubmissionOrder_whateverTheWorkersTiming() throws IOException {
+    int blocks = 200;
+    List<long[]> results = new ArrayList<>();
+    try (FileChannel ch = channel(); DataWriter w = new DataWriter(ch, 100, options(4), slowRaw())) {
+      for (int i = 0; i < blocks; i++) {
+        byte[] b = w.buffer();
+        java.util.Arrays.fill(b, (byte) i);
+        long[] r = new long[2];
+        results.add(r);
+        w.block(b, BLOCK, (position, word) -> {
+          r[0] = position;
+          r[1] = word;
+        });
+      }
+      assertThat(w.drain()).isEqualTo(100 + (long) blocks * BLOCK);
+      ByteBuffer back = ByteBuffer.allocate(BLOCK);
+      for (int i = 0; i < blocks; i++) {
+        assertThat(results.get(i)[0]).isEqualTo(100 + (long) i * BLOCK);
+        assertThat(results.get(i)[1]).isEqualTo(BLOCK | DataWriter.UNCOMPRESSED_BIT);
+        back.clear();
+        ch.read(back, results.get(i)[0]);
+        assertThat(back.array()).containsOnly((byte) i);
+      }
+    }
+  }
+
+  @Test
+  void aCompressorThatThrows_failsTheWriter_andItsWorkersEnd() throws IOException {
+    AtomicInteger calls = new AtomicInteger();
+    Supplier<BlockCompressor> failingAtTen = () -> new BlockCompressor() {
+      @Override
+      byte[] compress(byte[] src, int off, int len) {
+        if (calls.incrementAndGet() == 10) {
+          throw new IllegalStateException("compressor broke at block 10");
+        }
+        return null;
+      }
+    };
+    long before = workers();
+    try (FileChannel ch = channel()) {
+      DataWriter w = new DataWriter(ch, 0, options(2), failingAtTen);
+      assertThatThrownBy(() -> {
+        for (int i = 0; i < 100; i++) {
+          w.block(w.buffer(), BLOCK, (p, s) -> {});
+        }
+        w.drain();
+      }).isInstanceOf(IllegalStateException.class).hasMessage("compressor broke at block 10");
+      w.close();
+      awaitWorkers(before);
+    }
+  }
+
+  @Test
+  void aCompressorThatCannotBeMade_failsEveryBlock_insteadOfHanging() throws IOException {
+    Supplier<BlockCompressor> unloadable = () -> {
+      throw new UnsatisfiedLinkError("no zstd-jni in java.library.path");
+    };
+    long before = workers();
+    try (FileChannel ch = channel(); DataWriter w = new DataWriter(ch, 0, options(2), unloadable)) {
+      w.block(w.buffer(), BLOCK, (p, s) -> {});
+      assertThatThrownBy(w::drain).isInstanceOf(IOException.class)
+          .hasMessageContaining("compressing a squashfs block").hasMessageContaining("no zstd-jni");
+    }
+    awaitWorkers(before);
+  }
+
+  /** Waits until no more compression threads are alive than before the test started. */
+  private static void awaitWorkers(long before) {
+    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+    while (workers() > before && System.nanoTime() < deadline) {
+      Thread.onSpinWait();
+    }
+    assertThat(workers()).as("squashfs-compress threads still alive").isLessThanOrEqualTo(before);
+  }
+
+  private static long workers() {
+    return Thread.getAllStackTraces().keySet().stream()
+        .filter(t -> t.getName().startsWith("squashfs-compress-") && t.isAlive()).count();
+  }
+}
