@@ -1,5 +1,6 @@
 package dev.ocirender.image;
 
+import dev.ocirender.io.Streams;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -36,9 +37,7 @@ public final class VerifyingInputStream extends FilterInputStream {
 
   @Override
   public int read() throws IOException {
-    byte[] one = new byte[1];
-    int n = read(one, 0, 1);
-    return n < 0 ? -1 : one[0] & 0xff;
+    return Streams.readByte(this);
   }
 
   @Override
@@ -59,16 +58,7 @@ public final class VerifyingInputStream extends FilterInputStream {
   @Override
   public long skip(long n) throws IOException {
     // Skipped bytes must still be digested.
-    byte[] buf = new byte[(int) Math.min(n, 65536)];
-    long done = 0;
-    while (done < n) {
-      int r = read(buf, 0, (int) Math.min(buf.length, n - done));
-      if (r < 0) {
-        break;
-      }
-      done += r;
-    }
-    return done;
+    return Streams.skipByReading(this, n);
   }
 
   @Override

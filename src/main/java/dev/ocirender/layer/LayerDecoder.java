@@ -3,6 +3,7 @@ package dev.ocirender.layer;
 import dev.ocirender.image.Digest;
 import dev.ocirender.image.MediaTypes;
 import dev.ocirender.image.VerifyingInputStream;
+import dev.ocirender.io.Streams;
 import java.io.EOFException;
 import java.io.FilterInputStream;
 import java.io.IOException;
@@ -117,9 +118,7 @@ public final class LayerDecoder {
 
     @Override
     public int read() throws IOException {
-      byte[] one = new byte[1];
-      int n = read(one, 0, 1);
-      return n < 0 ? -1 : one[0] & 0xff;
+      return Streams.readByte(this);
     }
 
     @Override
@@ -138,16 +137,7 @@ public final class LayerDecoder {
 
     @Override
     public long skip(long n) throws IOException {
-      byte[] scratch = new byte[(int) Math.min(Math.max(n, 1), 64 * 1024)];
-      long done = 0;
-      while (done < n) {
-        int r = read(scratch, 0, (int) Math.min(scratch.length, n - done));
-        if (r < 0) {
-          break;
-        }
-        done += r;
-      }
-      return done;
+      return Streams.skipByReading(this, n);
     }
 
     @Override

@@ -1,5 +1,6 @@
 package dev.ocirender.layer;
 
+import dev.ocirender.io.Streams;
 import java.io.Closeable;
 import java.io.IOException;
 import java.io.InputStream;
@@ -709,9 +710,7 @@ public final class LayerTarReader implements Closeable {
         remaining--;
         return buf[pos++] & 0xff;
       }
-      byte[] one = new byte[1];
-      int n = read(one, 0, 1);
-      return n < 0 ? -1 : one[0] & 0xff;
+      return Streams.readByte(this);
     }
 
     @Override

@@ -1,5 +1,6 @@
 package dev.ocirender.layer;
 
+import dev.ocirender.io.Streams;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
@@ -80,9 +81,7 @@ public final class ReadAheadInputStream extends InputStream {
 
   @Override
   public int read() throws IOException {
-    byte[] one = new byte[1];
-    int n = read(one, 0, 1);
-    return n < 0 ? -1 : one[0] & 0xff;
+    return Streams.readByte(this);
   }
 
   @Override

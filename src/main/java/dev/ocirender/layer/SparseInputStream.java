@@ -1,5 +1,6 @@
 package dev.ocirender.layer;
 
+import dev.ocirender.io.Streams;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.Arrays;
@@ -25,9 +26,7 @@ final class SparseInputStream extends InputStream {
 
   @Override
   public int read() throws IOException {
-    byte[] one = new byte[1];
-    int n = read(one, 0, 1);
-    return n < 0 ? -1 : one[0] & 0xff;
+    return Streams.readByte(this);
   }
 
   @Override
@@ -62,16 +61,7 @@ final class SparseInputStream extends InputStream {
   @Override
   public long skip(long n) throws IOException {
     // Skipping through holes is free, but the stored bytes must still be consumed in order.
-    byte[] scratch = new byte[8192];
-    long done = 0;
-    while (done < n) {
-      int r = read(scratch, 0, (int) Math.min(scratch.length, n - done));
-      if (r < 0) {
-        break;
-      }
-      done += r;
-    }
-    return done;
+    return Streams.skipByReading(this, n);
   }
 
   @Override

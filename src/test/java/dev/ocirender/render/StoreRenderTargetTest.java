@@ -126,7 +126,7 @@ class StoreRenderTargetTest {
     assertThat(leftovers()).isEmpty();
   }
 
-  /** Every file in the output directory: published outputs, their sidecars, and any temp file. */
+  /** Hidden files in the output directory: the temporary files of unpublished attempts. */
   private java.util.List<String> leftovers() throws IOException {
     try (Stream<Path> s = Files.list(dir)) {
       return s.map(p -> p.getFileName().toString()).filter(n -> n.startsWith(".")).toList();

@@ -4,6 +4,7 @@ import dev.ocirender.image.Descriptor;
 import dev.ocirender.image.Digest;
 import dev.ocirender.image.VerifyingInputStream;
 import dev.ocirender.image.VerifyingInputStream.DigestMismatchException;
+import dev.ocirender.io.Streams;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -456,9 +457,7 @@ public final class BlobCache {
 
       @Override
       public int read() throws IOException {
-        byte[] one = new byte[1];
-        int n = read(one, 0, 1);
-        return n < 0 ? -1 : one[0] & 0xff;
+        return Streams.readByte(this);
       }
 
       @Override

@@ -1,0 +1,41 @@
+package dev.ocirender.io;
+
+import java.io.IOException;
+import java.io.InputStream;
+
+/**
+ * For the project's input-stream wrappers, whose real work (digesting, decoding, bounds, errors
+ * that name the layer) lives in {@code read(byte[], int, int)}: the other read paths go through it
+ * rather than around it.
+ */
+public final class Streams {
+
+  private Streams() {}
+
+  /** {@link InputStream#read()} by way of {@code in.read(byte[], int, int)}. */
+  public static int readByte(InputStream in) throws IOException {
+    byte[] one = new byte[1];
+    int n = in.read(one, 0, 1);
+    return n < 0 ? -1 : one[0] & 0xff;
+  }
+
+  /**
+   * {@link InputStream#skip(long)} by reading and dropping up to {@code n} bytes, so that skipped
+   * bytes are still digested or decoded; returns how many there were.
+   */
+  public static long skipByReading(InputStream in, long n) throws IOException {
+    if (n <= 0) {
+      return 0;
+    }
+    byte[] scratch = new byte[(int) Math.min(n, 64 * 1024)];
+    long done = 0;
+    while (done < n) {
+      int r = in.read(scratch, 0, (int) Math.min(scratch.length, n - done));
+      if (r < 0) {
+        break;
+      }
+      done += r;
+    }
+    return done;
+  }
+}
