@@ -46,7 +46,7 @@ public enum Compression {
     if (startsWith(head, length, 0x1f, 0x8b)) {
       return GZIP;
     }
-    if (startsWith(head, length, 0x28, 0xb5, 0x2f, 0xfd)) {
+    if (startsWith(head, length, 0x28, 0xb5, 0x2f, 0xfd) || isZstdSkippableFrame(head, length)) {
       return ZSTD;
     }
     if (startsWith(head, length, 0xfd, '7', 'z', 'X', 'Z', 0x00)) {
@@ -60,6 +60,16 @@ public enum Compression {
       return BZIP2;
     }
     return NONE;
+  }
+
+  /**
+   * A zstd skippable frame: magic 0x184D2A50 to 0x184D2A5F, little-endian. Some zstd writers put one
+   * (metadata) before the first data frame; zstd decoders skip it, and containerd's detection
+   * accepts it. No tar starts so: its first name would begin with byte 0x18 at offset 3.
+   */
+  private static boolean isZstdSkippableFrame(byte[] head, int length) {
+    return length >= 4 && (head[0] & 0xf0) == 0x50 && (head[1] & 0xff) == 0x2a && (head[2] & 0xff) == 0x4d
+        && (head[3] & 0xff) == 0x18;
   }
 
   /** Wraps {@code in} in this compression's decoder; reads the format's header, so it may throw. */

@@ -171,7 +171,33 @@ public final class EntryPath implements Comparable<EntryPath> {
     return isRoot() ? "." : display(bytes);
   }
 
-  /** Renders raw name bytes for messages, escaping what is not valid UTF-8. */
+  /** How many bytes of a name {@link #quote} shows before cutting it. */
+  public static final int MESSAGE_NAME_BYTES = 200;
+
+  /**
+   * A name for an error message: in single quotes, escaped as by {@link #display}, and cut to its
+   * first {@value #MESSAGE_NAME_BYTES} bytes (at a character boundary) with its length stated when
+   * longer, e.g. {@code 'aaaa…' (1048576 bytes)}. Every message that names an entry uses this, so no
+   * name can make a message megabytes long.
+   */
+  public static String quote(byte[] raw) {
+    if (raw.length <= MESSAGE_NAME_BYTES) {
+      return "'" + display(raw) + "'";
+    }
+    int cut = MESSAGE_NAME_BYTES;
+    // Back off over UTF-8 continuation bytes so a multi-byte character is not shown half escaped.
+    for (int i = 0; i < 3 && cut > 0 && (raw[cut] & 0xc0) == 0x80; i++) {
+      cut--;
+    }
+    return "'" + display(Arrays.copyOf(raw, cut)) + "\u2026' (" + raw.length + " bytes)";
+  }
+
+  /** This path for an error message; see {@link #quote(byte[])}. */
+  public String quoted() {
+    return isRoot() ? "'.'" : quote(bytes);
+  }
+
+  /** Renders raw name bytes for display, escaping what is not valid UTF-8; never cut (see {@link #quote}). */
   public static String display(byte[] raw) {
     if (isAscii(raw)) {
       // The common case, and decoding is not free: the tar reader labels every entry it reads.

@@ -8,6 +8,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.Objects;
+import java.util.TreeMap;
 
 /**
  * Reads the entries of a layer's (decoded) tar stream, one at a time, with names and extended
@@ -28,6 +29,15 @@ import java.util.Objects;
  * content stream copies straight out of it (or reads directly into the caller's array for large
  * reads), so reading a layer costs little more than decompressing it.
  *
+ * <p>Where readers disagree, this one reads as GNU tar does (and Go's {@code archive/tar}, which
+ * agrees with it on all of these): the size field of a header-only type (directory, symlink, hard
+ * link, device, FIFO) is ignored, since no data follows such a header; of several PAX extended
+ * headers in a row only the last applies; a GNU long name or link ends at its first NUL; PAX
+ * numbers may have any number of leading zeros. A NUL that survives in a name (PAX {@code path},
+ * {@code linkpath}) or in a PAX keyword is refused: no filesystem can hold it, and refusing it here
+ * makes every output format refuse it alike, before anything is written. {@link LayerLimits}
+ * bounds names, depth, extended headers and xattrs as entries stream.
+ *
  * <p>End of archive is a zero block (normally two); an archive that simply stops at a header
  * boundary is accepted too. Whatever follows the end marker (record padding, junk) is read and
  * discarded, so that a digest computed over the whole stream by the caller sees every byte.
@@ -40,14 +50,10 @@ public final class LayerTarReader implements Closeable {
   private static final int BUFFER_SIZE = 64 * 1024;
   /** A caller's read at least this large bypasses our buffer: one copy fewer. */
   private static final int DIRECT_READ_MIN = 16 * 1024;
-  /**
-   * Extended-header data (PAX records, GNU long names) is metadata, read into memory; a hostile
-   * size beyond this is refused rather than allocated.
-   */
-  static final int MAX_METADATA_BYTES = 8 * 1024 * 1024;
   private static final int BLOCK = TarBlock.SIZE;
 
   private final InputStream in;
+  private final LayerLimits limits;
   private final byte[] buf = new byte[BUFFER_SIZE];
   private int pos;
   private int limit;
@@ -72,7 +78,12 @@ public final class LayerTarReader implements Closeable {
   private boolean closed;
 
   public LayerTarReader(InputStream tar) {
+    this(tar, LayerLimits.DEFAULT);
+  }
+
+  public LayerTarReader(InputStream tar, LayerLimits limits) {
     this.in = Objects.requireNonNull(tar, "tar");
+    this.limits = Objects.requireNonNull(limits, "limits");
   }
 
   /**
@@ -188,33 +199,36 @@ public final class LayerTarReader implements Closeable {
       }
       System.arraycopy(buf, pos, header, 0, BLOCK);
       pos += BLOCK;
-      String headerName = EntryPath.display(TarBlock.string(header, TarBlock.NAME, TarBlock.NAME_LEN));
+      String headerName = EntryPath.quote(TarBlock.string(header, TarBlock.NAME, TarBlock.NAME_LEN));
       if (!TarBlock.checksumMatches(header)) {
-        throw new LayerFormatException("entry '" + headerName + "' (header at byte " + headerOffset
+        throw new LayerFormatException("entry " + headerName + " (header at byte " + headerOffset
             + "): bad header checksum");
       }
       long size;
       try {
-        size = numeric(TarBlock.SIZE_FIELD, 12, "size", headerName);
+        size = numeric(TarBlock.SIZE_FIELD, 12, "size");
       } catch (IllegalArgumentException e) {
-        throw new LayerFormatException(e.getMessage(), e);
+        throw new LayerFormatException("entry " + headerName + ": " + e.getMessage(), e);
       }
       if (size < 0) {
-        throw new LayerFormatException("entry '" + headerName + "': negative size " + size);
+        throw new LayerFormatException("entry " + headerName + ": negative size " + size);
       }
       byte typeflag = header[TarBlock.TYPEFLAG];
       switch (typeflag) {
         case 'x', 'X' -> {
+          // Of several extended headers in a row only the last one applies, as in GNU tar,
+          // bsdtar and Go (merging them would splice two names together).
+          local.clear();
           parsePax(local, readMetadata(size, headerName), headerName);
           pendingExtension = true;
         }
         case 'g' -> parsePax(globals, readMetadata(size, headerName), headerName);
         case 'L' -> {
-          longName = stripNuls(readMetadata(size, headerName));
+          longName = upToNul(readMetadata(size, headerName));
           pendingExtension = true;
         }
         case 'K' -> {
-          longLink = stripNuls(readMetadata(size, headerName));
+          longLink = upToNul(readMetadata(size, headerName));
           pendingExtension = true;
         }
         case 'V' -> skipData(size, headerName); // a volume label names the archive, not a file
@@ -228,18 +242,23 @@ public final class LayerTarReader implements Closeable {
   private EntryHeader buildEntry(byte typeflag, long storedSize) throws IOException {
     TarBlock.Format format = TarBlock.format(header);
     rawName = chooseName(format);
-    label = EntryPath.display(rawName);
+    label = "entry " + EntryPath.quote(rawName);
     try {
       return buildEntry(typeflag, storedSize, format);
     } catch (IllegalArgumentException e) {
-      throw new LayerFormatException("entry '" + label + "': " + e.getMessage(), e);
+      throw new LayerFormatException(label + ": " + e.getMessage(), e);
     }
   }
 
   private EntryHeader buildEntry(byte typeflag, long headerSize, TarBlock.Format format) throws IOException {
     EntryType type = entryType(typeflag, rawName);
-    EntryHeader.Builder b = EntryHeader.builder(type, EntryPath.normalize(rawName));
-    b.mode((int) numeric(TarBlock.MODE, 8, "mode", label) & EntryHeader.MODE_MASK);
+    if (indexOfNul(rawName) >= 0) {
+      throw new IllegalArgumentException("name contains a NUL byte, which no filesystem can hold");
+    }
+    EntryPath path = EntryPath.normalize(rawName);
+    checkPath(path, "path");
+    EntryHeader.Builder b = EntryHeader.builder(type, path);
+    b.mode((int) numeric(TarBlock.MODE, 8, "mode") & EntryHeader.MODE_MASK);
     b.uid(paxOrField("uid", TarBlock.UID, 8));
     b.gid(paxOrField("gid", TarBlock.GID, 8));
     b.userName(owner("uname", TarBlock.UNAME, format));
@@ -249,21 +268,33 @@ public final class LayerTarReader implements Closeable {
       long[] t = PaxHeaders.time("mtime", mtime);
       b.mtime(t[0], (int) t[1]);
     } else {
-      b.mtime(numeric(TarBlock.MTIME, 12, "mtime", label), 0);
+      b.mtime(numeric(TarBlock.MTIME, 12, "mtime"), 0);
     }
     if (type == EntryType.CHAR_DEVICE || type == EntryType.BLOCK_DEVICE) {
       b.device(deviceNumber("SCHILY.devmajor", TarBlock.DEVMAJOR, format),
           deviceNumber("SCHILY.devminor", TarBlock.DEVMINOR, format));
     }
-    if (type == EntryType.HARDLINK) {
-      b.linkTarget(EntryPath.normalize(linkName()));
-    } else if (type == EntryType.SYMLINK) {
-      b.symlinkTarget(linkName());
+    if (type == EntryType.HARDLINK || type == EntryType.SYMLINK) {
+      byte[] link = linkName();
+      if (indexOfNul(link) >= 0) {
+        throw new IllegalArgumentException("link target contains a NUL byte, which no filesystem can hold");
+      }
+      if (type == EntryType.HARDLINK) {
+        EntryPath target = EntryPath.normalize(link);
+        checkPath(target, "hard-link target");
+        b.linkTarget(target);
+      } else {
+        if (link.length > limits.maxSymlinkTargetBytes()) {
+          throw new IllegalArgumentException("symlink target of " + link.length + " bytes exceeds the limit of "
+              + limits.maxSymlinkTargetBytes() + " bytes");
+        }
+        b.symlinkTarget(link);
+      }
     }
-    for (Map.Entry<String, byte[]> x : globals.xattrs().entrySet()) {
-      b.xattr(x.getKey(), x.getValue());
-    }
-    for (Map.Entry<String, byte[]> x : local.xattrs().entrySet()) {
+    Map<String, byte[]> xattrs = new TreeMap<>(globals.xattrs());
+    xattrs.putAll(local.xattrs());
+    checkXattrs(xattrs);
+    for (Map.Entry<String, byte[]> x : xattrs.entrySet()) {
       b.xattr(x.getKey(), x.getValue());
     }
 
@@ -274,12 +305,18 @@ public final class LayerTarReader implements Closeable {
     }
     // Old GNU sparse maps continue in extension blocks between the header and the data.
     SparseMap sparse = typeflag == 'S' ? readOldGnuSparseMap() : null;
-    long realSize = typeflag == 'S' ? numeric(TarBlock.GNU_REALSIZE, 12, "realsize", label) : storedSize;
+    long realSize = typeflag == 'S' ? numeric(TarBlock.GNU_REALSIZE, 12, "realsize") : storedSize;
 
+    if (isHeaderOnly(typeflag)) {
+      // POSIX: these types carry no data, whatever their size field says; GNU tar, bsdtar, Go and
+      // Python all ignore it. Honouring it would swallow the headers that follow.
+      storedSize = 0;
+      sparse = null;
+    }
     data = new EntryData(storedSize);
     padding = (BLOCK - storedSize % BLOCK) % BLOCK;
 
-    if (sparse == null && isPaxSparse()) {
+    if (sparse == null && !isHeaderOnly(typeflag) && isPaxSparse()) {
       sparse = new SparseMap();
       realSize = paxSparseMap(sparse);
     }
@@ -336,6 +373,70 @@ public final class LayerTarReader implements Closeable {
     return TarBlock.string(header, TarBlock.LINKNAME, TarBlock.NAME_LEN);
   }
 
+  /** Types whose header is the whole entry: no data follows, whatever the size field says. */
+  private static boolean isHeaderOnly(byte typeflag) {
+    return typeflag >= '1' && typeflag <= '6';
+  }
+
+  /**
+   * Checks a normalised path against the limits in one pass over its bytes (linear in its length,
+   * whatever its depth).
+   */
+  private void checkPath(EntryPath path, String what) {
+    byte[] p = path.bytes();
+    if (p.length > limits.maxPathBytes()) {
+      throw new IllegalArgumentException(what + " of " + p.length + " bytes exceeds the limit of "
+          + limits.maxPathBytes() + " bytes");
+    }
+    int depth = p.length == 0 ? 0 : 1;
+    int start = 0;
+    for (int i = 0; i <= p.length; i++) {
+      if (i == p.length || p[i] == '/') {
+        if (i - start > limits.maxNameBytes()) {
+          throw new IllegalArgumentException(what + " has a component of " + (i - start)
+              + " bytes, beyond the limit of " + limits.maxNameBytes() + " bytes per name: "
+              + EntryPath.quote(Arrays.copyOfRange(p, start, i)));
+        }
+        if (i < p.length) {
+          depth++;
+        }
+        start = i + 1;
+      }
+    }
+    if (depth > limits.maxPathDepth()) {
+      throw new IllegalArgumentException(what + " is " + depth + " levels deep, beyond the limit of "
+          + limits.maxPathDepth());
+    }
+  }
+
+  private void checkXattrs(Map<String, byte[]> xattrs) {
+    if (xattrs.size() > limits.maxXattrs()) {
+      throw new IllegalArgumentException(xattrs.size() + " extended attributes exceed the limit of "
+          + limits.maxXattrs() + " per entry");
+    }
+    long total = 0;
+    for (Map.Entry<String, byte[]> x : xattrs.entrySet()) {
+      if (x.getValue().length > limits.maxXattrValueBytes()) {
+        throw new IllegalArgumentException("extended attribute " + EntryPath.quote(x.getKey().getBytes(StandardCharsets.UTF_8))
+            + " has a value of " + x.getValue().length + " bytes, beyond the limit of " + limits.maxXattrValueBytes());
+      }
+      total += x.getKey().length() + x.getValue().length;
+    }
+    if (total > limits.maxXattrTotalBytes()) {
+      throw new IllegalArgumentException("extended attributes of " + total + " bytes in all exceed the limit of "
+          + limits.maxXattrTotalBytes() + " bytes per entry");
+    }
+  }
+
+  private static int indexOfNul(byte[] b) {
+    for (int i = 0; i < b.length; i++) {
+      if (b[i] == 0) {
+        return i;
+      }
+    }
+    return -1;
+  }
+
   private static EntryType entryType(byte typeflag, byte[] name) {
     return switch (typeflag) {
       // v7 had no directory type: a directory was a "file" whose name ends in '/'.
@@ -359,7 +460,7 @@ public final class LayerTarReader implements Closeable {
 
   private long paxOrField(String key, int off, int len) {
     byte[] v = pax(key);
-    long value = v != null ? PaxHeaders.decimal(key, v) : numeric(off, len, key, label);
+    long value = v != null ? PaxHeaders.decimal(key, v) : numeric(off, len, key);
     if (value < 0) {
       throw new IllegalArgumentException("negative " + key + " " + value);
     }
@@ -377,18 +478,18 @@ public final class LayerTarReader implements Closeable {
   private int deviceNumber(String key, int off, TarBlock.Format format) {
     byte[] v = pax(key);
     long n = v != null ? PaxHeaders.decimal(key, v)
-        : format == TarBlock.Format.V7 ? 0 : numeric(off, 8, key, label);
+        : format == TarBlock.Format.V7 ? 0 : numeric(off, 8, key);
     if (n < 0 || n > Integer.MAX_VALUE) {
       throw new IllegalArgumentException(key + " out of range: " + n);
     }
     return (int) n;
   }
 
-  private long numeric(int off, int len, String field, String entry) {
+  private long numeric(int off, int len, String field) {
     try {
       return TarBlock.numeric(header, off, len);
     } catch (NumberFormatException e) {
-      throw new IllegalArgumentException("bad " + field + " field in entry '" + entry + "': " + e.getMessage(), e);
+      throw new IllegalArgumentException("bad " + field + " field: " + e.getMessage(), e);
     }
   }
 
@@ -396,7 +497,7 @@ public final class LayerTarReader implements Closeable {
     try {
       target.parse(records, records.length);
     } catch (IllegalArgumentException e) {
-      throw new LayerFormatException("entry '" + headerName + "' (PAX header before entry #" + (ordinal + 1) + "): "
+      throw new LayerFormatException("entry " + headerName + " (PAX header before entry #" + (ordinal + 1) + "): "
           + e.getMessage(), e);
     }
   }
@@ -420,8 +521,8 @@ public final class LayerTarReader implements Closeable {
       byte[] minor = local.get("GNU.sparse.minor");
       if (PaxHeaders.decimal("GNU.sparse.major", major) != 1
           || (minor != null && minor.length > 0 && PaxHeaders.decimal("GNU.sparse.minor", minor) != 0)) {
-        throw new IllegalArgumentException("unsupported GNU sparse format " + EntryPath.display(major) + "."
-            + (minor == null ? "?" : EntryPath.display(minor)));
+        throw new IllegalArgumentException("unsupported GNU sparse format " + EntryPath.quote(major) + "."
+            + (minor == null ? "?" : EntryPath.quote(minor)));
       }
       byte[] real = local.has("GNU.sparse.realsize") ? local.get("GNU.sparse.realsize") : local.get("GNU.sparse.size");
       if (real == null) {
@@ -520,7 +621,7 @@ public final class LayerTarReader implements Closeable {
     while (extended) {
       long at = offset();
       if (fill(BLOCK) < BLOCK) {
-        throw new LayerFormatException("entry '" + label + "': truncated sparse extension header at byte " + at);
+        throw new LayerFormatException(label + ": truncated sparse extension header at byte " + at);
       }
       addOldGnuSparse(map, buf, pos, TarBlock.GNU_SPARSE_IN_EXTENSION);
       extended = buf[pos + TarBlock.GNU_EXTENSION_IS_EXTENDED] != 0;
@@ -633,16 +734,17 @@ public final class LayerTarReader implements Closeable {
   }
 
   private byte[] readMetadata(long size, String headerName) throws IOException {
-    if (size < 0 || size > MAX_METADATA_BYTES) {
-      throw new LayerFormatException("entry '" + headerName + "': extended header of " + size
-          + " bytes exceeds the limit of " + MAX_METADATA_BYTES);
+    if (size < 0 || size > limits.maxExtendedHeaderBytes()) {
+      throw new LayerFormatException("entry " + headerName + " (header at byte " + (offset() - BLOCK)
+          + "): extended header of " + size + " bytes exceeds the limit of " + limits.maxExtendedHeaderBytes()
+          + " bytes");
     }
     byte[] out = new byte[(int) size];
     int got = 0;
     while (got < out.length) {
       int r = readBuffered(out, got, out.length - got);
       if (r < 0) {
-        throw new LayerFormatException("entry '" + headerName + "': truncated extended header, " + got + " of "
+        throw new LayerFormatException("entry " + headerName + ": truncated extended header, " + got + " of "
             + size + " bytes");
       }
       got += r;
@@ -654,7 +756,7 @@ public final class LayerTarReader implements Closeable {
   private void skipData(long size, String headerName) throws IOException {
     long got = skipInput(size);
     if (got < size) {
-      throw new LayerFormatException("entry '" + headerName + "': truncated content, " + got + " of " + size + " bytes");
+      throw new LayerFormatException("entry " + headerName + ": truncated content, " + got + " of " + size + " bytes");
     }
     skipPadding(size, headerName);
   }
@@ -662,7 +764,7 @@ public final class LayerTarReader implements Closeable {
   private void skipPadding(long size, String name) throws IOException {
     long pad = (BLOCK - size % BLOCK) % BLOCK;
     if (skipInput(pad) < pad) {
-      throw new LayerFormatException("entry '" + name + "': archive ends inside the padding after the content");
+      throw new LayerFormatException("entry " + name + ": archive ends inside the padding after the content");
     }
   }
 
@@ -672,7 +774,7 @@ public final class LayerTarReader implements Closeable {
     }
     data.skipAll();
     if (skipInput(padding) < padding) {
-      throw new LayerFormatException("entry '" + label + "': archive ends inside the padding after the content");
+      throw new LayerFormatException(label + ": archive ends inside the padding after the content");
     }
     padding = 0;
   }
@@ -686,12 +788,10 @@ public final class LayerTarReader implements Closeable {
     limit = 0;
   }
 
-  private static byte[] stripNuls(byte[] b) {
-    int n = b.length;
-    while (n > 0 && b[n - 1] == 0) {
-      n--;
-    }
-    return n == b.length ? b : Arrays.copyOf(b, n);
+  /** A GNU long name or link: it ends at its first NUL, as GNU tar, bsdtar and Go read it. */
+  private static byte[] upToNul(byte[] b) {
+    int n = indexOfNul(b);
+    return n < 0 ? b : Arrays.copyOf(b, n);
   }
 
   /** The bytes the archive stores for the current entry (for a sparse file: its segments, and map). */
@@ -760,7 +860,7 @@ public final class LayerTarReader implements Closeable {
 
     private LayerFormatException truncated() {
       broken = true;
-      return new LayerFormatException("entry '" + label + "': truncated content, " + (size - remaining) + " of "
+      return new LayerFormatException(label + ": truncated content, " + (size - remaining) + " of "
           + size + " bytes");
     }
   }

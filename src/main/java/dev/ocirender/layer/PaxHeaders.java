@@ -14,7 +14,8 @@ import java.util.Map;
  * by accident) and xattr values are binary ({@code security.capability}). Keys are UTF-8 text.
  *
  * <p>Xattrs arrive as {@code SCHILY.xattr.NAME=raw} (GNU tar, star, Go) or
- * {@code LIBARCHIVE.xattr.URLENCODED-NAME=BASE64} (bsdtar); both end up in {@link #xattrs()}. The
+ * {@code LIBARCHIVE.xattr.URLENCODED-NAME=BASE64} (bsdtar), and an SELinux label also as
+ * {@code RHT.security.selinux=raw} (GNU tar's {@code --selinux}); all end up in {@link #xattrs()}. The
  * repeated {@code GNU.sparse.offset}/{@code GNU.sparse.numbytes} pairs of GNU sparse format 0.0
  * break the one-value-per-key rule, so they are collected in order into {@link #sparsePairs()}.
  * Interpreting the other keys (and which header wins) is the reader's job.
@@ -23,6 +24,7 @@ final class PaxHeaders {
 
   static final String SCHILY_XATTR = "SCHILY.xattr.";
   static final String LIBARCHIVE_XATTR = "LIBARCHIVE.xattr.";
+  static final String RHT_SELINUX = "RHT.security.selinux";
 
   private final Map<String, byte[]> values = new HashMap<>();
   private final Map<String, byte[]> xattrs = new HashMap<>();
@@ -73,6 +75,13 @@ final class PaxHeaders {
       if (eq <= q + 1) {
         throw new IllegalArgumentException("malformed PAX record at byte " + p + ": no keyword");
       }
+      for (int i = q + 1; i < eq; i++) {
+        if (data[i] == 0) {
+          // GNU tar, bsdtar and Go refuse it; accepting it would re-emit a record they refuse.
+          throw new IllegalArgumentException("malformed PAX record at byte " + p + ": keyword "
+              + EntryPath.quote(java.util.Arrays.copyOfRange(data, q + 1, eq)) + " contains a NUL byte");
+        }
+      }
       String key = new String(data, q + 1, eq - q - 1, StandardCharsets.UTF_8);
       byte[] value = java.util.Arrays.copyOfRange(data, eq + 1, end - 1);
       accept(key, value);
@@ -90,6 +99,9 @@ final class PaxHeaders {
       } catch (IllegalArgumentException e) {
         throw new IllegalArgumentException("malformed PAX record " + key + ": value is not base64", e);
       }
+    } else if (key.equals(RHT_SELINUX)) {
+      // GNU tar's --selinux record (bsdtar reads it too): the SELinux label, an xattr like any other.
+      xattrs.put("security.selinux", value);
     } else if (key.equals("GNU.sparse.offset")) {
       if (sparsePairOpen) {
         throw new IllegalArgumentException("malformed PAX records: GNU.sparse.offset without GNU.sparse.numbytes");
@@ -135,22 +147,31 @@ final class PaxHeaders {
     sparsePairOpen = false;
   }
 
-  /** A non-negative decimal value ({@code size}, {@code uid}, sparse numbers). */
+  /**
+   * A non-negative decimal value ({@code size}, {@code uid}, sparse numbers). Any number of leading
+   * zeros is fine ({@code 000000000000000000000999} is 999, as GNU tar, bsdtar and Go read it); only
+   * a value beyond 63 bits is out of range.
+   */
   static long decimal(String key, byte[] value) {
-    if (value.length == 0 || value.length > 19) {
-      throw new IllegalArgumentException("malformed PAX " + key + " value '" + EntryPath.display(value) + "'");
+    if (value.length == 0) {
+      throw new IllegalArgumentException("malformed PAX " + key + " value ''");
     }
     long v = 0;
     for (byte c : value) {
       if (c < '0' || c > '9') {
-        throw new IllegalArgumentException("malformed PAX " + key + " value '" + EntryPath.display(value) + "'");
+        throw new IllegalArgumentException("malformed PAX " + key + " value " + EntryPath.quote(value));
       }
-      v = v * 10 + (c - '0');
-    }
-    if (v < 0) {
-      throw new IllegalArgumentException("PAX " + key + " value out of range: " + EntryPath.display(value));
+      v = accumulate(v, c, key, value);
     }
     return v;
+  }
+
+  /** {@code v * 10 + digit}, refusing overflow. */
+  private static long accumulate(long v, byte digit, String key, byte[] value) {
+    if (v > (Long.MAX_VALUE - (digit - '0')) / 10) {
+      throw new IllegalArgumentException("PAX " + key + " value out of range: " + EntryPath.quote(value));
+    }
+    return v * 10 + (digit - '0');
   }
 
   /**
@@ -167,10 +188,14 @@ final class PaxHeaders {
     int digits = 0;
     for (; i < value.length && value[i] != '.'; i++, digits++) {
       byte c = value[i];
-      if (c < '0' || c > '9' || digits >= 18) {
-        throw new IllegalArgumentException("malformed PAX " + key + " value '" + EntryPath.display(value) + "'");
+      if (c < '0' || c > '9') {
+        throw new IllegalArgumentException("malformed PAX " + key + " value " + EntryPath.quote(value));
       }
-      seconds = seconds * 10 + (c - '0');
+      // Bounded one below the long range so that the negative adjustment below cannot overflow.
+      seconds = accumulate(seconds, c, key, value);
+    }
+    if (seconds == Long.MAX_VALUE) {
+      throw new IllegalArgumentException("PAX " + key + " value out of range: " + EntryPath.quote(value));
     }
     long nanos = 0;
     int scale = 100_000_000;
@@ -178,14 +203,14 @@ final class PaxHeaders {
       for (i++; i < value.length; i++) {
         byte c = value[i];
         if (c < '0' || c > '9') {
-          throw new IllegalArgumentException("malformed PAX " + key + " value '" + EntryPath.display(value) + "'");
+          throw new IllegalArgumentException("malformed PAX " + key + " value " + EntryPath.quote(value));
         }
         nanos += (c - '0') * (long) scale;  // digits beyond nanoseconds contribute 0
         scale /= 10;
       }
     }
     if (digits == 0) {
-      throw new IllegalArgumentException("malformed PAX " + key + " value '" + EntryPath.display(value) + "'");
+      throw new IllegalArgumentException("malformed PAX " + key + " value " + EntryPath.quote(value));
     }
     if (negative) {
       seconds = -seconds;

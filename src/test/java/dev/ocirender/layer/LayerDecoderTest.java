@@ -169,6 +169,30 @@ class LayerDecoderTest {
         .hasMessageContaining("declares gzip");
   }
 
+  /** A zstd skippable frame (magic 0x184D2A5N little-endian, then a 32-bit length) with junk inside. */
+  private static byte[] skippableFrame(int nibble, int length) {
+    byte[] f = new byte[8 + length];
+    f[0] = (byte) (0x50 | nibble);
+    f[1] = 0x2a;
+    f[2] = 0x4d;
+    f[3] = 0x18;
+    f[4] = (byte) length;
+    f[5] = (byte) (length >>> 8);
+    Arrays.fill(f, 8, f.length, (byte) 0x28); // looks like a zstd magic's first byte, but skipped
+    return f;
+  }
+
+  @ParameterizedTest(name = "[{index}] media type ''{0}''")
+  @ValueSource(strings = {OCI_ZSTD, OCI_TAR, "", "application/octet-stream"})
+  void zstdLeadingSkippableFrames_acceptedByTypeAndBySniffing(String mediaType) throws IOException {
+    byte[] blob = TarBuilder.concat(skippableFrame(0, 16), skippableFrame(0xf, 300), compressed("zstd", false));
+    // The real zstd tool is the reference: it decodes the same bytes to the same tar.
+    Files.write(work.resolve("skippable.tar.zst"), blob);
+    byte[] byTool = ExternalTools.bash(work, "zstd -q -dc skippable.tar.zst");
+    assertThat(byTool).isEqualTo(tarA);
+    assertThat(decode(mediaType, blob)).isEqualTo(tarA);
+  }
+
   @Test
   void declaredPlainTar_butZstd_decodedByItsMagic_asContainerdDoes() throws IOException {
     assertThat(decode(OCI_TAR, compressed("zstd", false))).isEqualTo(tarA);
