@@ -15,6 +15,8 @@ import dev.ocirender.render.Renderer;
 import dev.ocirender.source.ImageSource;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -95,9 +97,12 @@ final class RenderCommand implements Callable<Integer> {
           details = "; " + target.stats().summary();
         }
       } else if (format == OutputFormat.SQUASHFS) {
-        try (FileRenderTarget target = squashfsTarget()) {
+        List<SquashfsEntrySink> sinks = new ArrayList<>();
+        try (FileRenderTarget target = squashfsTarget(sinks)) {
           result = renderer.renderTo(image, platform, target);
         }
+        // The last sink is the one published (a merge restart abandons the earlier ones).
+        details = sinks.isEmpty() ? "" : squashfsDetails(sinks.get(sinks.size() - 1));
       } else {
         result = renderer.renderToFile(image, platform, format, output);
       }
@@ -111,7 +116,13 @@ final class RenderCommand implements Callable<Integer> {
     return 0;
   }
 
-  private FileRenderTarget squashfsTarget() {
+  /** What the squashfs format could not hold exactly, when anything. */
+  static String squashfsDetails(SquashfsEntrySink sink) {
+    long clamped = sink.clampedMtimes();
+    return clamped == 0 ? "" : "; " + clamped + " mtimes clamped to squashfs's range (1970 to 2106)";
+  }
+
+  private FileRenderTarget squashfsTarget(List<SquashfsEntrySink> sinks) {
     SquashfsOptions options;
     ExternalSquashfsSink.Tool tool;
     try {
@@ -125,7 +136,11 @@ final class RenderCommand implements Callable<Integer> {
       throw new ParameterException(spec.commandLine(), e.getMessage());
     }
     if (tool == null) {
-      return FileRenderTarget.withFileSinks(output, file -> new SquashfsEntrySink(file.channel(), options));
+      return FileRenderTarget.withFileSinks(output, file -> {
+        SquashfsEntrySink sink = new SquashfsEntrySink(file.channel(), options);
+        sinks.add(sink);
+        return sink;
+      });
     }
     return FileRenderTarget.withFileSinks(output, file -> new ExternalSquashfsSink(tool, file.tempFile(), options));
   }

@@ -28,6 +28,22 @@ public final class Messages {
     return oneLine(message);
   }
 
+  /**
+   * {@code context + ": " + detail}, unless {@code detail} already begins with that context (an
+   * inner layer added it): each context appears once, e.g. never
+   * {@code layer 2 (sha256:…): layer 2 (sha256:…): …}.
+   */
+  public static String within(String context, String detail) {
+    String prefix = context + ": ";
+    return detail.startsWith(prefix) ? detail : prefix + detail;
+  }
+
+  /** {@code detail} without a leading {@code context + ": "}, so a caller can put it back in its place. */
+  public static String withoutContext(String context, String detail) {
+    String prefix = context + ": ";
+    return detail.startsWith(prefix) ? detail.substring(prefix.length()) : detail;
+  }
+
   /** Folds line breaks (and the blanks around them) into single spaces. */
   public static String oneLine(String s) {
     return s.strip().replaceAll("\\s*[\\r\\n]+\\s*", " ");

@@ -156,8 +156,13 @@ final class StreamingMerger {
     } catch (LayerConflictException | MergeException e) {
       throw e;
     } catch (IOException e) {
-      String entry = current == null ? "" : "entry '" + current.path() + "': ";
-      throw new MergeException(layer + ": " + entry + Messages.describe(e), e);
+      // Each context once, outermost first: the decoder already names the layer, the tar reader
+      // and the sinks the entry.
+      String detail = Messages.withoutContext(layer.toString(), Messages.describe(e));
+      if (current != null && !detail.startsWith("entry ")) {
+        detail = "entry " + current.path().quoted() + ": " + detail;
+      }
+      throw new MergeException(layer + ": " + detail, e);
     }
     finishLayerBindings(l);
     inLayer = new LayerState();
@@ -608,7 +613,7 @@ final class StreamingMerger {
   }
 
   private LayerConflictException conflict(int l, EntryPath path, String what) {
-    return new LayerConflictException(l, layers.get(l) + ": entry '" + path + "': " + what);
+    return new LayerConflictException(l, layers.get(l) + ": entry " + path.quoted() + ": " + what);
   }
 
   // ---------------------------------------------------------------- output at the end
@@ -712,7 +717,8 @@ final class StreamingMerger {
       }
       // read to the end (done by next() returning null), so the blob's digest is checked again
     } catch (IOException e) {
-      throw new MergeException(layer + ": reading again for hard-link content: " + Messages.describe(e), e);
+      throw new MergeException(layer + ": reading again for hard-link content: "
+          + Messages.withoutContext(layer.toString(), Messages.describe(e)), e);
     }
   }
 

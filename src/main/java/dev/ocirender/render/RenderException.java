@@ -15,7 +15,7 @@ public final class RenderException extends IOException {
   private final String reference;
 
   public RenderException(String reference, String detail, Throwable cause) {
-    super(Messages.oneLine(reference + ": " + detail), cause);
+    super(Messages.oneLine(Messages.within(reference, detail)), cause);
     this.reference = reference;
   }
 

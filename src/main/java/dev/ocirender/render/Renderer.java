@@ -80,8 +80,8 @@ public final class Renderer {
       throw new RenderException(reference, Messages.describe(e), e);
     } catch (IOException e) {
       LayerBlob layer = progress.current;
-      String where = layer == null ? "" : layer + ": ";
-      throw new RenderException(reference, where + Messages.describe(e), e);
+      String detail = Messages.describe(e);
+      throw new RenderException(reference, layer == null ? detail : Messages.within(layer.toString(), detail), e);
     } finally {
       counter.reportNow();
     }

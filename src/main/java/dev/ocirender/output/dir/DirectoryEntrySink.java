@@ -446,7 +446,9 @@ public final class DirectoryEntrySink implements EntrySink {
   }
 
   private void touchLater(EntryHeader h) {
-    String date = String.format("@%d.%09d", h.mtimeSeconds(), h.mtimeNanos());
+    // A signed decimal: seconds -2 plus 750000000 ns is "@-1.250000000", which touch reads exactly.
+    String date = "@" + java.math.BigDecimal.valueOf(h.mtimeSeconds())
+        .add(java.math.BigDecimal.valueOf(h.mtimeNanos(), 9)).setScale(9).toPlainString();
     touchLater.computeIfAbsent(date, k -> new NativeTools.NulList()).add(relative(h.path()));
   }
 
@@ -468,6 +470,12 @@ public final class DirectoryEntrySink implements EntrySink {
   }
 
   private void setTimes(Path p, EntryHeader h) throws IOException {
+    if (h.mtimeSeconds() < 0 && h.mtimeNanos() != 0) {
+      // The JDK passes such a time as a negative microsecond part, which Linux refuses, and then
+      // silently sets 0; touch sets it exactly.
+      touchLater(h);
+      return;
+    }
     FileTime t = mtime(h);
     Files.getFileAttributeView(p, BasicFileAttributeView.class, NOFOLLOW).setTimes(t, t, null);
   }

@@ -70,6 +70,7 @@ public final class SquashfsEntrySink implements EntrySink {
   private byte[] tailBuffer;
   private int fragmentFill;
   long droppedXattrs;
+  private long clampedMtimes;
   private boolean finished;
   private boolean closed;
 
@@ -197,7 +198,11 @@ public final class SquashfsEntrySink implements EntrySink {
     n.mode = h.mode();
     n.uid = h.uid();
     n.gid = h.gid();
+    // The format's times are unsigned 32-bit seconds: clamp, and count it for the render summary.
     n.mtime = Math.max(0, Math.min(0xffffffffL, h.mtimeSeconds()));
+    if (n.mtime != h.mtimeSeconds()) {
+      clampedMtimes++;
+    }
     n.xattr = xattrSet(h.xattrs());
   }
 
@@ -508,6 +513,11 @@ public final class SquashfsEntrySink implements EntrySink {
     if (ownsChannel) {
       channel.close();
     }
+  }
+
+  /** How many entries had an mtime before 1970 or after 2106, clamped to squashfs's range. */
+  public long clampedMtimes() {
+    return clampedMtimes;
   }
 
   /** How many xattrs were dropped because squashfs has no namespace for them. */

@@ -28,9 +28,10 @@ import java.util.Objects;
  * UTF-8 goes in a GNU {@code 'L'} (or {@code 'K'} for link targets) record instead, which GNU tar,
  * bsdtar and Commons Compress read byte-exact.
  *
- * <p>Negative mtimes are written as 0: ustar's field is unsigned, PAX readers disagree on how to
- * read a negative fractional time, and a pre-1970 mtime in an image is in practice a broken build
- * clock rather than information worth a non-portable encoding.
+ * <p>Negative mtimes go in a PAX {@code mtime} record (the ustar field, unsigned, holds 0), as
+ * times beyond the octal field do: {@code -1.25} is 1.25 s before the epoch, as GNU tar, Go and our
+ * reader read it (bsdtar 3.6 reads the fraction as positive, i.e. -0.75 s; whole seconds, the
+ * common case, read alike everywhere).
  *
  * <p>Entries are written in the order they arrive; tar needs no parents-first order. Not
  * buffered in memory beyond a fixed 256 KiB write buffer. {@link #close()} without
@@ -82,8 +83,8 @@ public final class TarEntrySink implements EntrySink {
     addIfBeyond(pax, "size", size, 12);
     addIfBeyond(pax, "uid", h.uid(), 8);
     addIfBeyond(pax, "gid", h.gid(), 8);
-    long mtime = Math.max(0, h.mtimeSeconds()); // see class javadoc
-    int nanos = h.mtimeSeconds() < 0 ? 0 : h.mtimeNanos();
+    long mtime = h.mtimeSeconds();
+    int nanos = h.mtimeNanos();
     if (nanos != 0 || !UstarHeader.fitsOctal(mtime, 12)) {
       pax.add("mtime", formatTime(mtime, nanos));
     }
@@ -116,7 +117,7 @@ public final class TarEntrySink implements EntrySink {
     header.uid(h.uid());
     header.gid(h.gid());
     header.size(size);
-    header.mtime(mtime);
+    header.mtime(Math.max(0, mtime)); // a negative time lives in the PAX record only
     header.typeflag(typeflag(h.type()));
     header.linkName(link);
     header.ustarMagic();
@@ -191,7 +192,7 @@ public final class TarEntrySink implements EntrySink {
 
   private static void checkNumbers(EntryHeader h) throws IOException {
     if (h.uid() < 0 || h.gid() < 0 || h.size() < 0 || h.devMajor() < 0 || h.devMinor() < 0) {
-      throw new IOException("entry '" + h.path() + "': negative uid, gid, size or device number cannot be written to tar");
+      throw new IOException("entry " + h.path().quoted() + ": negative uid, gid, size or device number cannot be written to tar");
     }
   }
 
@@ -234,16 +235,23 @@ public final class TarEntrySink implements EntrySink {
     return sb.toString();
   }
 
+  /**
+   * A PAX time from {seconds, nanos} with nanos in [0, 1e9): {@code 12.5}, or for times before the
+   * epoch the signed decimal {@code -1.25} (seconds -2 plus 750000000 ns).
+   */
   static String formatTime(long seconds, int nanos) {
     if (nanos == 0) {
       return Long.toString(seconds);
     }
-    String fraction = String.format("%09d", nanos);
+    boolean negative = seconds < 0;
+    long whole = negative ? -(seconds + 1) : seconds;
+    int frac = negative ? 1_000_000_000 - nanos : nanos;
+    String fraction = String.format("%09d", frac);
     int end = fraction.length();
     while (fraction.charAt(end - 1) == '0') {
       end--;
     }
-    return seconds + "." + fraction.substring(0, end);
+    return (negative ? "-" : "") + whole + "." + fraction.substring(0, end);
   }
 
   private static byte typeflag(EntryType type) {
@@ -316,14 +324,14 @@ public final class TarEntrySink implements EntrySink {
       // Read straight into the write buffer: one copy per byte.
       int n = content.read(buf, count, (int) Math.min(buf.length - count, remaining));
       if (n < 0) {
-        throw new IOException("entry '" + h.path() + "': content ended after " + (size - remaining) + " of "
+        throw new IOException("entry " + h.path().quoted() + ": content ended after " + (size - remaining) + " of "
             + size + " bytes");
       }
       count += n;
       remaining -= n;
     }
     if (content.read() >= 0) {
-      throw new IOException("entry '" + h.path() + "': content is longer than its declared " + size + " bytes");
+      throw new IOException("entry " + h.path().quoted() + ": content is longer than its declared " + size + " bytes");
     }
   }
 
