@@ -187,15 +187,15 @@ public final class LayerTarReader implements Closeable {
       int avail = fill(BLOCK);
       if (avail == 0 || (avail >= BLOCK && TarBlock.isZero(buf, pos))) {
         if (pendingExtension) {
-          throw new LayerFormatException("archive ends after an extended header at byte " + headerOffset
-              + ", before the entry it describes");
+          throw new LayerFormatException("entry #" + (ordinal + 1) + ": archive ends after its extended header, at byte "
+              + headerOffset);
         }
         pos += Math.min(avail, BLOCK);
         return null;
       }
       if (avail < BLOCK) {
-        throw new LayerFormatException("truncated tar header at byte " + headerOffset + " (entry #" + (ordinal + 1)
-            + "): " + avail + " of " + BLOCK + " bytes");
+        throw new LayerFormatException("entry #" + (ordinal + 1) + " (header at byte " + headerOffset
+            + "): truncated tar header, " + avail + " of " + BLOCK + " bytes");
       }
       System.arraycopy(buf, pos, header, 0, BLOCK);
       pos += BLOCK;

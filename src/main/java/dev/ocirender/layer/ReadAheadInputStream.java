@@ -49,12 +49,21 @@ public final class ReadAheadInputStream extends InputStream {
       while (true) {
         byte[] buffer = free.take();
         int n = 0;
-        while (n < buffer.length) {
-          int r = source.read(buffer, n, buffer.length - n);
-          if (r < 0) {
-            break;
+        try {
+          while (n < buffer.length) {
+            int r = source.read(buffer, n, buffer.length - n);
+            if (r < 0) {
+              break;
+            }
+            n += r;
           }
-          n += r;
+        } catch (IOException | RuntimeException e) {
+          // Deliver what was read before the failure first, so the failure surfaces where it
+          // happened (inside the entry whose bytes were being decoded), not a chunk early.
+          if (n > 0) {
+            filled.put(new Chunk(buffer, n, null));
+          }
+          throw e;
         }
         if (n > 0) {
           filled.put(new Chunk(buffer, n, null));

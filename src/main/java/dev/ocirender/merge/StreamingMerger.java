@@ -142,7 +142,9 @@ final class StreamingMerger {
       }
       try (InputStream tar = layer.openTar(); LayerTarReader reader = new LayerTarReader(tar)) {
         while (true) {
-          current = null;
+          // current stays set during next(): skipping the rest of its content may fail (a truncated
+          // blob), and that failure is the current entry's. Failures at a new header name that
+          // header themselves.
           EntryHeader h = reader.next();
           if (h == null) {
             break;

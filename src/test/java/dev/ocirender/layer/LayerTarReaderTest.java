@@ -228,7 +228,7 @@ class LayerTarReaderTest {
     byte[] cut = Arrays.copyOf(whole, 512 + 100);
     assertThatThrownBy(() -> TarEntries.readAll(cut))
         .isInstanceOf(LayerFormatException.class)
-        .hasMessageContaining("truncated tar header at byte 512");
+        .hasMessageContaining("(header at byte 512): truncated tar header");
   }
 
   @Test
@@ -290,7 +290,7 @@ class LayerTarReaderTest {
     byte[] tar = new TarBuilder().pax('x', record("path", "x")).end().bytes();
     assertThatThrownBy(() -> TarEntries.readAll(tar))
         .isInstanceOf(LayerFormatException.class)
-        .hasMessageContaining("archive ends after an extended header");
+        .hasMessageContaining("archive ends after its extended header");
   }
 
   @Test
