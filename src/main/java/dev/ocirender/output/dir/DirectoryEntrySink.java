@@ -245,8 +245,9 @@ public final class DirectoryEntrySink implements EntrySink {
     if (privileged) {
       chown(p, h.uid(), h.gid(), false);
     }
-    if (h.mtimeNanos() % 1000 == 0) {
-      // With NOFOLLOW the JDK uses lutimes for a symlink: exact for whole microseconds.
+    if (h.mtimeNanos() % 1000 == 0 && (h.mtimeSeconds() >= 0 || h.mtimeNanos() == 0)) {
+      // With NOFOLLOW the JDK uses lutimes for a symlink: exact for whole microseconds (not for
+      // fractional times before 1970, see setTimes).
       Files.getFileAttributeView(p, BasicFileAttributeView.class, NOFOLLOW).setTimes(mtime(h), mtime(h), null);
     } else {
       touchLater(h);
