@@ -311,6 +311,35 @@ class LayerShapesOracleTest {
     reference.assertMatches(squashed, squashfsCompare);
   }
 
+  /** 13.4: the render summary counts the entries whose times squashfs had to clamp. */
+  @org.junit.jupiter.api.Test
+  void squashfsRender_summaryCountsClampedMtimes() throws IOException {
+    byte[] tar = tarOf(b -> {
+      b.pax('x', record("mtime", "-1000"));
+      b.entry(file("before-1970", 1), "a".getBytes(UTF_8));
+      b.pax('x', record("mtime", "-0.5"));
+      b.entry(file("just-before-1970", 1), "b".getBytes(UTF_8));
+      b.pax('x', record("mtime", Long.toString(1L << 33)));
+      b.entry(file("after-2106", 1), "c".getBytes(UTF_8));
+      b.entry(file("in-range", 1), "d".getBytes(UTF_8));
+    });
+    Path dir = Files.createDirectories(work.resolve("clamp-summary"));
+    String ref = RawLayerImage.write(dir.resolve("image"), tar, OCI_TAR, tar);
+    Path sqfs = dir.resolve("out.sqfs");
+    dev.ocirender.cli.MainAccess.Result r = dev.ocirender.cli.MainAccess.run("render", ref, "--format", "squashfs",
+        "-o", sqfs.toString());
+    assertThat(r.exit()).as(r.err()).isZero();
+    assertThat(r.err()).contains("; 3 mtimes clamped to squashfs's range (1970 to 2106)");
+    // unsquashfs confirms what was stored: 0 before 1970, 2^32 - 1 after 2106.
+    Path x = dir.resolve("x");
+    ExternalTools.run(dir, List.of("unsquashfs", "-no-progress", "-d", x.toString(), sqfs.toString()));
+    FsSnapshot got = FsSnapshot.fromDirectory(x, false);
+    assertThat(got.node("before-1970").mtimeSeconds()).isZero();
+    assertThat(got.node("just-before-1970").mtimeSeconds()).isZero();
+    assertThat(got.node("after-2106").mtimeSeconds()).isEqualTo(0xffffffffL);
+    assertThat(got.node("in-range").mtimeSeconds()).isEqualTo(T);
+  }
+
   private static ExternalTools.Result extract(Path dir, String into, String command) throws IOException {
     Files.createDirectories(dir.resolve(into));
     return ExternalTools.runAllowingFailure(dir.resolve(into), List.of("bash", "-c", command));
