@@ -69,7 +69,6 @@ public final class LayerTarReader implements Closeable {
   private long ordinal = -1;
   private EntryHeader current;
   private byte[] rawName;
-  private String label;
   private EntryData data;
   private InputStream content;
   private long padding;
@@ -242,11 +241,10 @@ public final class LayerTarReader implements Closeable {
   private EntryHeader buildEntry(byte typeflag, long storedSize) throws IOException {
     TarBlock.Format format = TarBlock.format(header);
     rawName = chooseName(format);
-    label = "entry " + EntryPath.quote(rawName);
     try {
       return buildEntry(typeflag, storedSize, format);
     } catch (IllegalArgumentException e) {
-      throw new LayerFormatException(label + ": " + e.getMessage(), e);
+      throw new LayerFormatException(label() + ": " + e.getMessage(), e);
     }
   }
 
@@ -291,11 +289,13 @@ public final class LayerTarReader implements Closeable {
         b.symlinkTarget(link);
       }
     }
-    Map<String, byte[]> xattrs = new TreeMap<>(globals.xattrs());
-    xattrs.putAll(local.xattrs());
-    checkXattrs(xattrs);
-    for (Map.Entry<String, byte[]> x : xattrs.entrySet()) {
-      b.xattr(x.getKey(), x.getValue());
+    if (!globals.xattrs().isEmpty() || !local.xattrs().isEmpty()) {
+      Map<String, byte[]> xattrs = new TreeMap<>(globals.xattrs());
+      xattrs.putAll(local.xattrs());
+      checkXattrs(xattrs);
+      for (Map.Entry<String, byte[]> x : xattrs.entrySet()) {
+        b.xattr(x.getKey(), x.getValue());
+      }
     }
 
     byte[] paxSize = pax("size");
@@ -371,6 +371,11 @@ public final class LayerTarReader implements Closeable {
       return longLink;
     }
     return TarBlock.string(header, TarBlock.LINKNAME, TarBlock.NAME_LEN);
+  }
+
+  /** The current entry for messages; made only when a message needs it. */
+  private String label() {
+    return "entry " + EntryPath.quote(rawName);
   }
 
   /** Types whose header is the whole entry: no data follows, whatever the size field says. */
@@ -621,7 +626,7 @@ public final class LayerTarReader implements Closeable {
     while (extended) {
       long at = offset();
       if (fill(BLOCK) < BLOCK) {
-        throw new LayerFormatException(label + ": truncated sparse extension header at byte " + at);
+        throw new LayerFormatException(label() + ": truncated sparse extension header at byte " + at);
       }
       addOldGnuSparse(map, buf, pos, TarBlock.GNU_SPARSE_IN_EXTENSION);
       extended = buf[pos + TarBlock.GNU_EXTENSION_IS_EXTENDED] != 0;
@@ -774,7 +779,7 @@ public final class LayerTarReader implements Closeable {
     }
     data.skipAll();
     if (skipInput(padding) < padding) {
-      throw new LayerFormatException(label + ": archive ends inside the padding after the content");
+      throw new LayerFormatException(label() + ": archive ends inside the padding after the content");
     }
     padding = 0;
   }
@@ -860,7 +865,7 @@ public final class LayerTarReader implements Closeable {
 
     private LayerFormatException truncated() {
       broken = true;
-      return new LayerFormatException(label + ": truncated content, " + (size - remaining) + " of "
+      return new LayerFormatException(label() + ": truncated content, " + (size - remaining) + " of "
           + size + " bytes");
     }
   }
