@@ -182,14 +182,31 @@ public final class EntryPath implements Comparable<EntryPath> {
    */
   public static String quote(byte[] raw) {
     if (raw.length <= MESSAGE_NAME_BYTES) {
-      return "'" + display(raw) + "'";
+      return "'" + escapeControls(display(raw)) + "'";
     }
     int cut = MESSAGE_NAME_BYTES;
     // Back off over UTF-8 continuation bytes so a multi-byte character is not shown half escaped.
     for (int i = 0; i < 3 && cut > 0 && (raw[cut] & 0xc0) == 0x80; i++) {
       cut--;
     }
-    return "'" + display(Arrays.copyOf(raw, cut)) + "\u2026' (" + raw.length + " bytes)";
+    return "'" + escapeControls(display(Arrays.copyOf(raw, cut))) + "\u2026' (" + raw.length + " bytes)";
+  }
+
+  /** NUL, newlines and other control characters as {@code \xNN}: a message stays one clean line. */
+  private static String escapeControls(String s) {
+    StringBuilder sb = null;
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (c < 0x20 || c == 0x7f) {
+        if (sb == null) {
+          sb = new StringBuilder(s.length() + 8).append(s, 0, i);
+        }
+        sb.append(String.format("\\x%02x", (int) c));
+      } else if (sb != null) {
+        sb.append(c);
+      }
+    }
+    return sb == null ? s : sb.toString();
   }
 
   /** This path for an error message; see {@link #quote(byte[])}. */

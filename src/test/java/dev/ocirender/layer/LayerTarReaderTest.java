@@ -353,6 +353,74 @@ class LayerTarReaderTest {
   }
 
   @Test
+  void paxNumbersWithLeadingZeros_read_overflowRefused() throws IOException {
+    byte[] tar = new TarBuilder()
+        .pax('x', concat(record("size", "000000000000000000000999"), record("uid", "0000000000000000000000001000"),
+            record("mtime", "-0000000000000000000001.25")))
+        .entry(file("f", 0), new byte[999]).entry(file("g", 1), new byte[] {5}).end().bytes();
+    List<TarEntries.Read> read = TarEntries.readAll(tar);
+    assertThat(read.get(0).header().size()).isEqualTo(999);
+    assertThat(read.get(0).header().uid()).isEqualTo(1000);
+    assertThat(read.get(0).header().mtimeSeconds()).isEqualTo(-2);
+    assertThat(read.get(0).header().mtimeNanos()).isEqualTo(750_000_000);
+    assertThat(read.get(1).content()).containsExactly(5);
+    byte[] overflow = new TarBuilder().pax('x', record("size", "0009223372036854775808"))
+        .entry(file("f", 0)).end().bytes();
+    assertThatThrownBy(() -> TarEntries.readAll(overflow)).isInstanceOf(LayerFormatException.class)
+        .hasMessageContaining("PAX size value out of range");
+  }
+
+  @Test
+  void severalPaxHeadersInARow_onlyTheLastApplies() throws IOException {
+    byte[] tar = new TarBuilder()
+        .pax('x', concat(record("path", "PAX1/first"), record("uid", "7"), record("SCHILY.xattr.user.a", "1")))
+        .pax('x', record("path", "PAX2/long-path-name"))
+        .entry(file("short", 0)).end().bytes();
+    EntryHeader h = TarEntries.readAll(tar).get(0).header();
+    assertThat(h.path()).isEqualTo(EntryPath.of("PAX2/long-path-name"));
+    assertThat(h.uid()).isZero();
+    assertThat(h.xattrs()).isEmpty();
+  }
+
+  @Test
+  void gnuLongNameAndLink_endAtFirstNul() throws IOException {
+    TarBuilder.Header longName = new TarBuilder.Header().name("././@LongLink").type('L');
+    byte[] name = concat("dir/long-name".getBytes(UTF_8), new byte[] {0}, "junk".getBytes(UTF_8));
+    longName.size = name.length;
+    TarBuilder.Header longLink = new TarBuilder.Header().name("././@LongLink").type('K');
+    byte[] target = concat("target".getBytes(UTF_8), new byte[] {0, 'x', 0});
+    longLink.size = target.length;
+    byte[] tar = new TarBuilder().entry(longName, name).entry(longLink, target)
+        .entry(new TarBuilder.Header().name("placeholder").type('2')).end().bytes();
+    EntryHeader h = TarEntries.readAll(tar).get(0).header();
+    assertThat(h.path()).isEqualTo(EntryPath.of("dir/long-name"));
+    assertThat(h.symlinkTarget()).isEqualTo("target".getBytes(UTF_8));
+  }
+
+  @Test
+  void malformed_nulInPaxPathOrLinkpathOrKeyword_refused() {
+    byte[] path = new TarBuilder().pax('x', record("path", "a\0b")).entry(file("x", 0)).end().bytes();
+    assertThatThrownBy(() -> TarEntries.readAll(path)).isInstanceOf(LayerFormatException.class)
+        .hasMessageContaining("name contains a NUL byte");
+    byte[] link = new TarBuilder().pax('x', record("linkpath", "t\0u"))
+        .entry(new TarBuilder.Header().name("s").type('2')).end().bytes();
+    assertThatThrownBy(() -> TarEntries.readAll(link)).isInstanceOf(LayerFormatException.class)
+        .hasMessageContaining("entry 's': link target contains a NUL byte");
+    byte[] key = new TarBuilder().pax('x', record("SCHILY.xattr.user.null\0", "v")).entry(file("x", 0)).end().bytes();
+    assertThatThrownBy(() -> TarEntries.readAll(key)).isInstanceOf(LayerFormatException.class)
+        .hasMessageContaining("keyword 'SCHILY.xattr.user.null\\x00' contains a NUL byte");
+  }
+
+  @Test
+  void rhtSelinuxRecord_becomesSecuritySelinuxXattr() throws IOException {
+    byte[] tar = new TarBuilder().pax('x', record("RHT.security.selinux", "system_u:object_r:bin_t:s0"))
+        .entry(file("f", 0)).end().bytes();
+    assertThat(TarEntries.readAll(tar).get(0).header().xattrs())
+        .containsOnlyKeys("security.selinux")
+        .containsEntry("security.selinux", "system_u:object_r:bin_t:s0".getBytes(UTF_8));
+  }
+
+  @Test
   void malformed_hardLinkFollowedByDataItsSizeDeclares_refusedAtTheData() {
     // GNU tar reports this one too ("Skipping to next header", exit 2): the data is no header.
     TarBuilder.Header link = new TarBuilder.Header().name("l").type('1');
