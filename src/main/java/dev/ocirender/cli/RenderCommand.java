@@ -2,10 +2,10 @@ package dev.ocirender.cli;
 
 import dev.ocirender.image.Platform;
 import dev.ocirender.merge.MergeStats;
-import dev.ocirender.output.squashfs.ExternalSquashfsSink;
-import dev.ocirender.output.squashfs.SquashfsCompression;
-import dev.ocirender.output.squashfs.SquashfsEntrySink;
-import dev.ocirender.output.squashfs.SquashfsOptions;
+import dev.ocirender.squashfs.writer.ExternalSquashfsSink;
+import dev.ocirender.squashfs.writer.SquashfsCompression;
+import dev.ocirender.squashfs.writer.SquashfsEntrySink;
+import dev.ocirender.squashfs.writer.SquashfsOptions;
 import dev.ocirender.render.DirectoryRenderTarget;
 import dev.ocirender.render.FileRenderTarget;
 import dev.ocirender.render.OutputFormat;
