@@ -15,8 +15,11 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
+import java.util.ArrayDeque;
+import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.Objects;
+import java.util.Set;
 
 /**
  * Renders into a local directory that appears only when the render succeeded: the directory
@@ -169,26 +172,43 @@ public final class DirectoryRenderTarget implements RenderTarget {
    * rootless render may have left some read-only (0555) or unreadable.
    */
   public static void deleteTree(Path top) throws IOException {
-    BasicFileAttributes a;
-    try {
-      a = Files.readAttributes(top, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-    } catch (NoSuchFileException e) {
-      return;
-    }
-    if (a.isDirectory()) {
+    // Depth first with an explicit stack (a rendered tree can be as deep as an image makes it): a
+    // directory is deleted when met the second time, after its children.
+    ArrayDeque<Path> stack = new ArrayDeque<>();
+    Set<Path> opened = new HashSet<>();
+    stack.push(top);
+    while (!stack.isEmpty()) {
+      Path p = stack.peek();
+      if (opened.remove(p)) {
+        stack.pop();
+        Files.deleteIfExists(p);
+        continue;
+      }
+      BasicFileAttributes a;
+      try {
+        a = Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+      } catch (NoSuchFileException e) {
+        stack.pop();
+        continue;
+      }
+      if (!a.isDirectory()) {
+        stack.pop();
+        Files.deleteIfExists(p);
+        continue;
+      }
       // chmod by path: lstat just said this is a directory, not a symlink; a no-follow chmod would
       // have to open it, which an unreadable directory refuses.
       try {
-        Files.setAttribute(top, "unix:mode", 0700);
+        Files.setAttribute(p, "unix:mode", 0700);
       } catch (IOException e) {
         // not ours to change; deleting may still work
       }
-      try (DirectoryStream<Path> s = Files.newDirectoryStream(top)) {
+      opened.add(p);
+      try (DirectoryStream<Path> s = Files.newDirectoryStream(p)) {
         for (Path child : s) {
-          deleteTree(child);
+          stack.push(child);
         }
       }
     }
-    Files.delete(top);
   }
 }

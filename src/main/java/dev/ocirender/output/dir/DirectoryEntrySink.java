@@ -23,7 +23,9 @@ import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
 import java.time.Instant;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.HexFormat;
@@ -102,6 +104,8 @@ public final class DirectoryEntrySink implements EntrySink {
   }
 
   private final Path root;
+  /** Length of the root's absolute path, for the PATH_MAX check. */
+  private final int rootBytes;
   private final boolean privileged;
   private final Map<EntryPath, Dir> dirs = new HashMap<>();
   private final Set<EntryPath> skippedNodes = new HashSet<>();
@@ -138,6 +142,7 @@ public final class DirectoryEntrySink implements EntrySink {
       throw new IOException("cannot render into " + root + ": not a directory");
     }
     this.root = root.toAbsolutePath();
+    this.rootBytes = this.root.toString().getBytes(StandardCharsets.UTF_8).length;
     this.privileged = options.privileged();
     // Until finish, the root is 0700 and (as root) owned by 0:0: no setgid bit to pass a group on to
     // new children, so everything we create starts as 0:0 and needs a chown only when the image
@@ -161,6 +166,7 @@ public final class DirectoryEntrySink implements EntrySink {
     }
     EntryPath path = h.path();
     checkName(path, "path");
+    checkPathMax(path);
     try {
       switch (h.type()) {
         case DIRECTORY -> directory(h);
@@ -375,23 +381,52 @@ public final class DirectoryEntrySink implements EntrySink {
     return NativePaths.child(ensureDirectory(path.parent()).path, path.name());
   }
 
+  /**
+   * The directory for {@code dir}, made with its missing parents as placeholders. The missing
+   * parents are collected on an explicit stack, not by recursion: the image decides the depth.
+   */
   private Dir ensureDirectory(EntryPath dir) throws IOException {
     Dir d = dirs.get(dir);
     if (d != null) {
       return d;
     }
-    Dir parent = ensureDirectory(dir.parent());
-    Path p = NativePaths.child(parent.path, dir.name());
-    try {
-      // mkdir(2) never follows a symlink at its last component: EEXIST instead.
-      Files.createDirectory(p, PLACEHOLDER_DIR);
-    } catch (FileAlreadyExistsException e) {
-      throw new IOException(dir + ": is not a directory in the output (it arrived as a non-directory), "
-          + "refusing to write entries below it", e);
+    ArrayDeque<EntryPath> missing = new ArrayDeque<>();
+    for (EntryPath p = dir; d == null; p = p.parent()) {
+      missing.push(p);
+      d = dirs.get(p.parent());
     }
-    d = new Dir(p, null);
-    dirs.put(dir, d);
+    while (!missing.isEmpty()) {
+      EntryPath m = missing.pop();
+      Path p = NativePaths.child(d.path, m.name());
+      try {
+        // mkdir(2) never follows a symlink at its last component: EEXIST instead.
+        Files.createDirectory(p, PLACEHOLDER_DIR);
+      } catch (FileAlreadyExistsException e) {
+        throw new IOException(m + ": is not a directory in the output (it arrived as a non-directory), "
+            + "refusing to write entries below it", e);
+      }
+      d = new Dir(p, null);
+      dirs.put(m, d);
+    }
     return d;
+  }
+
+  /** Linux's PATH_MAX: the longest path, with its terminating NUL, that a path syscall takes. */
+  static final int PATH_MAX = 4096;
+
+  /**
+   * Refuses an entry whose absolute path Linux cannot take. This writer works through absolute
+   * paths (Java has no openat/mkdirat), so a deeper tree, which the tar format allows, cannot be
+   * written here; the tar and squashfs outputs hold it.
+   */
+  private void checkPathMax(EntryPath path) throws IOException {
+    long length = rootBytes + 1 + path.length();
+    if (length >= PATH_MAX) {
+      String shown = EntryPath.display(Arrays.copyOf(path.bytes(), Math.min(path.length(), 64)));
+      throw new IOException("directory output cannot hold entry '" + shown + "…' (" + path.length() + "-byte path): "
+          + "it is written through absolute paths, which Linux limits to " + PATH_MAX + " bytes (PATH_MAX); "
+          + "render to tar or squashfs instead");
+    }
   }
 
   /** Rejects names the merge never produces but a crafted header could: {@code ..}, {@code .}, empty components, NUL. */
