@@ -1,6 +1,7 @@
 package dev.ocirender.cli;
 
 import dev.ocirender.image.Platform;
+import dev.ocirender.merge.MergeLimits;
 import dev.ocirender.merge.MergeStats;
 import dev.ocirender.squashfs.writer.ExternalSquashfsSink;
 import dev.ocirender.squashfs.writer.SquashfsCompression;
@@ -80,6 +81,11 @@ final class RenderCommand implements Callable<Integer> {
       description = "squashfs: build the image with mksquashfs or tar2sqfs (fed the merged tar) instead of the built-in writer.")
   String squashfsTool;
 
+  @Option(names = "--max-entries", paramLabel = "N", defaultValue = "" + MergeLimits.DEFAULT_MAX_ENTRIES,
+      description = "Fail an image with more than N tar entries (all layers, whiteouts included) before its metadata "
+          + "outgrows the heap. Default: ${DEFAULT-VALUE}.")
+  long maxEntries;
+
   @Override
   public Integer call() throws Exception {
     PrintWriter err = spec.commandLine().getErr();
@@ -88,7 +94,10 @@ final class RenderCommand implements Callable<Integer> {
     RenderResult result;
     String details = "";
     try (ImageSource image = registry.open(source)) {
-      Renderer renderer = new Renderer(progress == null ? RenderListener.NONE : progress);
+      if (maxEntries <= 0) {
+        throw new ParameterException(spec.commandLine(), "--max-entries must be positive: " + maxEntries);
+      }
+      Renderer renderer = new Renderer(progress == null ? RenderListener.NONE : progress, new MergeLimits(maxEntries));
       if (format == OutputFormat.DIR) {
         try (DirectoryRenderTarget target = new DirectoryRenderTarget(output, force)) {
           result = renderer.renderTo(image, platform, target);

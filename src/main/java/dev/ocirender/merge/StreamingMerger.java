@@ -68,6 +68,7 @@ final class StreamingMerger {
   private final EntrySink sink;
   private final MergeListener listener;
   private final Set<Integer> indexedLayers;
+  private final MergeLimits limits;
 
   private final PathNode root = new PathNode(null, null);
   private EntryHeader rootHeader;
@@ -112,7 +113,9 @@ final class StreamingMerger {
   private long promotedLinks;
   private long contentBytes;
 
-  StreamingMerger(List<LayerBlob> layers, EntrySink sink, MergeListener listener, Set<Integer> indexedLayers) {
+  StreamingMerger(List<LayerBlob> layers, EntrySink sink, MergeListener listener, Set<Integer> indexedLayers,
+      MergeLimits limits) {
+    this.limits = limits;
     this.layers = layers;
     this.sink = sink;
     this.listener = listener;
@@ -151,7 +154,11 @@ final class StreamingMerger {
           }
           current = h;
           read++;
-          entriesRead++;
+          if (++entriesRead > limits.maxEntries()) {
+            // Checked before the entry adds to the tree: the tree is what would outgrow the heap.
+            throw new MergeException(layer + ": entry '" + h.path() + "': image has more than " + limits.maxEntries()
+                + " entries (the per-image limit; --max-entries raises it)");
+          }
           mergeEntry(l, reader, h, index);
         }
       }
