@@ -204,11 +204,12 @@ public final class DirectoryEntrySink implements EntrySink {
       if (content != null) {
         int n;
         while ((n = content.read(buffer)) > 0) {
-          ByteBuffer bb = ByteBuffer.wrap(buffer, 0, n);
-          while (bb.hasRemaining()) {
-            out.write(bb);
-          }
+          writeSkippingHoles(out, buffer, n, written);
           written += n;
+        }
+        if (out.size() < written) {
+          // The file ends in a hole: one byte at the end gives it its length (a block at most).
+          out.write(ByteBuffer.wrap(new byte[1]), written - 1);
         }
       }
     }
@@ -227,6 +228,50 @@ public final class DirectoryEntrySink implements EntrySink {
       Files.setAttribute(p, "unix:mode", h.mode(), NOFOLLOW);
     }
   }
+
+  /** Granularity of hole detection: the usual filesystem block. */
+  private static final int HOLE_BLOCK = 4096;
+
+  /**
+   * Writes {@code n} bytes of content that belong at {@code position}, leaving every whole
+   * all-zero block unwritten, so a sparse file (or any run of zeros) stays a hole on disk instead
+   * of costing its expanded size, as {@code cp --sparse=always} does. Reads of a hole return zeros,
+   * so the content is the same.
+   */
+  private static void writeSkippingHoles(FileChannel out, byte[] b, int n, long position) throws IOException {
+    int start = 0;
+    while (start < n) {
+      // Find the next run of non-zero blocks [start, end); blocks are aligned to the file offset.
+      int end = start;
+      while (end < n) {
+        int blockEnd = (int) Math.min(n, end + HOLE_BLOCK - ((position + end) % HOLE_BLOCK));
+        if (isZero(b, end, blockEnd) && blockEnd - end == HOLE_BLOCK) {
+          break;
+        }
+        end = blockEnd;
+      }
+      ByteBuffer bb = ByteBuffer.wrap(b, start, end - start);
+      long at = position + start;
+      while (bb.hasRemaining()) {
+        at += out.write(bb, at);
+      }
+      // Skip the zero blocks that follow.
+      start = end;
+      while (start < n) {
+        int blockEnd = (int) Math.min(n, start + HOLE_BLOCK - ((position + start) % HOLE_BLOCK));
+        if (blockEnd - start != HOLE_BLOCK || !isZero(b, start, blockEnd)) {
+          break;
+        }
+        start = blockEnd;
+      }
+    }
+  }
+
+  private static boolean isZero(byte[] b, int from, int to) {
+    return Arrays.mismatch(b, from, to, ZEROS, 0, to - from) < 0;
+  }
+
+  private static final byte[] ZEROS = new byte[HOLE_BLOCK];
 
   private void symlink(EntryHeader h) throws IOException {
     byte[] target = h.symlinkTarget();
