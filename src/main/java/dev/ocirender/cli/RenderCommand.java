@@ -1,6 +1,7 @@
 package dev.ocirender.cli;
 
 import dev.ocirender.image.Platform;
+import dev.ocirender.io.TemporaryFiles;
 import dev.ocirender.merge.MergeLimits;
 import dev.ocirender.merge.MergeStats;
 import dev.ocirender.squashfs.writer.ExternalSquashfsSink;
@@ -14,8 +15,10 @@ import dev.ocirender.render.RenderListener;
 import dev.ocirender.render.RenderResult;
 import dev.ocirender.render.Renderer;
 import dev.ocirender.source.ImageSource;
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -86,6 +89,11 @@ final class RenderCommand implements Callable<Integer> {
           + "outgrows the heap. Default: ${DEFAULT-VALUE}.")
   long maxEntries;
 
+  @Option(names = "--stale-temp-hours", paramLabel = "H", defaultValue = "24",
+      description = "Remove our own temporaries (.NAME.tmp-…, .NAME.old-…) older than H hours, which a killed "
+          + "render left beside the output, before rendering. Default: ${DEFAULT-VALUE}.")
+  long staleTempHours;
+
   @Override
   public Integer call() throws Exception {
     PrintWriter err = spec.commandLine().getErr();
@@ -93,6 +101,7 @@ final class RenderCommand implements Callable<Integer> {
     ProgressDisplay progress = System.console() != null ? new ProgressDisplay(err) : null;
     RenderResult result;
     String details = "";
+    removeStaleTemporaries();
     try (ImageSource image = registry.open(source)) {
       if (maxEntries <= 0) {
         throw new ParameterException(spec.commandLine(), "--max-entries must be positive: " + maxEntries);
@@ -118,6 +127,19 @@ final class RenderCommand implements Callable<Integer> {
     err.println(summary(result, output) + details);
     err.flush();
     return 0;
+  }
+
+  /** Clears what a killed earlier render (SIGKILL, a crash: no shutdown hook ran) left beside the output. */
+  private void removeStaleTemporaries() {
+    Path dir = output.toAbsolutePath().getParent();
+    if (dir == null || staleTempHours < 0) {
+      return;
+    }
+    try {
+      TemporaryFiles.removeStale(dir, TemporaryFiles.OUTPUT_TEMPORARY, Duration.ofHours(staleTempHours));
+    } catch (IOException e) {
+      // Not this render's business: it writes its own, new temporary either way.
+    }
   }
 
   private FileRenderTarget squashfsTarget() {

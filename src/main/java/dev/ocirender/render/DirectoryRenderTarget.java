@@ -1,5 +1,6 @@
 package dev.ocirender.render;
 
+import dev.ocirender.io.TemporaryFiles;
 import dev.ocirender.merge.OverlayMerge;
 import dev.ocirender.output.EntrySink;
 import dev.ocirender.output.dir.DirStats;
@@ -15,11 +16,8 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
-import java.util.ArrayDeque;
-import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.Objects;
-import java.util.Set;
 
 /**
  * Renders into a local directory that appears only when the render succeeded: the directory
@@ -103,6 +101,7 @@ public final class DirectoryRenderTarget implements RenderTarget {
     if (Files.exists(output, LinkOption.NOFOLLOW_LINKS) && !isEmptyDirectory(output)) {
       old = sibling(".old-");
       Files.move(output, old, StandardCopyOption.ATOMIC_MOVE);
+      TemporaryFiles.register(old);
     }
     try {
       // rename(2) also replaces an empty directory.
@@ -113,6 +112,7 @@ public final class DirectoryRenderTarget implements RenderTarget {
       }
       throw e;
     }
+    TemporaryFiles.forget(finished);
     attempts.published();
     if (old != null) {
       deleteTree(old);
@@ -142,7 +142,8 @@ public final class DirectoryRenderTarget implements RenderTarget {
     for (int attempt = 0; ; attempt++) {
       Path p = sibling(".tmp-");
       try {
-        return Files.createDirectory(p, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        Files.createDirectory(p, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        return TemporaryFiles.register(p); // removed by a shutdown hook if the process is stopped
       } catch (FileAlreadyExistsException e) {
         if (attempt >= 10) {
           throw e;
@@ -172,43 +173,8 @@ public final class DirectoryRenderTarget implements RenderTarget {
    * rootless render may have left some read-only (0555) or unreadable.
    */
   public static void deleteTree(Path top) throws IOException {
-    // Depth first with an explicit stack (a rendered tree can be as deep as an image makes it): a
-    // directory is deleted when met the second time, after its children.
-    ArrayDeque<Path> stack = new ArrayDeque<>();
-    Set<Path> opened = new HashSet<>();
-    stack.push(top);
-    while (!stack.isEmpty()) {
-      Path p = stack.peek();
-      if (opened.remove(p)) {
-        stack.pop();
-        Files.deleteIfExists(p);
-        continue;
-      }
-      BasicFileAttributes a;
-      try {
-        a = Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-      } catch (NoSuchFileException e) {
-        stack.pop();
-        continue;
-      }
-      if (!a.isDirectory()) {
-        stack.pop();
-        Files.deleteIfExists(p);
-        continue;
-      }
-      // chmod by path: lstat just said this is a directory, not a symlink; a no-follow chmod would
-      // have to open it, which an unreadable directory refuses.
-      try {
-        Files.setAttribute(p, "unix:mode", 0700);
-      } catch (IOException e) {
-        // not ours to change; deleting may still work
-      }
-      opened.add(p);
-      try (DirectoryStream<Path> s = Files.newDirectoryStream(p)) {
-        for (Path child : s) {
-          stack.push(child);
-        }
-      }
-    }
+    TemporaryFiles.deleteTree(top);
+    TemporaryFiles.forget(top);
   }
+
 }
