@@ -1,11 +1,13 @@
 package dev.ocirender.cli;
 
 import dev.ocirender.image.Platform;
+import dev.ocirender.io.TemporaryFiles;
+import dev.ocirender.merge.MergeLimits;
 import dev.ocirender.merge.MergeStats;
-import dev.ocirender.output.squashfs.ExternalSquashfsSink;
-import dev.ocirender.output.squashfs.SquashfsCompression;
-import dev.ocirender.output.squashfs.SquashfsEntrySink;
-import dev.ocirender.output.squashfs.SquashfsOptions;
+import dev.ocirender.squashfs.writer.ExternalSquashfsSink;
+import dev.ocirender.squashfs.writer.SquashfsCompression;
+import dev.ocirender.squashfs.writer.SquashfsEntrySink;
+import dev.ocirender.squashfs.writer.SquashfsOptions;
 import dev.ocirender.render.DirectoryRenderTarget;
 import dev.ocirender.render.FileRenderTarget;
 import dev.ocirender.render.OutputFormat;
@@ -13,8 +15,10 @@ import dev.ocirender.render.RenderListener;
 import dev.ocirender.render.RenderResult;
 import dev.ocirender.render.Renderer;
 import dev.ocirender.source.ImageSource;
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -82,6 +86,16 @@ final class RenderCommand implements Callable<Integer> {
       description = "squashfs: build the image with mksquashfs or tar2sqfs (fed the merged tar) instead of the built-in writer.")
   String squashfsTool;
 
+  @Option(names = "--max-entries", paramLabel = "N", defaultValue = "" + MergeLimits.DEFAULT_MAX_ENTRIES,
+      description = "Fail an image with more than N tar entries (all layers, whiteouts included) before its metadata "
+          + "outgrows the heap. Default: ${DEFAULT-VALUE}.")
+  long maxEntries;
+
+  @Option(names = "--stale-temp-hours", paramLabel = "H", defaultValue = "24",
+      description = "Remove our own temporaries (.NAME.tmp-…, .NAME.old-…) older than H hours, which a killed "
+          + "render left beside the output, before rendering. Default: ${DEFAULT-VALUE}.")
+  long staleTempHours;
+
   @Override
   public Integer call() throws Exception {
     PrintWriter err = spec.commandLine().getErr();
@@ -89,8 +103,12 @@ final class RenderCommand implements Callable<Integer> {
     ProgressDisplay progress = System.console() != null ? new ProgressDisplay(err) : null;
     RenderResult result;
     String details = "";
+    removeStaleTemporaries();
     try (ImageSource image = registry.open(source)) {
-      Renderer renderer = new Renderer(progress == null ? RenderListener.NONE : progress);
+      if (maxEntries <= 0) {
+        throw new ParameterException(spec.commandLine(), "--max-entries must be positive: " + maxEntries);
+      }
+      Renderer renderer = new Renderer(progress == null ? RenderListener.NONE : progress, new MergeLimits(maxEntries));
       if (format == OutputFormat.DIR) {
         try (DirectoryRenderTarget target = new DirectoryRenderTarget(output, force)) {
           result = renderer.renderTo(image, platform, target);
@@ -120,6 +138,19 @@ final class RenderCommand implements Callable<Integer> {
   static String squashfsDetails(SquashfsEntrySink sink) {
     long clamped = sink.clampedMtimes();
     return clamped == 0 ? "" : "; " + clamped + " mtimes clamped to squashfs's range (1970 to 2106)";
+  }
+
+  /** Clears what a killed earlier render (SIGKILL, a crash: no shutdown hook ran) left beside the output. */
+  private void removeStaleTemporaries() {
+    Path dir = output.toAbsolutePath().getParent();
+    if (dir == null || staleTempHours < 0) {
+      return;
+    }
+    try {
+      TemporaryFiles.removeStale(dir, TemporaryFiles.OUTPUT_TEMPORARY, Duration.ofHours(staleTempHours));
+    } catch (IOException e) {
+      // Not this render's business: it writes its own, new temporary either way.
+    }
   }
 
   private FileRenderTarget squashfsTarget(List<SquashfsEntrySink> sinks) {

@@ -30,10 +30,16 @@ public final class OverlayMerge {
    * first sink is discarded and the merge runs once more, with those layers indexed first.
    */
   public static MergeStats run(List<LayerBlob> layers, SinkOpener opener, MergeListener listener) throws IOException {
+    return run(layers, opener, listener, MergeLimits.DEFAULT);
+  }
+
+  /** As {@link #run(List, SinkOpener, MergeListener)}, failing the image when it exceeds {@code limits}. */
+  public static MergeStats run(List<LayerBlob> layers, SinkOpener opener, MergeListener listener, MergeLimits limits)
+      throws IOException {
     Set<Integer> indexed = new HashSet<>();
     for (int attempt = 0; ; attempt++) {
       try (EntrySink sink = opener.open()) {
-        return new StreamingMerger(layers, sink, listener, indexed).merge(attempt);
+        return new StreamingMerger(layers, sink, listener, indexed, limits).merge(attempt);
       } catch (LayerConflictException e) {
         if (indexed.contains(e.layer)) {
           throw new IllegalStateException("conflict in an indexed layer: " + e.getMessage(), e);

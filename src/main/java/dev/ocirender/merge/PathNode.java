@@ -112,18 +112,28 @@ final class PathNode {
     return false;
   }
 
+  /**
+   * The path from the root, built in two passes up the parent chain (length, then bytes from the
+   * end): linear in the path's length, and no recursion, whatever the depth.
+   */
   byte[] pathBytes() {
-    if (parent == null) {
+    int length = -1;
+    for (PathNode n = this; n.parent != null; n = n.parent) {
+      length += n.name.bytes.length + 1;
+    }
+    if (length <= 0) {
       return new byte[0];
     }
-    byte[] up = parent.pathBytes();
-    if (up.length == 0) {
-      return name.bytes.clone();
+    byte[] out = new byte[length];
+    int end = length;
+    for (PathNode n = this; n.parent != null; n = n.parent) {
+      byte[] b = n.name.bytes;
+      end -= b.length;
+      System.arraycopy(b, 0, out, end, b.length);
+      if (end > 0) {
+        out[--end] = '/';
+      }
     }
-    byte[] out = new byte[up.length + 1 + name.bytes.length];
-    System.arraycopy(up, 0, out, 0, up.length);
-    out[up.length] = '/';
-    System.arraycopy(name.bytes, 0, out, up.length + 1, name.bytes.length);
     return out;
   }
 

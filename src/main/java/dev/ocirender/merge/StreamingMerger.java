@@ -12,9 +12,11 @@ import dev.ocirender.merge.PathNode.State;
 import dev.ocirender.output.EntrySink;
 import java.io.IOException;
 import java.io.InputStream;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -66,6 +68,7 @@ final class StreamingMerger {
   private final EntrySink sink;
   private final MergeListener listener;
   private final Set<Integer> indexedLayers;
+  private final MergeLimits limits;
 
   private final PathNode root = new PathNode(null, null);
   private EntryHeader rootHeader;
@@ -110,7 +113,9 @@ final class StreamingMerger {
   private long promotedLinks;
   private long contentBytes;
 
-  StreamingMerger(List<LayerBlob> layers, EntrySink sink, MergeListener listener, Set<Integer> indexedLayers) {
+  StreamingMerger(List<LayerBlob> layers, EntrySink sink, MergeListener listener, Set<Integer> indexedLayers,
+      MergeLimits limits) {
+    this.limits = limits;
     this.layers = layers;
     this.sink = sink;
     this.listener = listener;
@@ -151,7 +156,11 @@ final class StreamingMerger {
           }
           current = h;
           read++;
-          entriesRead++;
+          if (++entriesRead > limits.maxEntries()) {
+            // Checked before the entry adds to the tree: the tree is what would outgrow the heap.
+            throw new MergeException(layer + ": entry '" + h.path() + "': image has more than " + limits.maxEntries()
+                + " entries (the per-image limit; --max-entries raises it)");
+          }
           mergeEntry(l, reader, h, index);
         }
       }
@@ -631,18 +640,32 @@ final class StreamingMerger {
 
   private final List<Map.Entry<EntryPath, SeenEntry>> linkPaths = new ArrayList<>();
 
-  private void emitChildren(PathNode dir, EntryPath dirPath) throws IOException {
-    TreeMap<NameKey, PathNode> sorted = new TreeMap<>(dir.children());
-    for (Map.Entry<NameKey, PathNode> e : sorted.entrySet()) {
+  /** A directory whose sorted children are being emitted: one level of {@link #emitChildren}'s stack. */
+  private record EmitFrame(EntryPath path, Iterator<Map.Entry<NameKey, PathNode>> children) {}
+
+  /**
+   * Emits everything below {@code top} depth first, each directory before its children and the
+   * children in name order. An explicit stack, not recursion: a layer decides the depth.
+   */
+  private void emitChildren(PathNode top, EntryPath topPath) throws IOException {
+    ArrayDeque<EmitFrame> stack = new ArrayDeque<>();
+    stack.push(new EmitFrame(topPath, new TreeMap<>(top.children()).entrySet().iterator()));
+    while (!stack.isEmpty()) {
+      EmitFrame frame = stack.peek();
+      if (!frame.children().hasNext()) {
+        stack.pop();
+        continue;
+      }
+      Map.Entry<NameKey, PathNode> e = frame.children().next();
       PathNode child = e.getValue();
       if (child.state == State.NONE) {
         continue;
       }
-      EntryPath path = dirPath.child(e.getKey().bytes);
+      EntryPath path = frame.path().child(e.getKey().bytes);
       if (child.state == State.DIRECTORY) {
         write(child.directoryHeader != null ? child.directoryHeader : impliedDirectory(path), null);
         directories++;
-        emitChildren(child, path);
+        stack.push(new EmitFrame(path, new TreeMap<>(child.children()).entrySet().iterator()));
         continue;
       }
       SeenEntry entry = child.claimEntry;

@@ -1,5 +1,6 @@
 package dev.ocirender.render;
 
+import dev.ocirender.io.TemporaryFiles;
 import dev.ocirender.merge.OverlayMerge;
 import dev.ocirender.output.EntrySink;
 import dev.ocirender.output.dir.DirStats;
@@ -100,6 +101,7 @@ public final class DirectoryRenderTarget implements RenderTarget {
     if (Files.exists(output, LinkOption.NOFOLLOW_LINKS) && !isEmptyDirectory(output)) {
       old = sibling(".old-");
       Files.move(output, old, StandardCopyOption.ATOMIC_MOVE);
+      TemporaryFiles.register(old);
     }
     try {
       // rename(2) also replaces an empty directory.
@@ -110,6 +112,7 @@ public final class DirectoryRenderTarget implements RenderTarget {
       }
       throw e;
     }
+    TemporaryFiles.forget(finished);
     attempts.published();
     if (old != null) {
       deleteTree(old);
@@ -139,7 +142,8 @@ public final class DirectoryRenderTarget implements RenderTarget {
     for (int attempt = 0; ; attempt++) {
       Path p = sibling(".tmp-");
       try {
-        return Files.createDirectory(p, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        Files.createDirectory(p, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        return TemporaryFiles.register(p); // removed by a shutdown hook if the process is stopped
       } catch (FileAlreadyExistsException e) {
         if (attempt >= 10) {
           throw e;
@@ -169,26 +173,8 @@ public final class DirectoryRenderTarget implements RenderTarget {
    * rootless render may have left some read-only (0555) or unreadable.
    */
   public static void deleteTree(Path top) throws IOException {
-    BasicFileAttributes a;
-    try {
-      a = Files.readAttributes(top, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-    } catch (NoSuchFileException e) {
-      return;
-    }
-    if (a.isDirectory()) {
-      // chmod by path: lstat just said this is a directory, not a symlink; a no-follow chmod would
-      // have to open it, which an unreadable directory refuses.
-      try {
-        Files.setAttribute(top, "unix:mode", 0700);
-      } catch (IOException e) {
-        // not ours to change; deleting may still work
-      }
-      try (DirectoryStream<Path> s = Files.newDirectoryStream(top)) {
-        for (Path child : s) {
-          deleteTree(child);
-        }
-      }
-    }
-    Files.delete(top);
+    TemporaryFiles.deleteTree(top);
+    TemporaryFiles.forget(top);
   }
+
 }

@@ -2,8 +2,8 @@ package dev.ocirender.render;
 
 import dev.ocirender.merge.OverlayMerge;
 import dev.ocirender.output.EntrySink;
-import dev.ocirender.output.squashfs.SquashfsEntrySink;
-import dev.ocirender.output.squashfs.SquashfsOptions;
+import dev.ocirender.squashfs.writer.SquashfsEntrySink;
+import dev.ocirender.squashfs.writer.SquashfsOptions;
 import dev.ocirender.output.tar.TarEntrySink;
 import dev.ocirender.store.AtomicFileOutput;
 import java.io.IOException;

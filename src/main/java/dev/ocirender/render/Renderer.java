@@ -4,6 +4,7 @@ import dev.ocirender.image.Messages;
 import dev.ocirender.image.Platform;
 import dev.ocirender.layer.LayerBlob;
 import dev.ocirender.merge.MergeException;
+import dev.ocirender.merge.MergeLimits;
 import dev.ocirender.merge.MergeListener;
 import dev.ocirender.merge.MergeStats;
 import dev.ocirender.merge.OverlayMerge;
@@ -38,9 +39,16 @@ public final class Renderer {
   private static final long BYTES_REPORT_INTERVAL_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
 
   private final RenderListener listener;
+  private final MergeLimits limits;
 
   public Renderer(RenderListener listener) {
+    this(listener, MergeLimits.DEFAULT);
+  }
+
+  /** A renderer whose images fail when they exceed {@code limits} (see {@link MergeLimits}). */
+  public Renderer(RenderListener listener, MergeLimits limits) {
     this.listener = Objects.requireNonNull(listener, "listener");
+    this.limits = Objects.requireNonNull(limits, "limits");
   }
 
   public Renderer() {
@@ -74,7 +82,7 @@ public final class Renderer {
     }
     MergeStats stats;
     try {
-      stats = OverlayMerge.run(counted, opener, progress);
+      stats = OverlayMerge.run(counted, opener, progress, limits);
     } catch (MergeException e) {
       // The merge already names the layer and entry.
       throw new RenderException(reference, Messages.describe(e), e);

@@ -1,9 +1,10 @@
 package dev.ocirender.render;
 
+import dev.ocirender.io.TemporaryFiles;
 import dev.ocirender.merge.OverlayMerge;
 import dev.ocirender.output.EntrySink;
-import dev.ocirender.output.squashfs.SquashfsEntrySink;
-import dev.ocirender.output.squashfs.SquashfsOptions;
+import dev.ocirender.squashfs.writer.SquashfsEntrySink;
+import dev.ocirender.squashfs.writer.SquashfsOptions;
 import dev.ocirender.output.tar.TarEntrySink;
 import dev.ocirender.store.OutputMetadata;
 import dev.ocirender.store.OutputStore;
@@ -61,11 +62,12 @@ public final class StoreRenderTarget implements OverlayMerge.SinkOpener, Closeab
   public EntrySink open() throws IOException {
     attempts.abandonCurrent();
     if (format == OutputFormat.SQUASHFS) {
-      Path spool = Files.createTempFile("ocirender-", ".sqfs");
+      Path spool = TemporaryFiles.register(Files.createTempFile("ocirender-", ".sqfs"));
       try {
         return new SpooledAttempt(SquashfsEntrySink.create(spool, SquashfsOptions.defaults()), spool);
       } catch (IOException | RuntimeException e) {
         Files.deleteIfExists(spool);
+        TemporaryFiles.forget(spool);
         throw e;
       }
     }
@@ -119,6 +121,7 @@ public final class StoreRenderTarget implements OverlayMerge.SinkOpener, Closeab
     void ended(boolean finishedCleanly) throws IOException {
       try {
         Files.deleteIfExists(spool);
+        TemporaryFiles.forget(spool);
       } finally {
         if (upload != null) {
           attempts.end(upload, finishedCleanly);

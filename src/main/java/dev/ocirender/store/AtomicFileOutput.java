@@ -1,5 +1,6 @@
 package dev.ocirender.store;
 
+import dev.ocirender.io.TemporaryFiles;
 import java.io.BufferedOutputStream;
 import java.io.Closeable;
 import java.io.FilterOutputStream;
@@ -87,6 +88,7 @@ public final class AtomicFileOutput implements Closeable {
         // the squashfs writer reads its own blocks back to confirm de-duplication candidates.
         FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE,
             StandardOpenOption.READ);
+        TemporaryFiles.register(temp); // removed by a shutdown hook if the process is stopped before close
         return new AtomicFileOutput(absolute, temp, channel);
       } catch (FileAlreadyExistsException e) {
         if (attempt >= 10) {
@@ -137,6 +139,7 @@ public final class AtomicFileOutput implements Closeable {
     Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     published = true;
     closed = true;
+    TemporaryFiles.forget(temp);
     syncDirectory(target.getParent());
   }
 
@@ -156,6 +159,7 @@ public final class AtomicFileOutput implements Closeable {
       channel.close();
     } finally {
       Files.deleteIfExists(temp);
+      TemporaryFiles.forget(temp);
     }
   }
 

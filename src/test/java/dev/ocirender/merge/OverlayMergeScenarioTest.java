@@ -9,7 +9,7 @@ import dev.ocirender.layer.EntryType;
 import dev.ocirender.layer.LayerBlob;
 import dev.ocirender.output.dir.DirectoryEntrySink;
 import dev.ocirender.render.DirectoryRenderTarget;
-import dev.ocirender.output.squashfs.SquashfsTools;
+import dev.ocirender.squashfs.writer.SquashfsTools;
 import dev.ocirender.testing.CollectingSink;
 import dev.ocirender.testing.Compression;
 import dev.ocirender.testing.FsSnapshot;

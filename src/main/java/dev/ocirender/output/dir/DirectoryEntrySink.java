@@ -23,7 +23,9 @@ import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
 import java.time.Instant;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.HexFormat;
@@ -102,6 +104,8 @@ public final class DirectoryEntrySink implements EntrySink {
   }
 
   private final Path root;
+  /** Length of the root's absolute path, for the PATH_MAX check. */
+  private final int rootBytes;
   private final boolean privileged;
   private final Map<EntryPath, Dir> dirs = new HashMap<>();
   private final Set<EntryPath> skippedNodes = new HashSet<>();
@@ -138,6 +142,7 @@ public final class DirectoryEntrySink implements EntrySink {
       throw new IOException("cannot render into " + root + ": not a directory");
     }
     this.root = root.toAbsolutePath();
+    this.rootBytes = this.root.toString().getBytes(StandardCharsets.UTF_8).length;
     this.privileged = options.privileged();
     // Until finish, the root is 0700 and (as root) owned by 0:0: no setgid bit to pass a group on to
     // new children, so everything we create starts as 0:0 and needs a chown only when the image
@@ -161,6 +166,7 @@ public final class DirectoryEntrySink implements EntrySink {
     }
     EntryPath path = h.path();
     checkName(path, "path");
+    checkPathMax(path);
     try {
       switch (h.type()) {
         case DIRECTORY -> directory(h);
@@ -198,11 +204,12 @@ public final class DirectoryEntrySink implements EntrySink {
       if (content != null) {
         int n;
         while ((n = content.read(buffer)) > 0) {
-          ByteBuffer bb = ByteBuffer.wrap(buffer, 0, n);
-          while (bb.hasRemaining()) {
-            out.write(bb);
-          }
+          writeSkippingHoles(out, buffer, n, written);
           written += n;
+        }
+        if (out.size() < written) {
+          // The file ends in a hole: one byte at the end gives it its length (a block at most).
+          out.write(ByteBuffer.wrap(new byte[1]), written - 1);
         }
       }
     }
@@ -221,6 +228,50 @@ public final class DirectoryEntrySink implements EntrySink {
       Files.setAttribute(p, "unix:mode", h.mode(), NOFOLLOW);
     }
   }
+
+  /** Granularity of hole detection: the usual filesystem block. */
+  private static final int HOLE_BLOCK = 4096;
+
+  /**
+   * Writes {@code n} bytes of content that belong at {@code position}, leaving every whole
+   * all-zero block unwritten, so a sparse file (or any run of zeros) stays a hole on disk instead
+   * of costing its expanded size, as {@code cp --sparse=always} does. Reads of a hole return zeros,
+   * so the content is the same.
+   */
+  private static void writeSkippingHoles(FileChannel out, byte[] b, int n, long position) throws IOException {
+    int start = 0;
+    while (start < n) {
+      // Find the next run of non-zero blocks [start, end); blocks are aligned to the file offset.
+      int end = start;
+      while (end < n) {
+        int blockEnd = (int) Math.min(n, end + HOLE_BLOCK - ((position + end) % HOLE_BLOCK));
+        if (isZero(b, end, blockEnd) && blockEnd - end == HOLE_BLOCK) {
+          break;
+        }
+        end = blockEnd;
+      }
+      ByteBuffer bb = ByteBuffer.wrap(b, start, end - start);
+      long at = position + start;
+      while (bb.hasRemaining()) {
+        at += out.write(bb, at);
+      }
+      // Skip the zero blocks that follow.
+      start = end;
+      while (start < n) {
+        int blockEnd = (int) Math.min(n, start + HOLE_BLOCK - ((position + start) % HOLE_BLOCK));
+        if (blockEnd - start != HOLE_BLOCK || !isZero(b, start, blockEnd)) {
+          break;
+        }
+        start = blockEnd;
+      }
+    }
+  }
+
+  private static boolean isZero(byte[] b, int from, int to) {
+    return Arrays.mismatch(b, from, to, ZEROS, 0, to - from) < 0;
+  }
+
+  private static final byte[] ZEROS = new byte[HOLE_BLOCK];
 
   private void symlink(EntryHeader h) throws IOException {
     byte[] target = h.symlinkTarget();
@@ -376,23 +427,52 @@ public final class DirectoryEntrySink implements EntrySink {
     return NativePaths.child(ensureDirectory(path.parent()).path, path.name());
   }
 
+  /**
+   * The directory for {@code dir}, made with its missing parents as placeholders. The missing
+   * parents are collected on an explicit stack, not by recursion: the image decides the depth.
+   */
   private Dir ensureDirectory(EntryPath dir) throws IOException {
     Dir d = dirs.get(dir);
     if (d != null) {
       return d;
     }
-    Dir parent = ensureDirectory(dir.parent());
-    Path p = NativePaths.child(parent.path, dir.name());
-    try {
-      // mkdir(2) never follows a symlink at its last component: EEXIST instead.
-      Files.createDirectory(p, PLACEHOLDER_DIR);
-    } catch (FileAlreadyExistsException e) {
-      throw new IOException(dir + ": is not a directory in the output (it arrived as a non-directory), "
-          + "refusing to write entries below it", e);
+    ArrayDeque<EntryPath> missing = new ArrayDeque<>();
+    for (EntryPath p = dir; d == null; p = p.parent()) {
+      missing.push(p);
+      d = dirs.get(p.parent());
     }
-    d = new Dir(p, null);
-    dirs.put(dir, d);
+    while (!missing.isEmpty()) {
+      EntryPath m = missing.pop();
+      Path p = NativePaths.child(d.path, m.name());
+      try {
+        // mkdir(2) never follows a symlink at its last component: EEXIST instead.
+        Files.createDirectory(p, PLACEHOLDER_DIR);
+      } catch (FileAlreadyExistsException e) {
+        throw new IOException(m + ": is not a directory in the output (it arrived as a non-directory), "
+            + "refusing to write entries below it", e);
+      }
+      d = new Dir(p, null);
+      dirs.put(m, d);
+    }
     return d;
+  }
+
+  /** Linux's PATH_MAX: the longest path, with its terminating NUL, that a path syscall takes. */
+  static final int PATH_MAX = 4096;
+
+  /**
+   * Refuses an entry whose absolute path Linux cannot take. This writer works through absolute
+   * paths (Java has no openat/mkdirat), so a deeper tree, which the tar format allows, cannot be
+   * written here; the tar and squashfs outputs hold it.
+   */
+  private void checkPathMax(EntryPath path) throws IOException {
+    long length = rootBytes + 1 + path.length();
+    if (length >= PATH_MAX) {
+      String shown = EntryPath.display(Arrays.copyOf(path.bytes(), Math.min(path.length(), 64)));
+      throw new IOException("directory output cannot hold entry '" + shown + "…' (" + path.length() + "-byte path): "
+          + "it is written through absolute paths, which Linux limits to " + PATH_MAX + " bytes (PATH_MAX); "
+          + "render to tar or squashfs instead");
+    }
   }
 
   /** Rejects names the merge never produces but a crafted header could: {@code ..}, {@code .}, empty components, NUL. */

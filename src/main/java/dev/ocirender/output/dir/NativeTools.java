@@ -6,6 +6,7 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -23,39 +24,91 @@ import java.util.concurrent.TimeUnit;
  * ({@code xargs -0}) or octal-escaped in a dump file, and a process always runs in the render's
  * root so that paths are relative to it.
  *
- * <p>Not a general process helper: output is collected in memory, which is fine for these tools'
- * few lines of error text.
+ * <p>Not a general process helper: only the start of a tool's output is kept, for the error message.
  */
 final class NativeTools {
 
   private NativeTools() {}
 
+  /** How long one tool may run before it is killed; these tools touch only metadata. */
+  static final Duration DEFAULT_TIMEOUT = Duration.ofMinutes(10);
+  /** How much of a tool's output an error message keeps (a tool can print one error per record). */
+  static final int KEPT_OUTPUT_BYTES = 4096;
+
   /** Runs {@code command} in {@code dir}, feeding {@code stdin}; fails with the tool's stderr. */
   static void run(Path dir, List<String> command, byte[] stdin) throws IOException {
+    run(dir, command, stdin, DEFAULT_TIMEOUT);
+  }
+
+  /**
+   * Runs {@code command} in {@code dir}, feeding {@code stdin} on a thread of its own while another
+   * drains the tool's output: a tool that writes errors while it reads (setfattr --restore, once a
+   * filesystem refuses xattrs) would otherwise block on a full pipe while we block feeding it. The
+   * tool and its children are killed after {@code timeout}. Fails with the start of its output.
+   */
+  static void run(Path dir, List<String> command, byte[] stdin, Duration timeout) throws IOException {
+    String name = String.join(" ", command.subList(0, Math.min(3, command.size())));
     Process p = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true).start();
-    byte[] out;
-    try (OutputStream in = p.getOutputStream()) {
-      if (stdin != null) {
-        in.write(stdin);
+    Thread feeder = daemon("feed " + command.get(0), () -> {
+      try (OutputStream in = p.getOutputStream()) {
+        if (stdin != null) {
+          in.write(stdin);
+        }
+      } catch (IOException e) {
+        // The tool closed its stdin (it exited or gave up): its exit status and output say why.
       }
-    }
-    try (InputStream o = p.getInputStream()) {
-      out = o.readAllBytes();
-    }
+    });
+    ByteArrayOutputStream kept = new ByteArrayOutputStream();
+    long[] total = new long[1];
+    Thread drainer = daemon("drain " + command.get(0), () -> {
+      byte[] buf = new byte[8192];
+      try (InputStream o = p.getInputStream()) {
+        int n;
+        while ((n = o.read(buf)) > 0) {
+          synchronized (kept) {
+            kept.write(buf, 0, (int) Math.min(n, Math.max(0, KEPT_OUTPUT_BYTES - kept.size())));
+            total[0] += n;
+          }
+        }
+      } catch (IOException e) {
+        // the pipe closed under us: the process is gone
+      }
+    });
     try {
-      if (!p.waitFor(5, TimeUnit.MINUTES)) {
-        p.destroyForcibly();
-        throw new IOException("timed out: " + String.join(" ", command));
+      if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+        kill(p);
+        throw new IOException(name + " did not finish within " + timeout.toSeconds() + " s and was killed");
       }
+      // The tool has exited; its output ends once any children holding the pipe have too.
+      drainer.join(TimeUnit.SECONDS.toMillis(30));
+      feeder.join(TimeUnit.SECONDS.toMillis(30));
     } catch (InterruptedException e) {
-      p.destroyForcibly();
+      kill(p);
       Thread.currentThread().interrupt();
-      throw new IOException("interrupted: " + String.join(" ", command), e);
+      throw new IOException("interrupted: " + name, e);
     }
     if (p.exitValue() != 0) {
-      throw new IOException(String.join(" ", command.subList(0, Math.min(3, command.size()))) + " exited "
-          + p.exitValue() + ": " + new String(out, StandardCharsets.UTF_8).strip());
+      String out;
+      synchronized (kept) {
+        out = new String(kept.toByteArray(), StandardCharsets.UTF_8).strip();
+        if (total[0] > kept.size()) {
+          out += " … (" + total[0] + " bytes of output in all)";
+        }
+      }
+      throw new IOException(name + " exited " + p.exitValue() + ": " + out);
     }
+  }
+
+  private static void kill(Process p) {
+    p.descendants().forEach(ProcessHandle::destroyForcibly);
+    p.destroyForcibly();
+  }
+
+  private static Thread daemon(String name, Runnable r) {
+    Thread t = new Thread(r, "ocirender " + name);
+    t.setDaemon(true);
+    t.start();
+    return t;
   }
 
   /** NUL-separated raw paths, for {@code xargs -0}. */

@@ -1,4 +1,4 @@
-package dev.ocirender.output.squashfs;
+package dev.ocirender.squashfs.writer;
 
 import java.io.IOException;
 import java.io.InterruptedIOException;

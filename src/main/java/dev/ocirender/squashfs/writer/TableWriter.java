@@ -1,9 +1,10 @@
-package dev.ocirender.output.squashfs;
+package dev.ocirender.squashfs.writer;
 
 import dev.ocirender.layer.EntryPath;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -177,16 +178,37 @@ final class TableWriter {
     return pos + bytes.length;
   }
 
-  /** Sorts every directory, collects ids and the newest mtime. */
-  private void prepare(Node.Dir d) {
-    d.children.sort((a, b) -> Arrays.compareUnsigned(a.name(), b.name()));
-    see(d);
-    for (Node.Child c : d.children) {
-      if (c.node() instanceof Node.Dir sub) {
-        prepare(sub);
-      } else {
-        see(c.node());
+  /**
+   * Sorts every directory, collects ids and the newest mtime. This and the other tree walks here
+   * use explicit stacks, not recursion: the image decides the depth.
+   */
+  private void prepare(Node.Dir root) {
+    ArrayDeque<Node.Dir> stack = new ArrayDeque<>();
+    stack.push(root);
+    while (!stack.isEmpty()) {
+      Node.Dir d = stack.pop();
+      d.children.sort((a, b) -> Arrays.compareUnsigned(a.name(), b.name()));
+      see(d);
+      for (Node.Child c : d.children) {
+        if (c.node() instanceof Node.Dir sub) {
+          stack.push(sub);
+        } else {
+          see(c.node());
+        }
       }
+    }
+  }
+
+  /** A directory part-way through a depth-first walk: its next child to visit. */
+  private static final class Frame {
+    final Node.Dir dir;
+    final int parentInode;
+    int next;
+    int subdirs;
+
+    Frame(Node.Dir dir, int parentInode) {
+      this.dir = dir;
+      this.parentInode = parentInode;
     }
   }
 
@@ -196,16 +218,24 @@ final class TableWriter {
     newestMtime = Math.max(newestMtime, n.mtime);
   }
 
-  private void number(Node.Dir d) {
-    for (Node.Child c : d.children) {
-      Node n = c.node();
+  /** Numbers inodes depth first in listing order, children before their directory, the root last. */
+  private void number(Node.Dir root) {
+    ArrayDeque<Frame> stack = new ArrayDeque<>();
+    stack.push(new Frame(root, 0));
+    while (!stack.isEmpty()) {
+      Frame f = stack.peek();
+      if (f.next == f.dir.children.size()) {
+        f.dir.inodeNumber = ++inodeCount;
+        stack.pop();
+        continue;
+      }
+      Node n = f.dir.children.get(f.next++).node();
       if (n instanceof Node.Dir sub) {
-        number(sub);
+        stack.push(new Frame(sub, 0));
       } else if (n.inodeNumber == 0) {
         n.inodeNumber = ++inodeCount;
       }
     }
-    d.inodeNumber = ++inodeCount;
   }
 
   // ---- inodes and directories
@@ -267,18 +297,32 @@ final class TableWriter {
 
   private record DirIndex(long index, long start, byte[] name) {}
 
-  private void writeDirectory(Node.Dir d, int parentInode) throws IOException {
-    int subdirs = 0;
-    for (Node.Child c : d.children) {
-      Node n = c.node();
+  /**
+   * Writes every directory below and including {@code root} depth first: a directory's children
+   * (subdirectories with their trees) before its own listing and inode, which point at them.
+   */
+  private void writeDirectory(Node.Dir root, int rootParentInode) throws IOException {
+    ArrayDeque<Frame> stack = new ArrayDeque<>();
+    stack.push(new Frame(root, rootParentInode));
+    while (!stack.isEmpty()) {
+      Frame f = stack.peek();
+      if (f.next == f.dir.children.size()) {
+        stack.pop();
+        writeListing(f.dir, f.parentInode, f.subdirs);
+        continue;
+      }
+      Node n = f.dir.children.get(f.next++).node();
       if (n instanceof Node.Dir sub) {
-        writeDirectory(sub, d.inodeNumber);
-        subdirs++;
+        stack.push(new Frame(sub, f.dir.inodeNumber));
+        f.subdirs++;
       } else if (n.inodeRef < 0) {
         writeLeaf(n);
       }
     }
+  }
 
+  /** Writes one directory's listing and inode, once all its children have inode references. */
+  private void writeListing(Node.Dir d, int parentInode, int subdirs) throws IOException {
     long listingBlock = directories.blockStart();
     int listingOffset = directories.blockOffset();
     long listingStart = directories.uncompressedSize();

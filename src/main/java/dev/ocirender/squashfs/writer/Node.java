@@ -1,4 +1,4 @@
-package dev.ocirender.output.squashfs;
+package dev.ocirender.squashfs.writer;
 
 import dev.ocirender.layer.EntryType;
 import java.util.ArrayList;

@@ -1,4 +1,4 @@
-package dev.ocirender.output.squashfs;
+package dev.ocirender.squashfs.writer;
 
 import dev.ocirender.layer.EntryHeader;
 import dev.ocirender.output.EntrySink;

@@ -1,4 +1,4 @@
-package dev.ocirender.output.squashfs;
+package dev.ocirender.squashfs.writer;
 
 import com.github.luben.zstd.Zstd;
 import com.github.luben.zstd.ZstdCompressCtx;

@@ -1,4 +1,4 @@
-package dev.ocirender.output.squashfs;
+package dev.ocirender.squashfs.writer;
 
 import java.util.Arrays;
 import net.jpountz.lz4.LZ4Compressor;

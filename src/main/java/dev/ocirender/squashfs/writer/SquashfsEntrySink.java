@@ -1,4 +1,4 @@
-package dev.ocirender.output.squashfs;
+package dev.ocirender.squashfs.writer;
 
 import dev.ocirender.layer.EntryHeader;
 import dev.ocirender.layer.EntryPath;
@@ -12,6 +12,7 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -155,10 +156,7 @@ public final class SquashfsEntrySink implements EntrySink {
     if (path.isRoot()) {
       throw new IOException("squashfs: the root must be a directory, not " + h.type());
     }
-    byte[] name = path.name();
-    if (name.length > 256) {
-      throw new IOException("squashfs: name longer than 256 bytes: " + path);
-    }
+    byte[] name = checkName(path);
     Node.Dir parent = dir(path.parent());
     Node node;
     switch (h.type()) {
@@ -206,19 +204,45 @@ public final class SquashfsEntrySink implements EntrySink {
     n.xattr = xattrSet(h.xattrs());
   }
 
+  /**
+   * The directory node for {@code path}, made (with any missing parents) when no entry described it
+   * yet. Missing parents are collected on an explicit stack, not by recursion: the image decides
+   * the depth.
+   */
   private Node.Dir dir(EntryPath path) throws IOException {
     Node.Dir d = dirs.get(path);
-    if (d == null) {
-      d = new Node.Dir();
-      Node.Dir parent = dir(path.parent());
-      byte[] name = path.name();
-      if (name.length > 256) {
-        throw new IOException("squashfs: name longer than 256 bytes: " + path);
-      }
-      parent.children.add(new Node.Child(name, d));
-      dirs.put(path, d);
+    if (d != null) {
+      return d;
+    }
+    ArrayDeque<EntryPath> missing = new ArrayDeque<>();
+    for (EntryPath p = path; d == null; p = p.parent()) {
+      missing.push(p);
+      d = dirs.get(p.parent());
+    }
+    while (!missing.isEmpty()) {
+      EntryPath p = missing.pop();
+      byte[] name = checkName(p);
+      Node.Dir child = new Node.Dir();
+      d.children.add(new Node.Child(name, child));
+      dirs.put(p, child);
+      d = child;
     }
     return d;
+  }
+
+  /** Longest name a squashfs directory entry may hold: the Linux driver's SQUASHFS_NAME_LEN. */
+  static final int MAX_NAME_BYTES = 256;
+
+  /** The entry's last name, refused when squashfs cannot hold it. */
+  private static byte[] checkName(EntryPath path) throws IOException {
+    byte[] name = path.name();
+    if (name.length > MAX_NAME_BYTES) {
+      String shown = EntryPath.display(Arrays.copyOf(name, 64));
+      throw new IOException("squashfs cannot hold entry '" + shown + "…' (" + name.length + "-byte name): squashfs "
+          + "directory entries hold names of at most " + MAX_NAME_BYTES + " bytes (SQUASHFS_NAME_LEN; the kernel and "
+          + "unsquashfs refuse longer ones)");
+    }
+    return name;
   }
 
   private Node lookup(EntryPath target) throws IOException {

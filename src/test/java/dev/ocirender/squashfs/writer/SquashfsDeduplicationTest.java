@@ -1,4 +1,4 @@
-package dev.ocirender.output.squashfs;
+package dev.ocirender.squashfs.writer;
 
 import static dev.ocirender.testing.LayerBuilder.layer;
 import static org.assertj.core.api.Assertions.assertThat;

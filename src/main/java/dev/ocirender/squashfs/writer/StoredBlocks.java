@@ -1,4 +1,4 @@
-package dev.ocirender.output.squashfs;
+package dev.ocirender.squashfs.writer;
 
 import dev.ocirender.squashfs.reader.Codec;
 import java.io.IOException;
