@@ -1,6 +1,7 @@
 package dev.ocirender.render;
 
 import dev.ocirender.io.TemporaryFiles;
+import dev.ocirender.io.TempNames;
 import dev.ocirender.merge.OverlayMerge;
 import dev.ocirender.output.EntrySink;
 import dev.ocirender.output.dir.DirStats;
@@ -15,8 +16,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.security.SecureRandom;
-import java.util.HexFormat;
 import java.util.Objects;
 
 /**
@@ -38,7 +37,6 @@ import java.util.Objects;
  */
 public final class DirectoryRenderTarget implements RenderTarget {
 
-  private static final SecureRandom RANDOM = new SecureRandom();
 
   private final Path output;
   private final boolean force;
@@ -99,7 +97,7 @@ public final class DirectoryRenderTarget implements RenderTarget {
     checkTarget();
     Path old = null;
     if (Files.exists(output, LinkOption.NOFOLLOW_LINKS) && !isEmptyDirectory(output)) {
-      old = sibling(".old-");
+      old = sibling(TempNames.OLD);
       Files.move(output, old, StandardCopyOption.ATOMIC_MOVE);
       TemporaryFiles.register(old);
     }
@@ -140,7 +138,7 @@ public final class DirectoryRenderTarget implements RenderTarget {
 
   private Path createStaging() throws IOException {
     for (int attempt = 0; ; attempt++) {
-      Path p = sibling(".tmp-");
+      Path p = sibling(TempNames.TMP);
       try {
         Files.createDirectory(p, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
         return TemporaryFiles.register(p); // removed by a shutdown hook if the process is stopped
@@ -153,9 +151,7 @@ public final class DirectoryRenderTarget implements RenderTarget {
   }
 
   private Path sibling(String kind) {
-    byte[] suffix = new byte[6];
-    RANDOM.nextBytes(suffix);
-    return output.resolveSibling("." + output.getFileName() + kind + HexFormat.of().formatHex(suffix));
+    return output.resolveSibling(TempNames.hidden(output.getFileName().toString(), kind));
   }
 
   private static boolean isEmptyDirectory(Path p) throws IOException {

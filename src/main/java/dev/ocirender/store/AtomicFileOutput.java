@@ -1,6 +1,7 @@
 package dev.ocirender.store;
 
 import dev.ocirender.io.TemporaryFiles;
+import dev.ocirender.io.TempNames;
 import java.io.BufferedOutputStream;
 import java.io.Closeable;
 import java.io.FilterOutputStream;
@@ -13,8 +14,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.security.SecureRandom;
-import java.util.HexFormat;
 
 /**
  * A local file that appears under its final name all at once, or not at all.
@@ -31,7 +30,6 @@ import java.util.HexFormat;
  */
 public final class AtomicFileOutput implements Closeable {
 
-  private static final SecureRandom RANDOM = new SecureRandom();
 
   private final Path target;
   private final Path temp;
@@ -77,11 +75,8 @@ public final class AtomicFileOutput implements Closeable {
     if (Files.isDirectory(absolute)) {
       throw new IOException("cannot write " + target + ": it is a directory");
     }
-    String prefix = "." + absolute.getFileName() + ".tmp-";
     for (int attempt = 0; ; attempt++) {
-      byte[] suffix = new byte[6];
-      RANDOM.nextBytes(suffix);
-      Path temp = dir.resolve(prefix + HexFormat.of().formatHex(suffix));
+      Path temp = dir.resolve(TempNames.hidden(absolute.getFileName().toString(), TempNames.TMP));
       try {
         // CREATE_NEW with default permissions (0666 minus umask), unlike Files.createTempFile's
         // 0600: the published file should look like any other file the user writes. Readable too:

@@ -1,12 +1,11 @@
 package dev.ocirender.store;
 
+import dev.ocirender.io.TempNames;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.channels.Channels;
 import java.nio.channels.WritableByteChannel;
-import java.security.SecureRandom;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
 import org.apache.beam.sdk.io.FileSystems;
@@ -28,7 +27,6 @@ import org.apache.beam.sdk.io.fs.ResourceId;
  */
 public final class FileSystemsOutputStore implements OutputStore {
 
-  private static final SecureRandom RANDOM = new SecureRandom();
 
   @Override
   public boolean isLocal(String uri) {
@@ -54,7 +52,7 @@ public final class FileSystemsOutputStore implements OutputStore {
   @Override
   public Upload create(String uri, OutputMetadata metadata, String replaceVersion) throws IOException {
     ResourceId target = FileSystems.matchNewResource(uri, false);
-    ResourceId temp = FileSystems.matchNewResource(uri + ".tmp-" + randomHex(), false);
+    ResourceId temp = FileSystems.matchNewResource(uri + TempNames.TMP + TempNames.randomSuffix(), false);
     WritableByteChannel channel = FileSystems.create(temp, "application/octet-stream");
     OutputStream raw = Channels.newOutputStream(channel);
     return new Upload(uri, metadata, raw) {
@@ -94,7 +92,7 @@ public final class FileSystemsOutputStore implements OutputStore {
   public void close() {}
 
   private static void writeSmall(String uri, byte[] content) throws IOException {
-    ResourceId temp = FileSystems.matchNewResource(uri + ".tmp-" + randomHex(), false);
+    ResourceId temp = FileSystems.matchNewResource(uri + TempNames.TMP + TempNames.randomSuffix(), false);
     try (WritableByteChannel ch = FileSystems.create(temp, "application/json")) {
       Channels.newOutputStream(ch).write(content);
     }
@@ -124,11 +122,5 @@ public final class FileSystemsOutputStore implements OutputStore {
 
   private static String version(MatchResult.Metadata m) {
     return m.sizeBytes() + "@" + m.lastModifiedMillis();
-  }
-
-  private static String randomHex() {
-    byte[] b = new byte[6];
-    RANDOM.nextBytes(b);
-    return HexFormat.of().formatHex(b);
   }
 }

@@ -1,6 +1,7 @@
 package dev.ocirender.verify;
 
 import dev.ocirender.image.Platform;
+import dev.ocirender.io.NativePaths;
 import dev.ocirender.layer.Compression;
 import dev.ocirender.layer.EntryHeader;
 import dev.ocirender.layer.EntryPath;
@@ -13,7 +14,7 @@ import java.io.BufferedInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.charset.Charset;
+
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
@@ -131,16 +132,6 @@ public final class FsReaders {
   // ---------------------------------------------------------------------------------------------
   // Directories
 
-  private static final Charset JNU = jnuCharset();
-
-  private static Charset jnuCharset() {
-    try {
-      return Charset.forName(System.getProperty("sun.jnu.encoding", "UTF-8"));
-    } catch (RuntimeException e) {
-      return StandardCharsets.UTF_8;
-    }
-  }
-
   /**
    * Walks a directory without following symlinks: lstat attributes (mode, owner, rdev, inode
    * numbers for hard-link groups, mtime), byte-exact names and symlink targets, content hashed while
@@ -200,7 +191,7 @@ public final class FsReaders {
           // glibc's 64-bit dev_t encoding
           b.device((int) (((rdev >>> 8) & 0xfff) | ((rdev >>> 32) & ~0xfffL)), (int) ((rdev & 0xff) | ((rdev >>> 12) & ~0xffL)));
         } else if (type == EntryType.SYMLINK) {
-          b.symlinkTarget(rawBytes(Files.readSymbolicLink(p)));
+          b.symlinkTarget(NativePaths.rawBytes(Files.readSymbolicLink(p)));
         } else if (type == EntryType.FILE) {
           b.size(Files.size(p));
         }
@@ -229,57 +220,9 @@ public final class FsReaders {
     }
     EntryPath out = EntryPath.ROOT;
     for (Path name : root.relativize(p)) {
-      out = out.child(rawBytes(name));
+      out = out.child(NativePaths.rawBytes(name));
     }
     return out;
-  }
-
-  /**
-   * The bytes of a path as the kernel has them. Java decodes names with the platform charset, which
-   * loses bytes that are invalid in it; a {@code file:} URI keeps every byte percent-encoded.
-   */
-  static byte[] rawBytes(Path p) {
-    String s = p.toString();
-    if (isAscii(s)) {
-      return s.getBytes(StandardCharsets.US_ASCII);
-    }
-    byte[] encoded = s.getBytes(JNU);
-    if (s.indexOf('\uFFFD') < 0 && new String(encoded, JNU).equals(s)) {
-      return encoded;
-    }
-    boolean absolute = p.isAbsolute();
-    String raw = (absolute ? p : Path.of("/").resolve(p)).toUri().getRawPath();
-    byte[] bytes = percentDecode(raw);
-    if (!absolute) {
-      bytes = Arrays.copyOfRange(bytes, 1, bytes.length);
-    }
-    if (bytes.length > 1 && bytes[bytes.length - 1] == '/' && !s.endsWith("/")) { // toUri marks directories
-      bytes = Arrays.copyOf(bytes, bytes.length - 1);
-    }
-    return bytes;
-  }
-
-  private static boolean isAscii(String s) {
-    for (int i = 0; i < s.length(); i++) {
-      if (s.charAt(i) >= 0x80) {
-        return false;
-      }
-    }
-    return true;
-  }
-
-  private static byte[] percentDecode(String s) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream(s.length());
-    for (int i = 0; i < s.length(); i++) {
-      char c = s.charAt(i);
-      if (c == '%' && i + 2 < s.length()) {
-        out.write(Character.digit(s.charAt(i + 1), 16) << 4 | Character.digit(s.charAt(i + 2), 16));
-        i += 2;
-      } else {
-        out.write(c);
-      }
-    }
-    return out.toByteArray();
   }
 
   /**

@@ -3,6 +3,7 @@ package dev.ocirender.layer;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ocirender.testing.ExternalTools;
+import dev.ocirender.testing.Requires;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -27,6 +28,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * devices, special mode bits, xattrs, a non-UTF-8 name, sparse files) and checks every field
  * against what was put in.
  */
+@Requires(tools = {"tar", "bash", "setfattr", "setcap", "mknod"}, root = true)
 class LayerTarReaderGnuTarTest {
 
   private static final String L1 = "l".repeat(90) + "/" + "m".repeat(90);
@@ -43,8 +45,6 @@ class LayerTarReaderGnuTarTest {
 
   @BeforeAll
   static void makeTree() {
-    ExternalTools.assumeTools("tar", "bash", "setfattr", "setcap", "mknod");
-    ExternalTools.assumeRoot();
     ExternalTools.bash(work, """
         umask 022
         mkdir root && cd root && chmod 0755 .

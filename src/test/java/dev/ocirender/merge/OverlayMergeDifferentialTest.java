@@ -1,5 +1,7 @@
 package dev.ocirender.merge;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import dev.ocirender.layer.EntryType;
 import dev.ocirender.testing.CollectingSink;
 import dev.ocirender.testing.Compression;
@@ -7,17 +9,13 @@ import dev.ocirender.testing.FsSnapshot;
 import dev.ocirender.testing.ImageBuilder;
 import dev.ocirender.testing.LayerBuilder;
 import dev.ocirender.testing.OverlayModel;
-import java.io.IOException;
+import dev.ocirender.testing.SeededCases;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
-import net.jqwik.api.Arbitraries;
-import net.jqwik.api.Arbitrary;
-import net.jqwik.api.Combinators;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.Property;
-import net.jqwik.api.Provide;
-import net.jqwik.api.Tuple;
+import java.util.SplittableRandom;
+import java.util.function.Predicate;
+import org.junit.jupiter.api.Test;
 
 /**
  * Differential test: on random layer stacks, the streaming merge must produce exactly what the
@@ -30,6 +28,11 @@ import net.jqwik.api.Tuple;
  * metadata or content from the wrong layer shows. Layers are uncompressed to keep 5000 tries fast;
  * decoding is covered by the scenario tests. Hard links to their own path are not generated: the
  * contract does not say whether such a link first removes its own target.
+ *
+ * <p>Cases come from {@link SeededCases}: {@value #TRIES} per run from a fixed seed
+ * ({@code -Docirender.seed=}, {@code -Docirender.tries=} for other seeds or a longer soak); a failing
+ * stack is shrunk (layers dropped, entries dropped, paths shortened, variants zeroed) and reported
+ * with the seed that reproduces it.
  */
 class OverlayMergeDifferentialTest {
 
@@ -53,8 +56,61 @@ class OverlayMergeDifferentialTest {
     }
   }
 
-  @Property(tries = 5000)
-  void streamingMerge_equalsOldestFirstModel(@ForAll("stacks") List<List<Op>> stack) throws IOException {
+  static final int TRIES = 5000;
+  static final long SEED = 0x0c1_4e4d_e46eL;
+
+  @Test
+  void streamingMerge_equalsOldestFirstModel() {
+    SeededCases.check(SEED, TRIES, OverlayMergeDifferentialTest::stack, OverlayMergeDifferentialTest::smaller,
+        OverlayMergeDifferentialTest::describe, OverlayMergeDifferentialTest::mergeEqualsModel);
+  }
+
+  /** The shrinker earns its keep: a planted failure is reported as the two-entry case behind it. */
+  @Test
+  void shrinker_reducesAPlantedFailure_toTheTwoEntriesThatCauseIt() {
+    // Fails when a whiteout sits above an older layer's file in the same top-level directory.
+    Predicate<List<List<Op>>> planted = stack -> {
+      for (int upper = 1; upper < stack.size(); upper++) {
+        for (Op w : stack.get(upper)) {
+          for (int lower = 0; lower < upper; lower++) {
+            for (Op f : stack.get(lower)) {
+              if (w.kind() == Kind.WHITEOUT && f.kind() == Kind.FILE && top(w.path()).equals(top(f.path()))) {
+                return true;
+              }
+            }
+          }
+        }
+      }
+      return false;
+    };
+    SeededCases.Property<List<List<Op>>> property = stack -> assertThat(planted.test(stack)).isFalse();
+
+    SeededCases.Failure<List<List<Op>>> found = SeededCases.firstFailure(SEED, TRIES, OverlayMergeDifferentialTest::stack, property);
+    assertThat(found).as("the generator produces the planted situation").isNotNull();
+    assertThat(size(found.value())).as("entries in the generated case").isGreaterThan(4);
+    List<List<Op>> shrunk = SeededCases.shrink(found, OverlayMergeDifferentialTest::smaller, property).failure().value();
+
+    assertThat(planted.test(shrunk)).isTrue();
+    assertThat(shrunk).hasSize(2);
+    assertThat(shrunk.get(0)).singleElement().satisfies(op -> {
+      assertThat(op.kind()).isEqualTo(Kind.FILE);
+      assertThat(op.path()).doesNotContain("/");
+      assertThat(op.variant()).isZero();
+    });
+    assertThat(shrunk.get(1)).singleElement().satisfies(op -> {
+      assertThat(op.kind()).isEqualTo(Kind.WHITEOUT);
+      assertThat(op.path()).isEqualTo(shrunk.get(0).get(0).path());
+    });
+  }
+
+  /** The seed makes the case: the same seed gives the same stack, the next one another. */
+  @Test
+  void generator_isDeterministicPerSeed() {
+    assertThat(stack(new SplittableRandom(7))).isEqualTo(stack(new SplittableRandom(7)));
+    assertThat(stack(new SplittableRandom(7))).isNotEqualTo(stack(new SplittableRandom(8)));
+  }
+
+  private static void mergeEqualsModel(List<List<Op>> stack) throws Exception {
     ImageBuilder image = toImage(stack);
     FsSnapshot expected = OverlayModel.apply(image.logicalLayers()).snapshot();
     CollectingSink.Opener sinks = new CollectingSink.Opener();
@@ -63,39 +119,138 @@ class OverlayMergeDifferentialTest {
     try {
       expected.assertMatches(actual, FsSnapshot.Compare.EXACT);
     } catch (AssertionError e) {
-      StringBuilder layers = new StringBuilder();
-      for (int i = 0; i < stack.size(); i++) {
-        layers.append("  layer ").append(i).append(": ").append(stack.get(i)).append('\n');
-      }
-      throw new AssertionError("merge differs from the model for layers (oldest first)\n" + layers + e.getMessage(), e);
+      throw new AssertionError("merge differs from the model for layers (oldest first)\n" + describe(stack) + e.getMessage(), e);
     }
   }
 
-  @Provide
-  Arbitrary<List<List<Op>>> stacks() {
-    Arbitrary<String> name = Arbitraries.of("a", "b", "c");
-    Arbitrary<String> path = Arbitraries.frequencyOf(
-        Tuple.of(4, name),
-        Tuple.of(3, Combinators.combine(name, name).as((x, y) -> x + "/" + y)),
-        Tuple.of(2, Combinators.combine(name, name, name).as((x, y, z) -> x + "/" + y + "/" + z)));
-    Arbitrary<Integer> variant = Arbitraries.integers().between(0, 3);
-    Arbitrary<Op> op = Arbitraries.frequencyOf(
-        Tuple.of(6, simple(Kind.FILE, path, variant)),
-        Tuple.of(4, simple(Kind.DIR, path, variant)),
-        Tuple.of(2, simple(Kind.SYMLINK, path, variant)),
-        Tuple.of(3, Combinators.combine(path, path, variant).filter((p, t, v) -> !p.equals(t))
-            .as((p, t, v) -> new Op(Kind.HARDLINK, p, t, v))),
-        Tuple.of(6, simple(Kind.LINK_EARLIER, path, variant)),
-        Tuple.of(3, simple(Kind.WHITEOUT, path, variant)),
-        Tuple.of(2, simple(Kind.OPAQUE, Arbitraries.frequencyOf(Tuple.of(5, path), Tuple.of(1, Arbitraries.just(""))), variant)),
-        Tuple.of(1, simple(Kind.FIFO, path, variant)),
-        Tuple.of(1, variant.map(v -> new Op(Kind.ROOT, "", null, v))),
-        Tuple.of(2, variant.map(v -> new Op(Kind.REPEAT, "", null, v))));
-    return op.list().ofMaxSize(7).list().ofMinSize(2).ofMaxSize(5);
+  static String describe(List<List<Op>> stack) {
+    StringBuilder layers = new StringBuilder();
+    for (int i = 0; i < stack.size(); i++) {
+      layers.append("  layer ").append(i).append(": ").append(stack.get(i)).append('\n');
+    }
+    return layers.toString();
   }
 
-  private static Arbitrary<Op> simple(Kind kind, Arbitrary<String> path, Arbitrary<Integer> variant) {
-    return Combinators.combine(path, variant).as((p, v) -> new Op(kind, p, null, v));
+  // --- generation: 2 to 5 layers of 0 to 7 entries, paths over {a, b, c}, shallow ones more likely
+
+  private static final String[] NAMES = {"a", "b", "c"};
+
+  /** Relative weights of the kinds, in {@link Kind} order. */
+  private static final int[] KIND_WEIGHTS = {6, 4, 2, 3, 6, 3, 2, 1, 1, 2};
+
+  static List<List<Op>> stack(SplittableRandom random) {
+    int layers = random.nextInt(2, 6);
+    List<List<Op>> stack = new ArrayList<>(layers);
+    for (int i = 0; i < layers; i++) {
+      int entries = random.nextInt(8);
+      List<Op> layer = new ArrayList<>(entries);
+      for (int j = 0; j < entries; j++) {
+        layer.add(op(random));
+      }
+      stack.add(List.copyOf(layer));
+    }
+    return List.copyOf(stack);
+  }
+
+  private static Op op(SplittableRandom random) {
+    Kind kind = Kind.values()[weighted(random, KIND_WEIGHTS)];
+    int variant = random.nextInt(4);
+    return switch (kind) {
+      case ROOT, REPEAT -> new Op(kind, "", null, variant);
+      case OPAQUE -> new Op(kind, random.nextInt(6) == 0 ? "" : path(random), null, variant);
+      case HARDLINK -> {
+        String path = path(random);
+        String target = path(random);
+        while (target.equals(path)) {
+          target = path(random);
+        }
+        yield new Op(kind, path, target, variant);
+      }
+      default -> new Op(kind, path(random), null, variant);
+    };
+  }
+
+  /** One to three components, weighted 4 : 3 : 2. */
+  private static String path(SplittableRandom random) {
+    int depth = 1 + weighted(random, new int[] {4, 3, 2});
+    StringBuilder p = new StringBuilder(NAMES[random.nextInt(NAMES.length)]);
+    for (int i = 1; i < depth; i++) {
+      p.append('/').append(NAMES[random.nextInt(NAMES.length)]);
+    }
+    return p.toString();
+  }
+
+  private static int weighted(SplittableRandom random, int[] weights) {
+    int total = 0;
+    for (int w : weights) {
+      total += w;
+    }
+    int r = random.nextInt(total);
+    for (int i = 0; i < weights.length; i++) {
+      r -= weights[i];
+      if (r < 0) {
+        return i;
+      }
+    }
+    throw new IllegalStateException("unreachable");
+  }
+
+  // --- shrinking: each candidate is one step smaller; the first that still fails is kept
+
+  static List<List<List<Op>>> smaller(List<List<Op>> stack) {
+    List<List<List<Op>>> out = new ArrayList<>();
+    for (int i = 0; i < stack.size() && stack.size() > 1; i++) {
+      List<List<Op>> fewer = new ArrayList<>(stack);
+      fewer.remove(i);
+      out.add(List.copyOf(fewer));
+    }
+    for (int i = 0; i < stack.size(); i++) {
+      for (int j = 0; j < stack.get(i).size(); j++) {
+        List<Op> layer = new ArrayList<>(stack.get(i));
+        layer.remove(j);
+        out.add(replace(stack, i, layer));
+      }
+    }
+    for (int i = 0; i < stack.size(); i++) {
+      for (int j = 0; j < stack.get(i).size(); j++) {
+        Op op = stack.get(i).get(j);
+        List<Op> simpler = new ArrayList<>();
+        if (op.path().contains("/")) {
+          simpler.add(new Op(op.kind(), parent(op.path()), op.target(), op.variant()));
+        }
+        if (op.target() != null && op.target().contains("/") && !parent(op.target()).equals(op.path())) {
+          simpler.add(new Op(op.kind(), op.path(), parent(op.target()), op.variant()));
+        }
+        if (op.variant() != 0) {
+          simpler.add(new Op(op.kind(), op.path(), op.target(), 0));
+        }
+        for (Op s : simpler) {
+          List<Op> layer = new ArrayList<>(stack.get(i));
+          layer.set(j, s);
+          out.add(replace(stack, i, layer));
+        }
+      }
+    }
+    return out;
+  }
+
+  private static List<List<Op>> replace(List<List<Op>> stack, int index, List<Op> layer) {
+    List<List<Op>> copy = new ArrayList<>(stack);
+    copy.set(index, List.copyOf(layer));
+    return List.copyOf(copy);
+  }
+
+  private static String parent(String path) {
+    return path.substring(0, path.lastIndexOf('/'));
+  }
+
+  private static String top(String path) {
+    int slash = path.indexOf('/');
+    return slash < 0 ? path : path.substring(0, slash);
+  }
+
+  private static int size(List<List<Op>> stack) {
+    return stack.stream().mapToInt(List::size).sum();
   }
 
   private static final int[] FILE_MODES = {0644, 0600, 0755, 04755};

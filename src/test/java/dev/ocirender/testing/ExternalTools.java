@@ -15,8 +15,10 @@ import org.junit.jupiter.api.Assumptions;
 
 /**
  * Runs the real command-line tools (GNU tar, gzip, zstd, ...) that tests use as independent
- * references. A missing tool skips the test with a visible message, unless the build runs with
- * {@code -Docirender.requireTools=true} (as CI does), where it fails.
+ * references. A missing tool (or root, for tests that need it) skips the test with a visible message,
+ * unless the build runs with {@code -Docirender.requireTools=true} (as CI does), where it fails. For
+ * a whole class whose {@code @BeforeAll} needs tools, use {@link Requires} instead: an assumption
+ * that aborts a {@code @BeforeAll} drops the class's tests from the counts without a trace.
  */
 public final class ExternalTools {
 
@@ -31,17 +33,38 @@ public final class ExternalTools {
     return false;
   }
 
-  public static void assumeTools(String... tools) {
+  /** Whether the build runs with {@code -Docirender.requireTools=true}: nothing may skip. */
+  public static boolean toolsRequired() {
+    return Boolean.getBoolean("ocirender.requireTools");
+  }
+
+  /** The first tool of {@code tools} that is not installed, or null when all are. */
+  public static String firstMissing(String... tools) {
     for (String tool : tools) {
       if (!available(tool)) {
-        String message = "external tool '" + tool + "' is not installed";
-        if (Boolean.getBoolean("ocirender.requireTools")) {
-          fail(message + " (required: ocirender.requireTools=true)");
-        }
-        System.err.println("SKIPPED: " + message);
-        Assumptions.abort(message);
+        return tool;
       }
     }
+    return null;
+  }
+
+  public static void assumeTools(String... tools) {
+    String missing = firstMissing(tools);
+    if (missing != null) {
+      skipOrFail("external tool '" + missing + "' is not installed");
+    }
+  }
+
+  /**
+   * Skips the test with a visible message, or fails it under {@code ocirender.requireTools}: a
+   * missing tool and a missing privilege are the same kind of gap in the evidence.
+   */
+  public static void skipOrFail(String message) {
+    if (toolsRequired()) {
+      fail(message + " (required: ocirender.requireTools=true)");
+    }
+    System.err.println("SKIPPED: " + message);
+    Assumptions.abort(message);
   }
 
   /** {@link #assumeTools} for one tool. */
@@ -58,8 +81,32 @@ public final class ExternalTools {
     return new String(run(Path.of("."), args), StandardCharsets.UTF_8);
   }
 
+  /** Skips (or fails, under {@code ocirender.requireTools}) unless the JVM runs with effective uid 0. */
   public static void assumeRoot() {
-    Assumptions.assumeTrue("root".equals(System.getProperty("user.name")), "needs root (mknod, setcap)");
+    if (!isRoot()) {
+      skipOrFail("needs root (effective uid 0: mknod, setcap, chown, umoci's privileged unpack); uid is " + effectiveUid());
+    }
+  }
+
+  /** Whether the effective uid is 0; a user named "root" is not enough, nor needed. */
+  public static boolean isRoot() {
+    return effectiveUid() == 0;
+  }
+
+  private static volatile Long effectiveUid;
+
+  /** {@code id -u}: the effective uid (Java has no API for it; UnixSystem gives the real uid). */
+  public static long effectiveUid() {
+    Long uid = effectiveUid;
+    if (uid == null) {
+      Result r = runAllowingFailure(Path.of("."), List.of("id", "-u"));
+      if (r.exitCode() != 0) {
+        throw new IllegalStateException("id -u exited " + r.exitCode() + ": " + r.stderrText());
+      }
+      uid = Long.parseLong(r.stdoutText().strip());
+      effectiveUid = uid;
+    }
+    return uid;
   }
 
   /** Runs a bash script in {@code dir}; fails the test with its stderr unless it exits 0. */

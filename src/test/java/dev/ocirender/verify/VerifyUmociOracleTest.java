@@ -10,6 +10,7 @@ import dev.ocirender.render.Renderer;
 import dev.ocirender.source.ImageSource;
 import dev.ocirender.source.ImageSources;
 import dev.ocirender.testing.ExternalTools;
+import dev.ocirender.testing.Requires;
 import dev.ocirender.testing.UmociOracleImage;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -28,6 +29,7 @@ import org.junit.jupiter.api.io.TempDir;
  * (a changed byte, a mode, an owner, an xattr, a broken hard link, a missing and an extra file) are
  * each reported exactly once, with the right field.
  */
+@Requires(tools = {"getfattr", "gzip", "umoci", "setfattr", "mknod", "mkfifo"}, root = true)
 class VerifyUmociOracleTest {
 
   static final List<OutputFormat> FILE_FORMATS = List.of(OutputFormat.TAR, OutputFormat.SQUASHFS);
@@ -39,7 +41,6 @@ class VerifyUmociOracleTest {
 
   @BeforeAll
   static void buildImageAndOracle() throws Exception {
-    ExternalTools.assumeTools("getfattr", "gzip");
     UmociOracleImage built = UmociOracleImage.build(tmp);
     image = built.spec();
     oracle = built.oracle();

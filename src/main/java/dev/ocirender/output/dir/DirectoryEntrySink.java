@@ -1,5 +1,7 @@
 package dev.ocirender.output.dir;
 
+import dev.ocirender.io.NativePaths;
+import dev.ocirender.io.TempNames;
 import dev.ocirender.layer.EntryHeader;
 import dev.ocirender.layer.EntryPath;
 import dev.ocirender.layer.EntryType;
@@ -21,7 +23,6 @@ import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.security.SecureRandom;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -90,7 +91,6 @@ public final class DirectoryEntrySink implements EntrySink {
   private static final FileAttribute<?> PLACEHOLDER_DIR = PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------"));
   private static final FileAttribute<?> NEW_FILE = PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------"));
   private static final LinkOption NOFOLLOW = LinkOption.NOFOLLOW_LINKS;
-  private static final SecureRandom RANDOM = new SecureRandom();
 
   /** A directory this sink made; {@code header} is null while it is only a placeholder. */
   private static final class Dir {
@@ -116,7 +116,7 @@ public final class DirectoryEntrySink implements EntrySink {
   private final Map<Path, Integer> modesAfterXattrs = new HashMap<>();
   /** touch -h date -> paths: times Java cannot set without opening (FIFOs, devices) or exactly (symlink nanos). */
   private final Map<String, NativeTools.NulList> touchLater = new TreeMap<>();
-  private final String tempPrefix = ".ocirender-node-" + HexFormat.of().formatHex(randomBytes()) + "-";
+  private final String tempPrefix = ".ocirender-node-" + TempNames.randomSuffix() + "-";
   private int tempCounter;
   private boolean finished;
   private boolean closed;
@@ -572,12 +572,6 @@ public final class DirectoryEntrySink implements EntrySink {
       }
     }
     return -1;
-  }
-
-  private static byte[] randomBytes() {
-    byte[] b = new byte[6];
-    RANDOM.nextBytes(b);
-    return b;
   }
 
   private static boolean isRoot() {

@@ -11,6 +11,7 @@ import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.Iterator;
@@ -71,6 +72,8 @@ public final class CredentialStore {
   private final Path home;
   private final GoogleCredentialsLoader googleLoader;
   private final Set<String> extraGoogleRegistries;
+  /** Decides when a Google access token is due for refresh; tests move their own. */
+  private final Clock clock;
   private final Map<String, Optional<CredentialSource>> cache = new ConcurrentHashMap<>();
   private Optional<GoogleCredentials> google;
 
@@ -79,15 +82,16 @@ public final class CredentialStore {
    *     GOOGLE_APPLICATION_CREDENTIALS, CLOUDSDK_CONFIG)
    */
   public CredentialStore(Map<String, String> env, Path home) {
-    this(env, home, null, Set.of());
+    this(env, home, null, Set.of(), Clock.systemUTC());
   }
 
   private CredentialStore(Map<String, String> env, Path home, GoogleCredentialsLoader googleLoader,
-      Set<String> extraGoogleRegistries) {
+      Set<String> extraGoogleRegistries, Clock clock) {
     this.env = Map.copyOf(env);
     this.home = Objects.requireNonNull(home, "home");
     this.googleLoader = googleLoader != null ? googleLoader : this::googleCredentialsFromFiles;
     this.extraGoogleRegistries = Set.copyOf(extraGoogleRegistries);
+    this.clock = Objects.requireNonNull(clock, "clock");
   }
 
   /** The process's environment and home; ADC also from the metadata server on Google Cloud. */
@@ -113,7 +117,7 @@ public final class CredentialStore {
 
   /** This store with Application Default Credentials from {@code loader} instead of the environment's. */
   public CredentialStore withGoogleCredentials(GoogleCredentialsLoader loader) {
-    return new CredentialStore(env, home, Objects.requireNonNull(loader, "loader"), extraGoogleRegistries);
+    return new CredentialStore(env, home, Objects.requireNonNull(loader, "loader"), extraGoogleRegistries, clock);
   }
 
   /**
@@ -124,7 +128,12 @@ public final class CredentialStore {
   public CredentialStore withGoogleRegistry(String registry) {
     Set<String> more = new LinkedHashSet<>(extraGoogleRegistries);
     more.add(registry.toLowerCase(Locale.ROOT));
-    return new CredentialStore(env, home, googleLoader, more);
+    return new CredentialStore(env, home, googleLoader, more, clock);
+  }
+
+  /** This store with Google access tokens expiring by {@code clock} (tests; the system clock otherwise). */
+  public CredentialStore withClock(Clock clock) {
+    return new CredentialStore(env, home, googleLoader, extraGoogleRegistries, clock);
   }
 
   /** Whether {@code registry} gets Application Default Credentials when it has no other credentials. */
@@ -154,7 +163,7 @@ public final class CredentialStore {
     CredentialSource source = found != null ? CredentialSource.of(found) : null;
     if (source == null && isGoogleRegistry(registry)) {
       GoogleCredentials adc = googleCredentials();
-      source = adc == null ? null : new GoogleCredentialSource(adc, registry);
+      source = adc == null ? null : new GoogleCredentialSource(adc, registry, clock);
     }
     cache.put(registry, Optional.ofNullable(source));
     return source;

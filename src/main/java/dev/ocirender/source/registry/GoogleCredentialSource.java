@@ -3,6 +3,9 @@ package dev.ocirender.source.registry;
 import com.google.auth.oauth2.AccessToken;
 import com.google.auth.oauth2.GoogleCredentials;
 import java.io.IOException;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Date;
 import java.util.List;
 import java.util.Locale;
 
@@ -12,9 +15,11 @@ import java.util.Locale;
  * {@value #USERNAME} and a current OAuth2 access token (scope {@value #SCOPE}) as the password,
  * which Container Registry and Artifact Registry accept both directly and at their token endpoint.
  *
- * <p>The access token is asked for on every use and comes from the auth library's cache, which
- * refreshes it when it has expired or is about to (a few minutes before its {@code expires_in}), so
- * a long render never sends a lapsed token. It does not find the credentials ({@link CredentialStore}
+ * <p>The access token is asked for on every use and comes from the auth library's cache; it is
+ * refreshed when it has expired or is about to ({@link #REFRESH_MARGIN} before its expiry, the
+ * library's own margin), so a long render never sends a lapsed token. The decision is made here on an
+ * injected {@link Clock} rather than by the library's {@code refreshIfExpired}, whose clock cannot be
+ * set, so that tests expire a token by moving a clock instead of sleeping. It does not find the credentials ({@link CredentialStore}
  * does), never logs, and never puts the token or anything read from the credentials file in a
  * message.
  */
@@ -23,13 +28,18 @@ final class GoogleCredentialSource implements CredentialSource {
   static final String USERNAME = "oauth2accesstoken";
   static final String SCOPE = "https://www.googleapis.com/auth/cloud-platform";
 
+  /** How long before its expiry a token is replaced: 3 min 45 s, as the auth library does. */
+  static final Duration REFRESH_MARGIN = Duration.ofSeconds(225);
+
   private final GoogleCredentials credentials;
   private final String registry;
+  private final Clock clock;
 
   /** @param registry the registry these credentials are for, for messages */
-  GoogleCredentialSource(GoogleCredentials credentials, String registry) {
+  GoogleCredentialSource(GoogleCredentials credentials, String registry, Clock clock) {
     this.credentials = credentials.createScopedRequired() ? credentials.createScoped(List.of(SCOPE)) : credentials;
     this.registry = registry;
+    this.clock = clock;
   }
 
   /**
@@ -46,11 +56,14 @@ final class GoogleCredentialSource implements CredentialSource {
   }
 
   @Override
-  public Credential current() throws IOException {
+  public synchronized Credential current() throws IOException {
     AccessToken token;
     try {
-      credentials.refreshIfExpired();
       token = credentials.getAccessToken();
+      if (token == null || dueForRefresh(token)) {
+        credentials.refresh();
+        token = credentials.getAccessToken();
+      }
     } catch (IOException | RuntimeException e) {
       // The library's first line says what failed ("Error getting access token …: 400 Bad Request");
       // the rest may quote a server's response, so it is left out.
@@ -62,6 +75,11 @@ final class GoogleCredentialSource implements CredentialSource {
           + " from Application Default Credentials: no token was returned");
     }
     return Credential.basic(USERNAME, token.getTokenValue());
+  }
+
+  private boolean dueForRefresh(AccessToken token) {
+    Date expiry = token.getExpirationTime();
+    return expiry != null && !clock.instant().isBefore(expiry.toInstant().minus(REFRESH_MARGIN));
   }
 
   private static String firstLine(Throwable e) {

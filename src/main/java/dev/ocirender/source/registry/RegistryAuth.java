@@ -1,7 +1,9 @@
 package dev.ocirender.source.registry;
 
 import java.io.IOException;
+import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -21,12 +23,14 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 final class RegistryAuth {
 
-  private record Cached(String header, long expiresAtNanos) {}
+  private record Cached(String header, Instant refreshAt) {}
 
   private final RegistryClient client;
   /** Null for anonymous access. */
   private final CredentialSource credential;
   private final TokenEndpoint tokens;
+  /** The registry options' clock: tests move it forward to expire tokens instead of sleeping. */
+  private final Clock clock;
   private final Map<String, Cached> byScope = new ConcurrentHashMap<>();
   private volatile Challenge bearer;
   private volatile boolean basic;
@@ -35,6 +39,7 @@ final class RegistryAuth {
     this.client = client;
     this.credential = credential;
     this.tokens = new TokenEndpoint(client);
+    this.clock = client.options().clock();
   }
 
   /** The Authorization header to send for {@code scope}, or null to go anonymous. */
@@ -43,7 +48,7 @@ final class RegistryAuth {
       return credential == null ? null : credential.current().basicHeader();
     }
     Cached cached = byScope.get(key(scope));
-    if (cached != null && System.nanoTime() - cached.expiresAtNanos < 0) {
+    if (cached != null && fresh(cached)) {
       return cached.header;
     }
     Challenge c = bearer;
@@ -95,16 +100,20 @@ final class RegistryAuth {
     synchronized (this) {
       Cached cached = byScope.get(key);
       // Another thread may have refreshed it while this one waited.
-      if (cached != null && !cached.header.equals(rejected) && System.nanoTime() - cached.expiresAtNanos < 0) {
+      if (cached != null && !cached.header.equals(rejected) && fresh(cached)) {
         return cached.header;
       }
       TokenEndpoint.Token t = tokens.fetch(c, scope, credential == null ? null : credential.current());
       Duration life = t.expiresIn();
       Duration margin = life.dividedBy(10).compareTo(Duration.ofSeconds(10)) < 0 ? life.dividedBy(10) : Duration.ofSeconds(10);
-      Cached fresh = new Cached("Bearer " + t.value(), System.nanoTime() + life.minus(margin).toNanos());
+      Cached fresh = new Cached("Bearer " + t.value(), clock.instant().plus(life.minus(margin)));
       byScope.put(key, fresh);
       return fresh.header;
     }
+  }
+
+  private boolean fresh(Cached cached) {
+    return clock.instant().isBefore(cached.refreshAt());
   }
 
   private static String key(String scope) {

@@ -2,6 +2,7 @@ package dev.ocirender.source.registry;
 
 import java.net.URI;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -32,6 +33,7 @@ public final class RegistryOptions {
   private final long cacheMaxBytes;
   private final int concurrentDownloads;
   private final CredentialStore credentials;
+  private final Clock clock;
 
   private RegistryOptions(Builder b) {
     this.tlsVerify = b.tlsVerify;
@@ -45,6 +47,7 @@ public final class RegistryOptions {
     this.cacheMaxBytes = b.cacheMaxBytes;
     this.concurrentDownloads = b.concurrentDownloads;
     this.credentials = b.credentials != null ? b.credentials : CredentialStore.fromEnvironment();
+    this.clock = b.clock;
   }
 
   public static Builder builder() {
@@ -126,6 +129,11 @@ public final class RegistryOptions {
     return credentials;
   }
 
+  /** The clock that decides when a registry token has expired (the system clock; tests move their own). */
+  public Clock clock() {
+    return clock;
+  }
+
   /** Builds {@link RegistryOptions}; every setting has a default. */
   public static final class Builder {
     private boolean tlsVerify = true;
@@ -139,6 +147,7 @@ public final class RegistryOptions {
     private long cacheMaxBytes = 20L << 30;
     private int concurrentDownloads = 4;
     private CredentialStore credentials;
+    private Clock clock = Clock.systemUTC();
 
     private Builder() {}
 
@@ -205,6 +214,11 @@ public final class RegistryOptions {
 
     public Builder credentials(CredentialStore value) {
       credentials = value;
+      return this;
+    }
+
+    public Builder clock(Clock value) {
+      clock = Objects.requireNonNull(value, "clock");
       return this;
     }
 

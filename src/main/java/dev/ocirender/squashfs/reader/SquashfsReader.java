@@ -1,8 +1,27 @@
 package dev.ocirender.squashfs.reader;
 
+import static dev.ocirender.squashfs.SquashfsFormat.BLOCK_DEVICE;
+import static dev.ocirender.squashfs.SquashfsFormat.CHAR_DEVICE;
+import static dev.ocirender.squashfs.SquashfsFormat.DIR;
+import static dev.ocirender.squashfs.SquashfsFormat.EXTENDED;
+import static dev.ocirender.squashfs.SquashfsFormat.EXT_BLOCK_DEVICE;
+import static dev.ocirender.squashfs.SquashfsFormat.EXT_CHAR_DEVICE;
+import static dev.ocirender.squashfs.SquashfsFormat.EXT_DIR;
+import static dev.ocirender.squashfs.SquashfsFormat.EXT_FIFO;
+import static dev.ocirender.squashfs.SquashfsFormat.EXT_FILE;
+import static dev.ocirender.squashfs.SquashfsFormat.EXT_SOCKET;
+import static dev.ocirender.squashfs.SquashfsFormat.EXT_SYMLINK;
+import static dev.ocirender.squashfs.SquashfsFormat.FIFO;
+import static dev.ocirender.squashfs.SquashfsFormat.FILE;
+import static dev.ocirender.squashfs.SquashfsFormat.FLAG_NO_FRAGMENTS;
+import static dev.ocirender.squashfs.SquashfsFormat.SOCKET;
+import static dev.ocirender.squashfs.SquashfsFormat.SUPERBLOCK_SIZE;
+import static dev.ocirender.squashfs.SquashfsFormat.SYMLINK;
+
 import dev.ocirender.layer.EntryHeader;
 import dev.ocirender.layer.EntryPath;
 import dev.ocirender.layer.EntryType;
+import dev.ocirender.squashfs.SquashfsFormat;
 import java.io.Closeable;
 import java.io.IOException;
 import java.io.InputStream;
@@ -79,7 +98,7 @@ public final class SquashfsReader implements Closeable {
   private SquashfsReader(Path path, ImageFile file) throws IOException {
     this.path = path;
     this.file = file;
-    byte[] head = new byte[(int) Math.min(Superblock.SIZE, file.size())];
+    byte[] head = new byte[(int) Math.min(SUPERBLOCK_SIZE, file.size())];
     file.readFully(0, head, 0, head.length, "superblock");
     this.sb = Superblock.parse(head, file.size());
     file.limit(sb.bytesUsed());
@@ -154,7 +173,7 @@ public final class SquashfsReader implements Closeable {
   }
 
   private long checkedTablePointer(long pointer, String what) throws SquashfsFormatException {
-    if (pointer < Superblock.SIZE || Long.compareUnsigned(pointer, sb.bytesUsed()) >= 0) {
+    if (pointer < SUPERBLOCK_SIZE || Long.compareUnsigned(pointer, sb.bytesUsed()) >= 0) {
       throw new SquashfsFormatException(what + ": metadata block pointer " + Long.toUnsignedString(pointer)
           + " lies outside the image");
     }
@@ -272,7 +291,7 @@ public final class SquashfsReader implements Closeable {
         kv = kv << 8 | (raw[k] & 0xff);
       }
       long n = (raw[8] & 0xffL) | (raw[9] & 0xffL) << 8 | (raw[10] & 0xffL) << 16 | (raw[11] & 0xffL) << 24;
-      if (kv < Superblock.SIZE || Long.compareUnsigned(kv, sb.xattrIdTableStart()) > 0) {
+      if (kv < SUPERBLOCK_SIZE || Long.compareUnsigned(kv, sb.xattrIdTableStart()) > 0) {
         throw new SquashfsFormatException("xattr id table: key-value area start " + Long.toUnsignedString(kv)
             + " lies outside the image");
       }
@@ -374,7 +393,7 @@ public final class SquashfsReader implements Closeable {
     long rdev;
 
     int basicType() {
-      return type > 7 ? type - 7 : type;
+      return SquashfsFormat.basicType(type);
     }
   }
 
@@ -395,14 +414,14 @@ public final class SquashfsReader implements Closeable {
     n.mtime = c.u32();
     n.number = c.u32();
     switch (n.type) {
-      case 1 -> {
+      case DIR -> {
         n.dirBlock = c.u32();
         n.nlink = c.u32();
         n.dirSize = c.u16();
         n.dirOffset = c.u16();
         c.u32(); // parent inode number
       }
-      case 8 -> {
+      case EXT_DIR -> {
         n.nlink = c.u32();
         n.dirSize = c.u32();
         n.dirBlock = c.u32();
@@ -426,7 +445,7 @@ public final class SquashfsReader implements Closeable {
           c.skip(nameSize);
         }
       }
-      case 2 -> {
+      case FILE -> {
         n.blocksStart = c.u32();
         n.fragment = c.u32();
         n.fragmentOffset = c.u32();
@@ -434,7 +453,7 @@ public final class SquashfsReader implements Closeable {
         n.blockListPos = c.blockPos();
         n.blockListOffset = c.offset();
       }
-      case 9 -> {
+      case EXT_FILE -> {
         n.blocksStart = c.u64();
         n.fileSize = c.u64();
         c.u64(); // bytes saved by sparse blocks
@@ -448,34 +467,34 @@ public final class SquashfsReader implements Closeable {
           throw new SquashfsFormatException(what + ": file size " + Long.toUnsignedString(n.fileSize) + " is absurd");
         }
       }
-      case 3, 10 -> {
+      case SYMLINK, EXT_SYMLINK -> {
         n.nlink = c.u32();
         long size = c.u32();
         if (size > MAX_SYMLINK) {
           throw new SquashfsFormatException(what + ": symlink target of " + size + " bytes (at most " + MAX_SYMLINK + ")");
         }
         n.symlink = c.bytes((int) size);
-        if (n.type == 10) {
+        if (n.type == EXT_SYMLINK) {
           n.xattr = c.u32();
         }
       }
-      case 4, 5, 11, 12 -> {
+      case BLOCK_DEVICE, CHAR_DEVICE, EXT_BLOCK_DEVICE, EXT_CHAR_DEVICE -> {
         n.nlink = c.u32();
         n.rdev = c.u32();
-        if (n.type > 7) {
+        if (n.type > EXTENDED) {
           n.xattr = c.u32();
         }
       }
-      case 6, 7, 13, 14 -> {
+      case FIFO, SOCKET, EXT_FIFO, EXT_SOCKET -> {
         n.nlink = c.u32();
-        if (n.type > 7) {
+        if (n.type > EXTENDED) {
           n.xattr = c.u32();
         }
       }
       default -> throw new SquashfsFormatException(what + ": unknown inode type " + n.type);
     }
-    if (n.basicType() == 2) {
-      if (n.fragment != NO_FRAGMENT && (sb.flags() & Superblock.FLAG_NO_FRAGMENTS) != 0 && sb.fragmentCount() == 0) {
+    if (n.basicType() == FILE) {
+      if (n.fragment != NO_FRAGMENT && (sb.flags() & FLAG_NO_FRAGMENTS) != 0 && sb.fragmentCount() == 0) {
         throw new SquashfsFormatException(what + ": file uses fragment " + n.fragment + " but the image has none");
       }
       if (n.fragment != NO_FRAGMENT && n.fragmentOffset >= sb.blockSize()) {
@@ -487,12 +506,12 @@ public final class SquashfsReader implements Closeable {
 
   private EntryHeader header(Inode n, EntryPath p, String what) throws IOException {
     EntryType type = switch (n.basicType()) {
-      case 1 -> EntryType.DIRECTORY;
-      case 2 -> EntryType.FILE;
-      case 3 -> EntryType.SYMLINK;
-      case 4 -> EntryType.BLOCK_DEVICE;
-      case 5 -> EntryType.CHAR_DEVICE;
-      case 6 -> EntryType.FIFO;
+      case DIR -> EntryType.DIRECTORY;
+      case FILE -> EntryType.FILE;
+      case SYMLINK -> EntryType.SYMLINK;
+      case BLOCK_DEVICE -> EntryType.BLOCK_DEVICE;
+      case CHAR_DEVICE -> EntryType.CHAR_DEVICE;
+      case FIFO -> EntryType.FIFO;
       default -> null;
     };
     EntryHeader.Builder b = EntryHeader.builder(type, p)
@@ -600,7 +619,7 @@ public final class SquashfsReader implements Closeable {
    */
   public void walk(Visitor visitor) throws IOException {
     Inode root = readInode(sb.rootInode(), "root directory");
-    if (root.basicType() != 1) {
+    if (root.basicType() != DIR) {
       throw new SquashfsFormatException("root directory: the root inode is of type " + root.type + ", not a directory");
     }
     visitor.entry(header(root, EntryPath.ROOT, "root directory"), null);
@@ -623,7 +642,7 @@ public final class SquashfsReader implements Closeable {
         if (n.basicType() != e.type()) {
           throw new SquashfsFormatException(what + ": directory entry says type " + e.type() + ", its inode is of type " + n.type);
         }
-        if (n.basicType() == 1) {
+        if (n.basicType() == DIR) {
           if (!visitedDirs.add(n.ref) || visitedDirs.size() > sb.inodeCount()) {
             throw new SquashfsFormatException(what + ": directory loop or a directory listed twice (inode 0x"
                 + Long.toHexString(n.ref) + ")");

@@ -1,5 +1,9 @@
 package dev.ocirender.squashfs.reader;
 
+import static dev.ocirender.squashfs.SquashfsFormat.FLAG_NO_XATTRS;
+import static dev.ocirender.squashfs.SquashfsFormat.MAGIC;
+import static dev.ocirender.squashfs.SquashfsFormat.SUPERBLOCK_SIZE;
+
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
@@ -19,17 +23,11 @@ public record Superblock(
     long idTableStart, long xattrIdTableStart, long inodeTableStart, long directoryTableStart,
     long fragmentTableStart, long exportTableStart) {
 
-  public static final int SIZE = 96;
-  public static final int MAGIC = 0x73717368; // "hsqs" little-endian
   /** A table start of all ones: the table is absent. */
   public static final long ABSENT = -1L;
 
-  public static final int FLAG_NO_FRAGMENTS = 0x0010;
-  public static final int FLAG_NO_XATTRS = 0x0200;
-  public static final int FLAG_COMPRESSOR_OPTIONS = 0x0400;
-
   static Superblock parse(byte[] raw, long fileSize) throws SquashfsFormatException {
-    if (raw.length < SIZE) {
+    if (raw.length < SUPERBLOCK_SIZE) {
       throw new SquashfsFormatException("superblock: image is " + fileSize + " bytes, shorter than the 96-byte superblock");
     }
     ByteBuffer b = ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN);
@@ -55,7 +53,7 @@ public record Superblock(
     if (blockSize < 4096 || blockSize > (1 << 20) || Integer.bitCount(blockSize) != 1 || (1 << blockLog) != blockSize) {
       throw new SquashfsFormatException("superblock: invalid block size " + blockSize + " (log " + blockLog + ")");
     }
-    if (bytesUsed < SIZE || Long.compareUnsigned(bytesUsed, fileSize) > 0) {
+    if (bytesUsed < SUPERBLOCK_SIZE || Long.compareUnsigned(bytesUsed, fileSize) > 0) {
       throw new SquashfsFormatException("superblock: image truncated or damaged: it says " + Long.toUnsignedString(bytesUsed)
           + " bytes are used, the file has " + fileSize);
     }
@@ -81,7 +79,7 @@ public record Superblock(
   }
 
   private void requireInside(String table, long start) throws SquashfsFormatException {
-    if (start < SIZE || Long.compareUnsigned(start, bytesUsed) >= 0) {
+    if (start < SUPERBLOCK_SIZE || Long.compareUnsigned(start, bytesUsed) >= 0) {
       throw new SquashfsFormatException("superblock: " + table + " start " + Long.toUnsignedString(start)
           + " lies outside the image (96.." + bytesUsed + ")");
     }

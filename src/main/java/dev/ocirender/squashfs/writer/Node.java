@@ -1,6 +1,7 @@
 package dev.ocirender.squashfs.writer;
 
 import dev.ocirender.layer.EntryType;
+import dev.ocirender.squashfs.SquashfsFormat;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -36,7 +37,7 @@ abstract class Node {
 
     @Override
     int basicType() {
-      return 1;
+      return SquashfsFormat.DIR;
     }
   }
 
@@ -45,7 +46,7 @@ abstract class Node {
 
     @Override
     int basicType() {
-      return 2;
+      return SquashfsFormat.FILE;
     }
   }
 
@@ -68,7 +69,7 @@ abstract class Node {
 
     @Override
     int basicType() {
-      return 3;
+      return SquashfsFormat.SYMLINK;
     }
   }
 
@@ -83,9 +84,9 @@ abstract class Node {
     @Override
     int basicType() {
       return switch (type) {
-        case BLOCK_DEVICE -> 4;
-        case CHAR_DEVICE -> 5;
-        case FIFO -> 6;
+        case BLOCK_DEVICE -> SquashfsFormat.BLOCK_DEVICE;
+        case CHAR_DEVICE -> SquashfsFormat.CHAR_DEVICE;
+        case FIFO -> SquashfsFormat.FIFO;
         default -> throw new IllegalStateException("not a special file: " + type);
       };
     }

@@ -1,5 +1,7 @@
 package dev.ocirender.squashfs.writer;
 
+import static dev.ocirender.squashfs.SquashfsFormat.SUPERBLOCK_SIZE;
+
 import dev.ocirender.layer.EntryHeader;
 import dev.ocirender.layer.EntryPath;
 import dev.ocirender.layer.EntryType;
@@ -46,7 +48,6 @@ import java.util.zip.CRC32C;
  */
 public final class SquashfsEntrySink implements EntrySink {
 
-  private static final int SUPERBLOCK_SIZE = 96;
   private static final byte[] ZEROS = new byte[SquashfsOptions.MAX_BLOCK_SIZE];
 
   private final FileChannel channel;

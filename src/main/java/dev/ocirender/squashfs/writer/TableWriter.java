@@ -1,5 +1,20 @@
 package dev.ocirender.squashfs.writer;
 
+import static dev.ocirender.squashfs.SquashfsFormat.DIR;
+import static dev.ocirender.squashfs.SquashfsFormat.EXTENDED;
+import static dev.ocirender.squashfs.SquashfsFormat.EXT_DIR;
+import static dev.ocirender.squashfs.SquashfsFormat.EXT_FILE;
+import static dev.ocirender.squashfs.SquashfsFormat.EXT_SYMLINK;
+import static dev.ocirender.squashfs.SquashfsFormat.FIFO;
+import static dev.ocirender.squashfs.SquashfsFormat.FILE;
+import static dev.ocirender.squashfs.SquashfsFormat.FLAG_COMPRESSOR_OPTIONS;
+import static dev.ocirender.squashfs.SquashfsFormat.FLAG_DUPLICATES;
+import static dev.ocirender.squashfs.SquashfsFormat.FLAG_EXPORTABLE;
+import static dev.ocirender.squashfs.SquashfsFormat.FLAG_NO_FRAGMENTS;
+import static dev.ocirender.squashfs.SquashfsFormat.FLAG_NO_XATTRS;
+import static dev.ocirender.squashfs.SquashfsFormat.MAGIC;
+import static dev.ocirender.squashfs.SquashfsFormat.SYMLINK;
+
 import dev.ocirender.layer.EntryPath;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -22,14 +37,8 @@ import java.util.TreeMap;
  */
 final class TableWriter {
 
-  private static final int MAGIC = 0x73717368;
   private static final int INVALID = 0xffffffff;
 
-  private static final int FLAG_NO_FRAGMENTS = 0x0010;
-  private static final int FLAG_DUPLICATES = 0x0040;
-  private static final int FLAG_EXPORTABLE = 0x0080;
-  private static final int FLAG_NO_XATTRS = 0x0200;
-  private static final int FLAG_COMPRESSOR_OPTIONS = 0x0400;
 
   private final SquashfsEntrySink sink;
   private final SquashfsOptions options;
@@ -264,26 +273,26 @@ final class TableWriter {
       long offset = fd.fragment < 0 ? 0 : fd.fragmentOffset;
       boolean extended = fd.size >= (1L << 32) || start >= (1L << 32) || n.nlink > 1 || n.xattr >= 0 || fd.sparseBytes > 0;
       if (extended) {
-        header(9, n);
+        header(EXT_FILE, n);
         scratch.u64(start).u64(fd.size).u64(fd.sparseBytes).u32(n.nlink).u32(fragment).u32(offset).u32(xattrField(n));
       } else {
-        header(2, n);
+        header(FILE, n);
         scratch.u32(start).u32(fragment).u32(offset).u32(fd.size);
       }
       for (int s : fd.sizes) {
         scratch.u32(s & 0xffffffffL);
       }
     } else if (n instanceof Node.Symlink s) {
-      header(n.xattr >= 0 ? 10 : 3, n);
+      header(n.xattr >= 0 ? EXT_SYMLINK : SYMLINK, n);
       scratch.u32(n.nlink).u32(s.target.length).bytes(s.target);
       if (n.xattr >= 0) {
         scratch.u32(n.xattr);
       }
     } else if (n instanceof Node.Special sp) {
       int type = sp.basicType();
-      header(n.xattr >= 0 ? type + 7 : type, n);
+      header(n.xattr >= 0 ? type + EXTENDED : type, n);
       scratch.u32(n.nlink);
-      if (type != 6) {
+      if (type != FIFO) {
         scratch.u32(sp.rdev & 0xffffffffL);
       }
       if (n.xattr >= 0) {
@@ -371,14 +380,14 @@ final class TableWriter {
     long fileSize = directories.uncompressedSize() - listingStart + 3;
     int nlink = 2 + subdirs;
     if (fileSize > 0xffff || !index.isEmpty() || d.xattr >= 0) {
-      header(8, d);
+      header(EXT_DIR, d);
       scratch.u32(nlink).u32(fileSize).u32(listingBlock).u32(parentInode).u16(index.size()).u16(listingOffset)
           .u32(xattrField(d));
       for (DirIndex x : index) {
         scratch.u32(x.index()).u32(x.start()).u32(x.name().length - 1).bytes(x.name());
       }
     } else {
-      header(1, d);
+      header(DIR, d);
       scratch.u32(listingBlock).u32(nlink).u16((int) fileSize).u16(listingOffset).u32(parentInode);
     }
     emit(d);

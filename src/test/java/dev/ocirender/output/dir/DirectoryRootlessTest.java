@@ -3,6 +3,7 @@ package dev.ocirender.output.dir;
 import static dev.ocirender.testing.LayerBuilder.layer;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.ocirender.testing.ExternalTools;
 import dev.ocirender.testing.FsSnapshot;
 import dev.ocirender.testing.ImageBuilder;
 import java.io.File;
@@ -37,7 +38,7 @@ class DirectoryRootlessTest {
 
   @Test
   void rootlessRender_asUnprivilegedUser_skipsOwnershipAndDevices(@TempDir Path tmp) throws Exception {
-    Assumptions.assumeTrue(DirectoryEntrySink.Options.detect().privileged(), "needs root to switch to an unprivileged user");
+    ExternalTools.assumeRoot();
     boolean haveSetpriv = new ProcessBuilder("sh", "-c", "command -v setpriv").start().waitFor() == 0;
     if (!haveSetpriv && Boolean.getBoolean("ocirender.requireTools")) {
       throw new AssertionError("setpriv (util-linux) is required (ocirender.requireTools) but not installed");

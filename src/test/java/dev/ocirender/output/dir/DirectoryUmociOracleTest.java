@@ -9,6 +9,7 @@ import dev.ocirender.render.DirectoryRenderTarget;
 import dev.ocirender.render.Renderer;
 import dev.ocirender.source.ImageSource;
 import dev.ocirender.source.ImageSources;
+import dev.ocirender.testing.ExternalTools;
 import dev.ocirender.testing.FsSnapshot;
 import dev.ocirender.testing.ImageBuilder;
 import java.nio.charset.StandardCharsets;
@@ -42,7 +43,7 @@ class DirectoryUmociOracleTest {
       throw new AssertionError("umoci is required (ocirender.requireTools) but not installed");
     }
     Assumptions.assumeTrue(haveUmoci, "umoci not installed: skipping the dir-vs-umoci check");
-    Assumptions.assumeTrue(DirectoryEntrySink.Options.detect().privileged(), "not root: umoci's privileged unpack is the oracle");
+    ExternalTools.assumeRoot();
     byte[] latin1 = {'c', 'a', 'f', (byte) 0xe9};
     ImageBuilder image = ImageBuilder.of(
         layer()

@@ -7,6 +7,8 @@ import com.sun.net.httpserver.HttpServer;
 import dev.ocirender.image.Platform;
 import dev.ocirender.render.RenderException;
 import dev.ocirender.testing.ExternalTools;
+import dev.ocirender.testing.Requires;
+import dev.ocirender.testing.TestClock;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -30,6 +32,7 @@ import org.junit.jupiter.api.io.TempDir;
  * server; credentials from config.json {@code auths}, {@code credHelpers} and {@code credsStore}
  * helpers (fake {@code docker-credential-*} scripts on an injected PATH) and containers auth.json.
  */
+@Requires(tools = {"docker-registry", "skopeo", "htpasswd"})
 class RegistryAuthTest {
 
   static final String USER = "tester";
@@ -46,7 +49,6 @@ class RegistryAuthTest {
 
   @BeforeAll
   static void start() throws Exception {
-    ExternalTools.require("htpasswd");
     Path htpasswd = shared.resolve("htpasswd");
     Files.writeString(htpasswd, ExternalTools.output("htpasswd", "-Bbn", USER, PASSWORD));
     basicRegistry = DistributionRegistry.start(shared.resolve("basic"),
@@ -70,10 +72,12 @@ class RegistryAuthTest {
   }
 
   private final List<RegistryContext> contexts = new ArrayList<>();
+  /** The contexts' clock: moved forward to expire tokens, never slept on. */
+  private final TestClock clock = new TestClock();
 
   RegistryContext context(Map<String, String> env) {
     RegistryContext c = new RegistryContext(RegistryOptions.builder().cacheDir(tmp.resolve("cache"))
-        .credentials(new CredentialStore(env, tmp.resolve("home")))
+        .credentials(new CredentialStore(env, tmp.resolve("home"))).clock(clock)
         .retry(new RetryPolicy(3, Duration.ofMillis(10), Duration.ofMillis(50), Duration.ofSeconds(5))).build());
     contexts.add(c);
     return c;
@@ -198,18 +202,16 @@ class RegistryAuthTest {
 
   @Test
   void bearer_expiredToken_isFetchedAgain() throws Exception {
-    tokens.expiresIn(1);
-    try {
-      RegistryContext context = context(Map.of());
-      int before = tokens.tokensIssued();
-      render(tokenRegistry, context);
-      assertThat(tokens.tokensIssued() - before).isEqualTo(1);
-      Thread.sleep(1100);
-      assertThat(render(tokenRegistry, context)).isEqualTo(expected);
-      assertThat(tokens.tokensIssued() - before).isEqualTo(2);
-    } finally {
-      tokens.expiresIn(300);
-    }
+    // Tokens live 300 s; ours is replaced 10 s early (RegistryAuth's margin).
+    RegistryContext context = context(Map.of());
+    int before = tokens.tokensIssued();
+    render(tokenRegistry, context);
+    clock.advance(Duration.ofSeconds(289));
+    assertThat(render(tokenRegistry, context)).isEqualTo(expected);
+    assertThat(tokens.tokensIssued() - before).as("still fresh 289 s later").isEqualTo(1);
+    clock.advance(Duration.ofSeconds(2));
+    assertThat(render(tokenRegistry, context)).isEqualTo(expected);
+    assertThat(tokens.tokensIssued() - before).as("within the margin at 291 s: fetched again").isEqualTo(2);
   }
 
   @Test

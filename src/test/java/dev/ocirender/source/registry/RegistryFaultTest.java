@@ -12,6 +12,7 @@ import dev.ocirender.render.Renderer;
 import dev.ocirender.source.ImageSource;
 import dev.ocirender.source.ImageSources;
 import dev.ocirender.source.registry.FaultProxy.Fault;
+import dev.ocirender.testing.Requires;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -28,6 +29,7 @@ import org.junit.jupiter.api.io.TempDir;
  * (5xx, 429, a reset, cut-short or stalled body) end in a render equal to the layout's; corrupt content and
  * persistent failures end in a clean error and no output; never in a wrong output.
  */
+@Requires(tools = {"docker-registry", "skopeo"})
 class RegistryFaultTest {
 
   @TempDir static Path shared;

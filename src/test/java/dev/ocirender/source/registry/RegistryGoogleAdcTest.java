@@ -6,6 +6,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.ocirender.image.Platform;
 import dev.ocirender.render.RenderException;
 import dev.ocirender.testing.ExternalTools;
+import dev.ocirender.testing.Requires;
+import dev.ocirender.testing.TestClock;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -34,10 +36,8 @@ import org.junit.jupiter.api.io.TempDir;
  * second one with token auth, whose token server wants that Basic credential, stands in for gcr.io's
  * own token endpoint.
  */
+@Requires(tools = {"docker-registry", "skopeo", "htpasswd"})
 class RegistryGoogleAdcTest {
-
-  /** The auth library refreshes a token this long before it expires (OAuth2Credentials' refresh margin). */
-  static final int LIBRARY_REFRESH_MARGIN_SECONDS = 225;
 
   static final String TOKEN = "ya29.test-" + HexFormat.of().formatHex(new SecureRandom().generateSeed(16));
 
@@ -50,10 +50,11 @@ class RegistryGoogleAdcTest {
 
   @TempDir Path tmp;
   private final List<RegistryContext> contexts = new ArrayList<>();
+  /** The credential stores' clock: moved forward to expire access tokens, never slept on. */
+  private final TestClock clock = new TestClock();
 
   @BeforeAll
   static void start() throws Exception {
-    ExternalTools.require("htpasswd");
     Path htpasswd = shared.resolve("htpasswd");
     Files.writeString(htpasswd, ExternalTools.output("htpasswd", "-Bbn", GoogleCredentialSource.USERNAME, TOKEN));
     registry = DistributionRegistry.start(shared.resolve("registry"),
@@ -96,7 +97,7 @@ class RegistryGoogleAdcTest {
   CredentialStore adcStore(Path keyFile, Map<String, String> moreEnv) {
     Map<String, String> env = new java.util.HashMap<>(moreEnv);
     env.put("GOOGLE_APPLICATION_CREDENTIALS", keyFile.toString());
-    return new CredentialStore(env, tmp.resolve("home"));
+    return new CredentialStore(env, tmp.resolve("home")).withClock(clock);
   }
 
   RegistryContext context(CredentialStore credentials) {
@@ -133,16 +134,18 @@ class RegistryGoogleAdcTest {
 
   @Test
   void accessTokenAboutToExpire_isRefreshed_beforeTheNextRequest() throws Exception {
-    // Fresh for five seconds, then inside the library's refresh margin.
-    google.expiresIn(LIBRARY_REFRESH_MARGIN_SECONDS + 5);
+    // Tokens live 3600 s (resetTokenServer); one is replaced REFRESH_MARGIN before it expires.
+    Duration refreshDue = Duration.ofSeconds(3600).minus(GoogleCredentialSource.REFRESH_MARGIN);
     Path key = google.writeServiceAccount(tmp.resolve("sa.json"), null);
     RegistryContext context = context(adcStore(key, Map.of()).withGoogleRegistry(registry.host()));
     int before = google.grants();
     assertThat(render(context)).isEqualTo(expected);
-    assertThat(google.grants() - before).isEqualTo(1);
-    Thread.sleep(5500);
+    clock.advance(refreshDue.minusSeconds(5));
     assertThat(render(context)).isEqualTo(expected);
-    assertThat(google.grants() - before).isEqualTo(2);
+    assertThat(google.grants() - before).as("5 s before the refresh is due").isEqualTo(1);
+    clock.advance(Duration.ofSeconds(10));
+    assertThat(render(context)).isEqualTo(expected);
+    assertThat(google.grants() - before).as("5 s after it was due").isEqualTo(2);
   }
 
   @Test

@@ -12,6 +12,7 @@ import dev.ocirender.source.ImageSource;
 import dev.ocirender.source.ImageSources;
 import dev.ocirender.source.ResolvedImage;
 import dev.ocirender.testing.ImageBuilder;
+import dev.ocirender.testing.Requires;
 import java.io.InputStream;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -29,6 +30,7 @@ import org.junit.jupiter.api.io.TempDir;
  * manifest form (OCI manifest, OCI index, Docker schema 2, Docker manifest list), rendering
  * {@code docker://} gives the same tar bytes as rendering the {@code oci:} layout it was pushed from.
  */
+@Requires(tools = {"docker-registry", "skopeo"})
 class RegistryImageSourceTest {
 
   static final Platform ARM64 = Platform.parse("linux/arm64/v8");

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.ocirender.image.Platform;
+import dev.ocirender.testing.Requires;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -17,6 +18,7 @@ import org.junit.jupiter.api.io.TempDir;
  * the mirror, behind a {@link FaultProxy} that records what was asked of it. This machine cannot
  * reach Docker Hub, so a Docker Hub image that renders at all came from the mirror.
  */
+@Requires(tools = {"docker-registry", "skopeo"})
 class RegistryMirrorTest {
 
   @TempDir static Path shared;

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.ocirender.layer.EntryPath;
 import dev.ocirender.layer.EntryType;
 import dev.ocirender.testing.ExternalTools;
+import dev.ocirender.testing.Requires;
 import dev.ocirender.verify.FsModel;
 import dev.ocirender.verify.FsNode;
 import dev.ocirender.verify.FsReaders;
@@ -34,6 +35,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  *
  * <p>Runs as root (CI does): devices, ownership and {@code trusted.}/{@code security.} xattrs.
  */
+@Requires(tools = {"mksquashfs", "unsquashfs", "sqfs2tar", "tar2sqfs", "setfattr", "tar"}, root = true)
 class SquashfsReaderToolsTest {
 
   @TempDir static Path tmp;
@@ -43,8 +45,6 @@ class SquashfsReaderToolsTest {
 
   @BeforeAll
   static void makeTree() {
-    ExternalTools.assumeTools("mksquashfs", "unsquashfs", "sqfs2tar", "tar2sqfs", "setfattr", "tar");
-    ExternalTools.assumeRoot();
     tree = tmp.resolve("tree");
     ExternalTools.bash(tmp, String.join("\n",
         "mkdir -p tree && cd tree",

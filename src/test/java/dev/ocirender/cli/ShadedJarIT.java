@@ -1,0 +1,130 @@
+package dev.ocirender.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.ocirender.testing.ExternalTools;
+import dev.ocirender.testing.Requires;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Starts every entry point of the shaded jar ({@code target/ocirender.jar}) in a fresh JVM, as users
+ * and runners do: the CLI's commands, the catalog pipeline on DirectRunner and on in-process Flink,
+ * the Dataflow dry run, and {@link dev.ocirender.pipeline.CatalogPipeline}'s own main (the Flex
+ * Template's). A jar can build and still fail here: a dependency left out that some runner loads, a
+ * {@code META-INF/services} file lost in the merge (Beam registers options, coders, runners and
+ * filesystems through them), Flink's {@code reference.conf}. Run by Failsafe after {@code package}.
+ */
+@Requires(tools = {"tar", "unsquashfs"})
+class ShadedJarIT {
+
+  static final Path JAR = Path.of("target/ocirender.jar").toAbsolutePath();
+  @TempDir static Path work;
+  static String sample;
+  /** The README's example catalog over images made here: the sample, a copy of it, three variants. */
+  static Path catalog;
+
+  @BeforeAll
+  static void images() throws IOException {
+    assertThat(JAR).as("the shaded jar (mvn package)").isRegularFile();
+    sample = java("sample", work.resolve("sample")).strip();
+    StringBuilder lines = new StringBuilder("{\"image\": \"" + sample + "\"}\n");
+    lines.append(java("sample", work.resolve("sample-copy")).strip()).append('\n');
+    for (int n = 1; n <= 3; n++) {
+      lines.append(java("sample", "--variant", n, work.resolve("variant-" + n)).strip()).append('\n');
+    }
+    catalog = Files.writeString(work.resolve("catalog.jsonl"), lines);
+    Files.writeString(work.resolve("one.jsonl"), "{\"image\": \"" + sample + "\"}\n");
+  }
+
+  static String java(Object... args) {
+    List<Object> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java"), "-jar", JAR));
+    command.addAll(List.of(args));
+    return ExternalTools.output(command.toArray());
+  }
+
+  @Test
+  void version_printsTheProjectVersion() {
+    assertThat(java("--version")).contains("0.1.0");
+  }
+
+  @Test
+  void render_tarAndSquashfs_readBackByGnuTarAndUnsquashfs() {
+    Path tar = work.resolve("sample.tar");
+    java("render", sample, "--format", "tar", "--output", tar);
+    String listing = ExternalTools.output("tar", "-tf", tar);
+    assertThat(listing.lines().map(l -> l.replaceFirst("^\\./", ""))).contains("usr/bin/tool-alias").doesNotContain("etc/motd");
+
+    Path sqfs = work.resolve("sample.sqfs");
+    java("render", sample, "--format", "squashfs", "--output", sqfs);
+    String sq = ExternalTools.output("unsquashfs", "-l", sqfs);
+    assertThat(sq).contains("usr/bin/tool-alias").doesNotContain("etc/motd");
+  }
+
+  @Test
+  void inspectAndVerify_agreeWithTheRender() throws IOException {
+    JsonNode inspect = new ObjectMapper().readTree(java("inspect", sample, "--json"));
+    assertThat(inspect.path("layers")).hasSize(3);
+    Path tar = work.resolve("verify.tar");
+    java("render", sample, "--output", tar);
+    assertThat(java("verify", tar, "--reference", sample)).contains("equal: ");
+  }
+
+  @Test
+  void pipeline_onDirectRunnerAndFlink_rendersTheExampleCatalog() throws IOException {
+    for (String runner : List.of("--runner=DirectRunner", "--runner=FlinkRunner")) {
+      Path out = work.resolve("out-" + runner.substring(9));
+      Path results = work.resolve("results-" + runner.substring(9));
+      List<Object> args = new ArrayList<>(List.of("pipeline", "--catalog=" + catalog, "--outputPrefix=" + out,
+          "--resultsPrefix=" + results + "/", runner));
+      if (runner.contains("Flink")) {
+        args.addAll(List.of("--flinkMaster=[local]", "--parallelism=2"));
+      }
+      java(args.toArray());
+      assertThat(statuses(results)).as(runner).containsExactlyInAnyOrder("rendered", "rendered", "rendered", "rendered", "duplicate");
+    }
+  }
+
+  @Test
+  void dataflowDryRun_validatesAndTranslatesTheJob() throws IOException {
+    String json = java("pipeline", "--dry-run", "--runner=DataflowRunner", "--region=us-central1",
+        "--project=example-project", "--tempLocation=gs://example-temp/tmp",
+        "--catalog=gs://example-catalogs/catalog.jsonl", "--outputPrefix=gs://example-outputs/rootfs",
+        "--resultsPrefix=gs://example-results/runs/it/");
+    JsonNode job = new ObjectMapper().readTree(json);
+    assertThat(job.toString()).contains("\"runner\":\"DataflowRunner\"");
+  }
+
+  @Test
+  void catalogPipelineMain_theFlexTemplateEntryPoint_runsOnDirectRunner() throws IOException {
+    Path results = work.resolve("results-main");
+    ExternalTools.output(Path.of(System.getProperty("java.home"), "bin", "java"), "-cp", JAR,
+        "dev.ocirender.pipeline.CatalogPipeline", "--catalog=" + work.resolve("one.jsonl"),
+        "--outputPrefix=" + work.resolve("out-main"), "--resultsPrefix=" + results + "/", "--runner=DirectRunner");
+    assertThat(statuses(results)).containsExactly("rendered");
+  }
+
+  private static List<String> statuses(Path results) throws IOException {
+    List<String> out = new ArrayList<>();
+    ObjectMapper json = new ObjectMapper();
+    try (Stream<Path> files = Files.list(results)) {
+      for (Path f : files.filter(p -> p.getFileName().toString().startsWith("results-")).toList()) {
+        for (String line : Files.readAllLines(f)) {
+          if (!line.isBlank()) {
+            out.add(json.readTree(line).path("status").asText());
+          }
+        }
+      }
+    }
+    return out;
+  }
+}
