@@ -119,6 +119,7 @@ fi
 
 if [[ $what == million || $what == all ]]; then
   : > "$log"
+  rm -f "$out/million.tar"
   java -Xmx1g -jar "$jar" render "oci:$work/million:latest" --format tar --output "$out/million.tar" 2> /dev/null
   for round in $(seq 0 "$rounds"); do
     run tar2sqfs-million "$round" "$out/million-tar2sqfs.sqfs" sh -c "tar2sqfs -q -j 2 -c zstd -X level=3 $out/million-tar2sqfs.sqfs < $out/million.tar"
