@@ -3,6 +3,7 @@ package dev.ocirender.cli;
 import dev.ocirender.image.Messages;
 import dev.ocirender.render.RenderException;
 import java.io.PrintWriter;
+import java.util.List;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -24,8 +25,7 @@ import picocli.CommandLine.Spec;
     name = "ocirender",
     mixinStandardHelpOptions = true,
     versionProvider = Main.Version.class,
-    description = "Renders OCI container images into one merged filesystem, streaming.",
-    subcommands = {RenderCommand.class, InspectCommand.class, VerifyCommand.class, PipelineCommand.class, SampleCommand.class, CommandLine.HelpCommand.class})
+    description = "Renders OCI container images into one merged filesystem, streaming.")
 public final class Main implements Runnable {
 
   static final String ERROR_PREFIX = "ocirender: error: ";
@@ -40,16 +40,53 @@ public final class Main implements Runnable {
     throw new ParameterException(spec.commandLine(), "missing command (render, inspect, verify, pipeline)");
   }
 
+  /** The subcommands, in the order help lists them. */
+  private static final List<String> SUBCOMMANDS = List.of("render", "inspect", "verify", "pipeline", "sample", "help");
+
   public static void main(String[] args) {
-    System.exit(commandLine().execute(args));
+    System.exit(commandLine(args).execute(args));
   }
 
-  /** A configured command line; set its out/err writers to capture output. */
+  /** A configured command line with every subcommand; set its out/err writers to capture output. */
   public static CommandLine commandLine() {
+    return commandLine(new String[0]);
+  }
+
+  /**
+   * A command line for {@code args}: with only the subcommand they name, when they name one, since
+   * picocli reflects over every registered command at start-up (and the pipeline command's
+   * signatures load Beam classes): a {@code render} should not pay for them. Without a known
+   * subcommand (help, a usage error) all of them are there.
+   */
+  static CommandLine commandLine(String[] args) {
+    String named = null;
+    for (String a : args) {
+      if (!a.startsWith("-")) {
+        named = SUBCOMMANDS.contains(a) && !a.equals("help") ? a : null;
+        break;
+      }
+    }
     CommandLine cl = new CommandLine(new Main());
+    for (String name : SUBCOMMANDS) {
+      if (named == null || named.equals(name)) {
+        cl.addSubcommand(name, subcommand(name));
+      }
+    }
     cl.setParameterExceptionHandler(Main::usageError);
     cl.setExecutionExceptionHandler(Main::failure);
     return cl;
+  }
+
+  private static Object subcommand(String name) {
+    return switch (name) {
+      case "render" -> new RenderCommand();
+      case "inspect" -> new InspectCommand();
+      case "verify" -> new VerifyCommand();
+      case "pipeline" -> new PipelineCommand();
+      case "sample" -> new SampleCommand();
+      case "help" -> new CommandLine.HelpCommand();
+      default -> throw new IllegalArgumentException(name);
+    };
   }
 
   private static int usageError(ParameterException e, String[] args) {

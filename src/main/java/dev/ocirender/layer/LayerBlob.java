@@ -23,10 +23,20 @@ public final class LayerBlob {
     InputStream open() throws IOException;
   }
 
+  /**
+   * Something that may already hold this layer's decoded tar stream (a decode-ahead, a cache):
+   * returns it, or null to have the blob decoded as usual.
+   */
+  @FunctionalInterface
+  public interface DecodedSource {
+    InputStream openDecoded() throws IOException;
+  }
+
   private final int index;
   private final Descriptor descriptor;
   private final Digest verifyUncompressed;
   private final Opener opener;
+  private final DecodedSource decodedSource;
 
   /**
    * @param index 0 for the oldest (base) layer
@@ -34,10 +44,21 @@ public final class LayerBlob {
    *     already verifies the blob itself
    */
   public LayerBlob(int index, Descriptor descriptor, Digest verifyUncompressed, Opener opener) {
+    this(index, descriptor, verifyUncompressed, opener, null);
+  }
+
+  private LayerBlob(int index, Descriptor descriptor, Digest verifyUncompressed, Opener opener,
+      DecodedSource decodedSource) {
     this.index = index;
     this.descriptor = Objects.requireNonNull(descriptor, "descriptor");
     this.verifyUncompressed = verifyUncompressed;
     this.opener = Objects.requireNonNull(opener, "opener");
+    this.decodedSource = decodedSource;
+  }
+
+  /** This layer, with {@link #openTar()} asking {@code source} first (see {@link DecodedSource}). */
+  public LayerBlob withDecodedSource(DecodedSource source) {
+    return new LayerBlob(index, descriptor, verifyUncompressed, opener, Objects.requireNonNull(source, "source"));
   }
 
   public int index() {
@@ -61,12 +82,26 @@ public final class LayerBlob {
     return opener.open();
   }
 
-  /** The decoded tar stream of this layer. */
+  /** The decoded tar stream of this layer: from its {@link DecodedSource} if that has it, else decoded. */
   public InputStream openTar() throws IOException {
+    if (decodedSource != null) {
+      InputStream decoded = decodedSource.openDecoded();
+      if (decoded != null) {
+        return decoded;
+      }
+    }
     // Three stages on their own threads: reading and digesting the blob, decoding it, and the
     // caller's merge. On two cores decoding is the bottleneck and the other two hide behind it.
+    return new ReadAheadInputStream(decodeTar(), toString());
+  }
+
+  /**
+   * The blob decoded on the calling thread (the blob itself is read and digested on a thread of
+   * its own): for a caller that is itself a decoding thread, such as a decode-ahead.
+   */
+  public InputStream decodeTar() throws IOException {
     InputStream raw = new ReadAheadInputStream(opener.open(), toString() + " raw");
-    return new ReadAheadInputStream(LayerDecoder.decode(this, raw, verifyUncompressed), toString());
+    return LayerDecoder.decode(this, raw, verifyUncompressed);
   }
 
   /** For messages: {@code layer 2 (sha256:9f86d081884c)}. */

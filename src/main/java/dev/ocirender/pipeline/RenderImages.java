@@ -110,7 +110,9 @@ public final class RenderImages extends PTransform<PCollection<ImageGroup>, PCol
         OutputMetadata metadata = OutputMetadata.of(q.image(), first.manifestDigest(), q.platform(), q.format());
         try (ImageSource source = registries.open(q.image());
             StoreRenderTarget target = new StoreRenderTarget(store, q.output(), CatalogParser.format(q.format()), metadata, group.replaceVersion())) {
-          result = new Renderer(RenderListener.NONE).render(source, Platform.parse(q.platform()), target);
+          // One decoding thread: the runner already renders one image per core, so decoding layers
+          // ahead would only add the cost of its temporary store.
+          result = new Renderer(RenderListener.NONE, 1).render(source, Platform.parse(q.platform()), target);
           String rendered = result.image().manifestDigest().toString();
           if (!rendered.equals(first.manifestDigest())) {
             // The reference moved between resolving and rendering: the output would be labelled wrongly.

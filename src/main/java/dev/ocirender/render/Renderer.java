@@ -3,6 +3,8 @@ package dev.ocirender.render;
 import dev.ocirender.image.Messages;
 import dev.ocirender.image.Platform;
 import dev.ocirender.layer.LayerBlob;
+import dev.ocirender.layer.decoded.DecodeAhead;
+import dev.ocirender.layer.decoded.DecodedLayerStore;
 import dev.ocirender.merge.MergeException;
 import dev.ocirender.merge.MergeLimits;
 import dev.ocirender.merge.MergeListener;
@@ -31,6 +33,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * and the elapsed time. It does not retry, cache blobs, or publish outputs by itself; a pipeline or
  * CLI wraps it for that ({@link #renderToFile} is the local-file case).
  *
+ * <p>Layers are decoded on up to {@code decodeThreads} threads at once ({@link DecodeAhead}): the
+ * merge reads them newest first, one at a time, and meanwhile the older ones decode into a bounded
+ * store. With one thread each layer decodes as the merge reaches it. Outputs are the same either way.
+ *
  * <p>Thread-safe: one renderer may render several images at once, each call with its own state.
  */
 public final class Renderer {
@@ -40,15 +46,35 @@ public final class Renderer {
 
   private final RenderListener listener;
   private final MergeLimits limits;
+  private final int decodeThreads;
 
+  /** A renderer decoding up to as many layers at once as there are processors. */
   public Renderer(RenderListener listener) {
-    this(listener, MergeLimits.DEFAULT);
+    this(listener, MergeLimits.DEFAULT, defaultDecodeThreads());
   }
 
   /** A renderer whose images fail when they exceed {@code limits} (see {@link MergeLimits}). */
   public Renderer(RenderListener listener, MergeLimits limits) {
+    this(listener, limits, defaultDecodeThreads());
+  }
+
+  /** @param decodeThreads how many layers of one image may decode at once; 1 for one at a time */
+  public Renderer(RenderListener listener, int decodeThreads) {
+    this(listener, MergeLimits.DEFAULT, decodeThreads);
+  }
+
+  public Renderer(RenderListener listener, MergeLimits limits, int decodeThreads) {
     this.listener = Objects.requireNonNull(listener, "listener");
     this.limits = Objects.requireNonNull(limits, "limits");
+    if (decodeThreads < 1) {
+      throw new IllegalArgumentException("decodeThreads must be at least 1: " + decodeThreads);
+    }
+    this.decodeThreads = decodeThreads;
+  }
+
+  /** The processors available, or the system property {@code ocirender.decodeThreads} if set. */
+  public static int defaultDecodeThreads() {
+    return Math.max(1, Integer.getInteger("ocirender.decodeThreads", Runtime.getRuntime().availableProcessors()));
   }
 
   public Renderer() {
@@ -81,8 +107,9 @@ public final class Renderer {
           () -> new CountingInputStream(layer.openRaw(), counter)));
     }
     MergeStats stats;
-    try {
-      stats = OverlayMerge.run(counted, opener, progress, limits);
+    int threads = Math.min(decodeThreads, counted.size());
+    try (DecodeAhead ahead = threads > 1 ? new DecodeAhead(counted, DecodedLayerStore.withDefaults(), threads) : null) {
+      stats = OverlayMerge.run(ahead == null ? counted : ahead.layers(), opener, progress, limits);
     } catch (MergeException e) {
       // The merge already names the layer and entry.
       throw new RenderException(reference, Messages.describe(e), e);

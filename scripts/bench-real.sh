@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# Issue 14's end-to-end benchmarks (BENCHMARKS.md, "Real-file image"): the CLI as a fresh process
+# (`java -Xmx256m -jar target/ocirender.jar render ...`, a real output file), alternating with a
+# reference measured in the same run; one warm-up round, then ROUNDS rounds; medians; wall, CPU
+# (user+sys) and peak RSS from /usr/bin/time.
+#
+#   tar       render --format tar of the real-file image, decoding ahead on all cores (default),
+#             with -Docirender.spill=raw, and one layer at a time (-Docirender.decodeThreads=1),
+#             against dev.ocirender.bench.GunzipBlobs: the five blobs gunzipped one after the other
+#             by java.util.zip.GZIPInputStream to nowhere. Goal: <= 0.75x.
+#   squashfs  render --format squashfs (zstd 3) of the same image against
+#             `tar2sqfs -j 2 -c zstd -X level=3` of the merged tar (rendered once, untimed).
+#             Goal: at least 0.65 of tar2sqfs's speed, output within 2% of its size.
+#   million   the 1 000 001-entry layer: render to tar and squashfs at -Xmx256m (and -Xmx384m if
+#             that fails), against tar2sqfs of its merged tar (goal 4 rows: heap, size).
+#   startup   render of the built-in sample image to tar (goal: < 0.5 s wall).
+#
+# The images come from scripts/bench-image.sh (built into WORKDIR unless already there).
+# RAW_SPILL=1 adds a tar variant with -Docirender.spill=raw (uncompressed frames on disk).
+# Usage: scripts/bench-real.sh [tar|squashfs|million|startup|all] [ROUNDS] [WORKDIR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+what=${1:-all}
+rounds=${2:-5}
+work=${3:-target/bench-image}
+jar=${OCIRENDER_JAR:-target/ocirender.jar}
+[[ -f $jar ]] || mvn -q -o -DskipTests package
+[[ -f target/test-classes/dev/ocirender/bench/GunzipBlobs.class ]] || mvn -q -o -DskipTests test-compile
+[[ -d $work/real && -d $work/million ]] || scripts/bench-image.sh "$work"
+out=$work/out
+mkdir -p "$out"
+log=$out/rounds.txt
+: > "$log"
+echo "machine: $(nproc) cores, $(java -version 2>&1 | head -1), $(date -u '+%F %H:%M UTC'), load $(cut -d' ' -f1-3 /proc/loadavg)"
+
+blobs() { # the layer blobs of an OCI layout, oldest first
+  python3 - "$1" <<'PY'
+import json, sys
+d = sys.argv[1]
+m = json.load(open(d + "/index.json"))["manifests"][0]["digest"].split(":")[1]
+man = json.load(open(d + "/blobs/sha256/" + m))
+print(" ".join(d + "/blobs/sha256/" + l["digest"].split(":")[1] for l in man["layers"]))
+PY
+}
+
+# run NAME ROUND OUTPUT COMMAND...: times COMMAND (OUTPUT deleted before, untimed), logs a line.
+run() {
+  local name=$1 round=$2 output=$3
+  shift 3
+  rm -rf "$output"
+  sync
+  if /usr/bin/time -f "%e %U %S %M" -o "$out/time" "$@" > "$out/$name.log" 2>&1; then
+    read -r wall user sys rss < "$out/time"
+    local size=-
+    [[ -f $output ]] && size=$(stat -c %s "$output")
+    echo "round $round $name wall=$wall cpu=$(python3 -c "print(round($user+$sys,2))") maxrss_mb=$((rss / 1024)) size=$size"
+    [[ $round == 0 ]] || echo "$name $wall $user $sys $rss $size" >> "$log"
+  else
+    echo "round $round $name FAILED: $(grep -v '^Command\|^$' "$out/$name.log" | tail -1)"
+    echo "$name FAILED" >> "$log"
+  fi
+}
+
+summary() { # summary REFERENCE: medians, and each variant's wall and CPU over the reference's
+  python3 - "$log" "$1" <<'PY'
+import collections, statistics, sys
+runs, failed = collections.defaultdict(list), collections.Counter()
+for line in open(sys.argv[1]):
+    f = line.split()
+    if f[1] == "FAILED":
+        failed[f[0]] += 1
+        continue
+    runs[f[0]].append((float(f[1]), float(f[2]) + float(f[3]), int(f[4]) / 1024, f[5]))
+ref = sys.argv[2]
+med = {n: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v), max(r[2] for r in v), v[-1][3])
+       for n, v in runs.items()}
+for n, (w, c, rss, size) in med.items():
+    line = f"{n:22s} wall {w:7.2f} s  cpu {c:7.2f} s  peak rss {rss:6.0f} MB  size {size}"
+    if ref in med and n != ref:
+        line += f"  wall/ref {w / med[ref][0]:.3f}  speed/ref {med[ref][0] / w:.3f}  cpu/ref {c / med[ref][1]:.3f}"
+    print(line + (f"  ({failed[n]} failed)" if failed[n] else ""))
+for n in failed:
+    if n not in med:
+        print(f"{n:22s} failed in every round")
+PY
+}
+
+java_render=(java -Xmx256m -jar "$jar" render)
+
+if [[ $what == tar || $what == all ]]; then
+  : > "$log"
+  read -ra real < <(blobs "$work/real")
+  for round in $(seq 0 "$rounds"); do
+    run gunzip-reference "$round" /nonexistent java -cp target/test-classes dev.ocirender.bench.GunzipBlobs "${real[@]}"
+    run tar "$round" "$out/real.tar" "${java_render[@]}" "oci:$work/real:latest" --format tar --output "$out/real.tar"
+    [[ -z ${RAW_SPILL:-} ]] || run tar-raw-spill "$round" "$out/real-raw.tar" java -Docirender.spill=raw -Xmx256m \
+      -jar "$jar" render "oci:$work/real:latest" --format tar --output "$out/real-raw.tar"
+    run tar-one-decoder "$round" "$out/real-1.tar" java -Docirender.decodeThreads=1 -Xmx256m -jar "$jar" render \
+      "oci:$work/real:latest" --format tar --output "$out/real-1.tar"
+  done
+  cmp "$out/real.tar" "$out/real-1.tar" && echo "tar outputs identical with and without decoding ahead"
+  echo "== tar (reference: gunzip-reference)"
+  summary gunzip-reference
+fi
+
+if [[ $what == squashfs || $what == all ]]; then
+  : > "$log"
+  [[ -f $out/real.tar ]] || "${java_render[@]}" "oci:$work/real:latest" --format tar --output "$out/real.tar" 2> /dev/null
+  for round in $(seq 0 "$rounds"); do
+    run tar2sqfs "$round" "$out/real-tar2sqfs.sqfs" sh -c "tar2sqfs -q -j 2 -c zstd -X level=3 $out/real-tar2sqfs.sqfs < $out/real.tar"
+    run squashfs "$round" "$out/real.sqfs" "${java_render[@]}" "oci:$work/real:latest" --format squashfs --output "$out/real.sqfs"
+    run squashfs-one-decoder "$round" "$out/real-1.sqfs" java -Docirender.decodeThreads=1 -Xmx256m -jar "$jar" render \
+      "oci:$work/real:latest" --format squashfs --output "$out/real-1.sqfs"
+  done
+  cmp "$out/real.sqfs" "$out/real-1.sqfs" && echo "squashfs outputs identical with and without decoding ahead"
+  echo "== squashfs (reference: tar2sqfs)"
+  summary tar2sqfs
+fi
+
+if [[ $what == million || $what == all ]]; then
+  : > "$log"
+  rm -f "$out/million.tar"
+  java -Xmx1g -jar "$jar" render "oci:$work/million:latest" --format tar --output "$out/million.tar" 2> /dev/null
+  for round in $(seq 0 "$rounds"); do
+    run tar2sqfs-million "$round" "$out/million-tar2sqfs.sqfs" sh -c "tar2sqfs -q -j 2 -c zstd -X level=3 $out/million-tar2sqfs.sqfs < $out/million.tar"
+    for heap in 256m 384m; do
+      run "million-tar-$heap" "$round" "$out/million-$heap.tar" java "-Xmx$heap" -jar "$jar" render \
+        "oci:$work/million:latest" --format tar --output "$out/million-$heap.tar"
+      run "million-squashfs-$heap" "$round" "$out/million-$heap.sqfs" java "-Xmx$heap" -jar "$jar" render \
+        "oci:$work/million:latest" --format squashfs --output "$out/million-$heap.sqfs"
+    done
+  done
+  echo "== million-entry layer (reference: tar2sqfs-million)"
+  summary tar2sqfs-million
+fi
+
+if [[ $what == startup || $what == all ]]; then
+  : > "$log"
+  rm -rf "$out/sample"
+  spec=$(java -jar "$jar" sample "$out/sample")
+  for round in $(seq 0 "$rounds"); do
+    run startup-render "$round" "$out/sample.tar" java -jar "$jar" render "$spec" --output "$out/sample.tar"
+    run startup-version "$round" /nonexistent java -jar "$jar" --version
+  done
+  echo "== start-up: render of the sample image (goal < 0.5 s), and --version"
+  summary startup-version
+fi

@@ -1,0 +1,168 @@
+package dev.ocirender.layer.decoded;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.zip.CRC32C;
+import net.jpountz.lz4.LZ4Compressor;
+import net.jpountz.lz4.LZ4Exception;
+import net.jpountz.lz4.LZ4Factory;
+import net.jpountz.lz4.LZ4SafeDecompressor;
+
+/**
+ * An append-only file of checksummed frames: the on-disk form of decoded layer bytes.
+ *
+ * <p>Each frame is a 12-byte header (little-endian: decoded length, stored length, CRC32C of the
+ * decoded bytes) followed by the stored bytes: an LZ4 block, or the bytes themselves when LZ4
+ * would not save at least 1/16 (or when the file was made without compression), told apart by
+ * stored length equal to decoded length. The header is in the file so that the file describes
+ * itself (a later cache can scan it); the writer also returns each frame's {@link Frame} so a
+ * reader within the same process need not scan. A frame read back is checked against both its
+ * header and its checksum: a damaged or truncated file fails loudly, it is never used silently.
+ *
+ * <p>One writer thread appends; readers on other threads may read frames already appended
+ * (positional reads, so they do not disturb the writer). The file is unlinked as soon as it is
+ * open where the platform allows, so a crash leaves nothing behind.
+ */
+final class FrameFile implements Closeable {
+  static final int HEADER_SIZE = 12;
+
+  /** Where one frame is and what it holds. */
+  record Frame(long position, int decodedLength, int storedLength, int crc) {}
+
+  private static final LZ4Factory LZ4 = LZ4Factory.fastestInstance();
+
+  private final FileChannel channel;
+  private final boolean compress;
+  private final LZ4Compressor compressor = LZ4.fastCompressor();
+  private final LZ4SafeDecompressor decompressor = LZ4.safeDecompressor();
+  private final String name;
+  private long end;
+  private ByteBuffer packed = ByteBuffer.allocate(0);
+
+  private FrameFile(FileChannel channel, boolean compress, String name) {
+    this.channel = channel;
+    this.compress = compress;
+    this.name = name;
+  }
+
+  /** A new, empty frame file in {@code dir}, gone from the directory once closed (or at once). */
+  static FrameFile createTemp(Path dir, boolean compress, String what) throws IOException {
+    Files.createDirectories(dir);
+    Path path = Files.createTempFile(dir, "ocirender-decoded-", ".frames");
+    FileChannel channel = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE,
+        StandardOpenOption.DELETE_ON_CLOSE);
+    try {
+      Files.deleteIfExists(path); // POSIX: the open channel keeps the data; nothing survives a crash
+    } catch (IOException e) {
+      // not on this platform: DELETE_ON_CLOSE removes it
+    }
+    return new FrameFile(channel, compress, what + " (" + path + ")");
+  }
+
+  /** A frame file at {@code path}, created empty and kept after closing (a cache's, a test's). */
+  static FrameFile create(Path path, boolean compress) throws IOException {
+    FileChannel channel = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE,
+        StandardOpenOption.CREATE_NEW);
+    return new FrameFile(channel, compress, path.toString());
+  }
+
+  /** An existing frame file at {@code path}, to read frames whose {@link Frame}s are known. */
+  static FrameFile openExisting(Path path, boolean compress) throws IOException {
+    FrameFile f = new FrameFile(FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE), compress,
+        path.toString());
+    f.end = f.channel.size();
+    return f;
+  }
+
+  /** Appends {@code data[0, length)} as one frame. Writer thread only. */
+  Frame append(byte[] data, int length) throws IOException {
+    CRC32C crc = new CRC32C();
+    crc.update(data, 0, length);
+    int checksum = (int) crc.getValue();
+    int capacity = HEADER_SIZE + Math.max(length, compress ? compressor.maxCompressedLength(length) : 0);
+    if (packed.capacity() < capacity) {
+      packed = ByteBuffer.allocate(capacity).order(ByteOrder.LITTLE_ENDIAN);
+    }
+    byte[] out = packed.array();
+    int stored = length;
+    if (compress) {
+      int n = compressor.compress(data, 0, length, out, HEADER_SIZE, out.length - HEADER_SIZE);
+      if (n < length - (length >> 4)) {
+        stored = n;
+      }
+    }
+    if (stored == length) {
+      System.arraycopy(data, 0, out, HEADER_SIZE, length);
+    }
+    packed.clear();
+    packed.putInt(0, length).putInt(4, stored).putInt(8, checksum);
+    packed.limit(HEADER_SIZE + stored);
+    Frame frame = new Frame(end, length, stored, checksum);
+    long at = end;
+    while (packed.hasRemaining()) {
+      at += channel.write(packed, at);
+    }
+    end = at;
+    return frame;
+  }
+
+  /**
+   * Reads {@code frame} back into {@code into} (at least its decoded length long), using
+   * {@code scratch} (grown as needed, returned) for the stored bytes.
+   */
+  ByteBuffer read(Frame frame, byte[] into, ByteBuffer scratch) throws IOException {
+    int size = HEADER_SIZE + frame.storedLength();
+    if (scratch == null || scratch.capacity() < size) {
+      scratch = ByteBuffer.allocate(size).order(ByteOrder.LITTLE_ENDIAN);
+    }
+    scratch.clear().limit(size);
+    long at = frame.position();
+    while (scratch.hasRemaining()) {
+      int n = channel.read(scratch, at);
+      if (n < 0) {
+        throw new IOException(name + ": truncated frame at " + frame.position());
+      }
+      at += n;
+    }
+    if (scratch.getInt(0) != frame.decodedLength() || scratch.getInt(4) != frame.storedLength()
+        || scratch.getInt(8) != frame.crc()) {
+      throw new IOException(name + ": damaged frame header at " + frame.position());
+    }
+    byte[] stored = scratch.array();
+    int length = frame.decodedLength();
+    if (frame.storedLength() == length) {
+      System.arraycopy(stored, HEADER_SIZE, into, 0, length);
+    } else {
+      try {
+        int n = decompressor.decompress(stored, HEADER_SIZE, frame.storedLength(), into, 0, length);
+        if (n != length) {
+          throw new IOException(name + ": frame at " + frame.position() + " decodes to " + n + " bytes, not " + length);
+        }
+      } catch (LZ4Exception e) {
+        throw new IOException(name + ": corrupt LZ4 frame at " + frame.position() + ": " + e.getMessage(), e);
+      }
+    }
+    CRC32C crc = new CRC32C();
+    crc.update(into, 0, length);
+    if ((int) crc.getValue() != frame.crc()) {
+      throw new IOException(name + ": checksum mismatch in frame at " + frame.position());
+    }
+    return scratch;
+  }
+
+  /** Bytes appended so far. */
+  long size() {
+    return end;
+  }
+
+  @Override
+  public void close() throws IOException {
+    channel.close();
+  }
+}
