@@ -72,7 +72,8 @@ public final class ReadCatalog extends PTransform<PBegin, PCollectionTuple> {
           PipelineMetrics.catalogLines.inc();
           try {
             out.get(REQUESTS).output(parser.parse(catalog, line, text));
-          } catch (IllegalArgumentException e) {
+          } catch (Exception | Error e) { // a malformed line (or one deep enough to break a parser) is that line's dead letter
+            PerImage.rethrowIfFatal(e);
             PipelineMetrics.deadLetters.inc();
             out.get(CatalogPipeline.DEAD_LETTERS).output(Records.deadLetter("parse", catalog, line, text, null, e));
           }

@@ -77,7 +77,8 @@ public final class ResolveImages extends PTransform<PCollection<ImageRequest>, P
             (System.nanoTime() - start) / 1_000_000);
         PipelineMetrics.imagesResolved.inc();
         out.get(RESOLVED).output(KV.of(resolved.dedupKey(), resolved));
-      } catch (Exception e) {
+      } catch (Exception | Error e) {
+        PerImage.rethrowIfFatal(e); // an OutOfMemoryError must fail the worker, not one image
         PipelineMetrics.imagesFailed.inc();
         PipelineMetrics.deadLetters.inc();
         out.get(CatalogPipeline.DEAD_LETTERS).output(Records.deadLetter("resolve", request, e));

@@ -66,7 +66,7 @@ public final class SkipExisting extends PTransform<PCollection<ImageGroup>, PCol
       Optional<StoredOutput> existing;
       try {
         existing = router.forUri(uri).stat(uri);
-      } catch (IOException | RuntimeException e) {
+      } catch (Exception | Error e) { // one image's trouble stays its own (fatal JVM errors are rethrown)
         RenderImages.failGroup(group, "check-existing", e, out);
         return;
       }
@@ -74,9 +74,7 @@ public final class SkipExisting extends PTransform<PCollection<ImageGroup>, PCol
           && existing.get().metadata().isCompleteRenderOf(first.manifestDigest(), first.request().platform(), first.request().format())) {
         PipelineMetrics.imagesSkipped.inc();
         out.get(CatalogPipeline.RESULTS).output(Records.result(Records.SKIPPED, first, existing.get(), Records.RenderFacts.NONE, null));
-        for (ResolvedRequest d : group.duplicates()) {
-          out.get(CatalogPipeline.RESULTS).output(Records.result(Records.DUPLICATE, d, existing.get(), Records.RenderFacts.NONE, first.request()));
-        }
+        RenderImages.duplicates(group, existing.get(), Records.RenderFacts.NONE, null, out);
         return;
       }
       out.get(TO_RENDER).output(group.replacing(existing.map(StoredOutput::version).orElse(null)));
