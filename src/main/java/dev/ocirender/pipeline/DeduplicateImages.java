@@ -2,7 +2,6 @@ package dev.ocirender.pipeline;
 
 import java.util.ArrayList;
 import java.util.List;
-import org.apache.beam.sdk.coders.SerializableCoder;
 import org.apache.beam.sdk.transforms.DoFn;
 import org.apache.beam.sdk.transforms.GroupByKey;
 import org.apache.beam.sdk.transforms.PTransform;
@@ -22,7 +21,7 @@ public final class DeduplicateImages extends PTransform<PCollection<KV<String, R
     return resolved
         .apply("GroupSameRenders", GroupByKey.create())
         .apply("PickFirstInCatalog", ParDo.of(new PickCanonicalFn()))
-        .setCoder(SerializableCoder.of(ImageGroup.class));
+        .setCoder(ElementCoders.ImageGroupCoder.of());
   }
 
   /**

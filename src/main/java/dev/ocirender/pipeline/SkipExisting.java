@@ -4,7 +4,6 @@ import dev.ocirender.store.OutputStores;
 import dev.ocirender.store.StoredOutput;
 import java.io.IOException;
 import java.util.Optional;
-import org.apache.beam.sdk.coders.SerializableCoder;
 import org.apache.beam.sdk.coders.StringUtf8Coder;
 import org.apache.beam.sdk.transforms.DoFn;
 import org.apache.beam.sdk.transforms.PTransform;
@@ -37,7 +36,7 @@ public final class SkipExisting extends PTransform<PCollection<ImageGroup>, PCol
   public PCollectionTuple expand(PCollection<ImageGroup> groups) {
     PCollectionTuple out = groups.apply("CheckExistingOutputs", ParDo.of(new SkipExistingFn(stores, overwrite))
         .withOutputTags(TO_RENDER, TupleTagList.of(CatalogPipeline.RESULTS).and(CatalogPipeline.DEAD_LETTERS)));
-    out.get(TO_RENDER).setCoder(SerializableCoder.of(ImageGroup.class));
+    out.get(TO_RENDER).setCoder(ElementCoders.ImageGroupCoder.of());
     out.get(CatalogPipeline.RESULTS).setCoder(StringUtf8Coder.of());
     out.get(CatalogPipeline.DEAD_LETTERS).setCoder(StringUtf8Coder.of());
     return out;
