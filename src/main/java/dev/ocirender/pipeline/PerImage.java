@@ -37,7 +37,7 @@ final class PerImage {
   private static final Logger LOG = LoggerFactory.getLogger(PerImage.class);
   private static final AtomicLong THREADS = new AtomicLong();
   /** How long a timed-out thread gets to notice its interrupt before it is left behind. */
-  private static final Duration GRACE = Duration.ofSeconds(10);
+  private static final Duration GRACE = Duration.ofSeconds(3);
 
   private PerImage() {}
 
@@ -96,8 +96,8 @@ final class PerImage {
         LOG.warn("{}: still running {} s after its timeout and interrupt; left to finish in the background",
             what, GRACE.toSeconds());
       }
-      throw new TimeoutExceededException(what + " took longer than " + timeout.toSeconds()
-          + " s (--renderTimeoutSeconds); interrupted");
+      String limit = timeout.toMillis() % 1000 == 0 ? timeout.toSeconds() + " s" : timeout.toMillis() + " ms";
+      throw new TimeoutExceededException(what + " took longer than " + limit + " (--renderTimeoutSeconds); interrupted");
     } catch (InterruptedException e) {
       // The runner is cancelling this bundle: stop the work too, and let the runner see it.
       task.cancel(true);

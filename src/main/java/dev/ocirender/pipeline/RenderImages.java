@@ -11,6 +11,7 @@ import dev.ocirender.store.OutputMetadata;
 import dev.ocirender.store.OutputStore;
 import dev.ocirender.store.OutputStores;
 import dev.ocirender.store.StoredOutput;
+import java.io.Closeable;
 import java.io.IOException;
 import java.io.Serializable;
 import java.time.Duration;
@@ -146,7 +147,8 @@ public final class RenderImages extends PTransform<PCollection<ImageGroup>, PCol
       String pinned = PinnedReference.of(q.image(), first.manifestDigest());
       long start = System.nanoTime();
       Rendered rendered;
-      ImageSource[] open = new ImageSource[1];
+      // What a timed-out render holds, closed from the DoFn's thread to unblock it and clean up ({@link #abandon}).
+      Closeable[] open = new Closeable[2];
       try {
         rendered = PerImage.call("rendering " + q.image(), limits.timeout(), () -> {
           OutputStore store = OutputStores.limited(router.forUri(q.output()), limits.maxOutputBytes());
@@ -155,6 +157,7 @@ public final class RenderImages extends PTransform<PCollection<ImageGroup>, PCol
               StoreRenderTarget target = new StoreRenderTarget(store, q.output(), CatalogParser.format(q.format()), metadata,
                   group.replaceVersion())) {
             open[0] = source;
+            open[1] = target;
             RenderResult result = new Renderer(RenderListener.NONE).render(source, Platform.parse(q.platform()), target);
             String digest = result.image().manifestDigest().toString();
             if (!digest.equals(first.manifestDigest())) {
@@ -164,7 +167,7 @@ public final class RenderImages extends PTransform<PCollection<ImageGroup>, PCol
             }
             return new Rendered(result, target.publish());
           }
-        }, () -> closeQuietly(open[0]));
+        }, () -> abandon(open));
       } catch (InterruptedException e) {
         throw e;
       } catch (Throwable e) {
@@ -208,12 +211,20 @@ public final class RenderImages extends PTransform<PCollection<ImageGroup>, PCol
       duplicates(group, stored, new Records.RenderFacts(facts.entries(), facts.layers(), 0, 0), verdict, out);
     }
 
-    private static void closeQuietly(ImageSource source) {
-      if (source != null) {
-        try {
-          source.close();
-        } catch (IOException | RuntimeException e) {
-          // unblocking a render that is being abandoned; its own error is the one reported
+    /**
+     * Closes what a render that ran out of time holds: its source (blocked reads fail) and its
+     * target (the unpublished upload is discarded, so no temporary output stays behind even if the
+     * render thread never comes back, say blocked in a kernel call). Runs while the render thread
+     * may still be alive: its next read or write then fails, which is the point.
+     */
+    private static void abandon(Closeable[] open) {
+      for (Closeable c : open) {
+        if (c != null) {
+          try {
+            c.close();
+          } catch (IOException | RuntimeException e) {
+            // unblocking a render that is being abandoned; its timeout is the error reported
+          }
         }
       }
     }
