@@ -165,7 +165,10 @@ class PoisonCatalogTest {
     Path outputs = c.dir().resolve("outputs");
     Path results = c.dir().resolve("results");
     Path metricsFile = c.dir().resolve("metrics.json");
+    // An OutOfMemoryError ends the JVM at once, as a worker's would: without this, a runner thread that
+    // dies of it can leave the job waiting forever.
     List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), HEAP,
+        "-XX:+ExitOnOutOfMemoryError",
         "-Dpoison.metrics=" + metricsFile, "-cp", System.getProperty("java.class.path"), PoisonCatalogRun.class.getName(),
         "--catalog=" + c.dir().resolve("catalog.jsonl"), "--outputPrefix=" + outputs, "--resultsPrefix=" + results + "/",
         "--maxOutputBytes=" + MAX_OUTPUT, "--renderTimeoutSeconds=" + TIMEOUT_SECONDS, "--registryRetries=2",
@@ -173,10 +176,11 @@ class PoisonCatalogTest {
     cmd.addAll(List.of(runnerArgs));
     Path log = c.dir().resolve("job.log");
     Process job = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-    boolean ended = job.waitFor(10, TimeUnit.MINUTES);
+    boolean ended = job.waitFor(6, TimeUnit.MINUTES);
     if (!ended) {
-      job.destroyForcibly();
+      job.destroyForcibly().waitFor();
     }
+    assertThat(ended).as(name + ": the job ended within 6 minutes (log: " + tail(log) + ")").isTrue();
     assertThat(job.exitValue()).as(name + ": the job finished (log: " + tail(log) + ")").isZero();
 
     List<JsonNode> resultRecords = CatalogFixture.readRecords(results, "results");
