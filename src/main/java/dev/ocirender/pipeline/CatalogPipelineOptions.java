@@ -61,6 +61,20 @@ public interface CatalogPipelineOptions extends PipelineOptions {
 
   void setOutputGcsHost(String value);
 
+  @Description("The longest one image may take to render and publish (and, with verifyOutputs, to verify), in "
+      + "seconds. An image over it is interrupted and becomes a dead letter; the job goes on.")
+  @Default.Long(4 * 3600)
+  long getRenderTimeoutSeconds();
+
+  void setRenderTimeoutSeconds(long value);
+
+  @Description("The largest output one image may write, in bytes: a render past it (say a small layer that expands "
+      + "enormously) stops there, publishes nothing and becomes a dead letter. 0: no limit.")
+  @Default.Long(1L << 40)
+  long getMaxOutputBytes();
+
+  void setMaxOutputBytes(long value);
+
   // Registries (docker:// images). Each worker JVM keeps one set of HTTP clients, one download pool
   // and one on-disk blob cache for all images it resolves and renders (WorkerRegistries), so layers
   // that images share are downloaded once per worker. Credentials are not options: they come from the

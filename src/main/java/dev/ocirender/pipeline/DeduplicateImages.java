@@ -2,7 +2,6 @@ package dev.ocirender.pipeline;
 
 import java.util.ArrayList;
 import java.util.List;
-import org.apache.beam.sdk.coders.SerializableCoder;
 import org.apache.beam.sdk.transforms.DoFn;
 import org.apache.beam.sdk.transforms.GroupByKey;
 import org.apache.beam.sdk.transforms.PTransform;
@@ -22,17 +21,20 @@ public final class DeduplicateImages extends PTransform<PCollection<KV<String, R
     return resolved
         .apply("GroupSameRenders", GroupByKey.create())
         .apply("PickFirstInCatalog", ParDo.of(new PickCanonicalFn()))
-        .setCoder(SerializableCoder.of(ImageGroup.class));
+        .setCoder(ElementCoders.ImageGroupCoder.of());
   }
 
-  /** Sorts a group by catalog order; the first is rendered, the rest are duplicates. */
+  /**
+   * Sorts a group by catalog order; the first is rendered, the rest are duplicates. They are counted
+   * as {@code images_duplicate} only when their result is written: if the render fails they become
+   * dead letters instead.
+   */
   static final class PickCanonicalFn extends DoFn<KV<String, Iterable<ResolvedRequest>>, ImageGroup> {
     @ProcessElement
     public void process(@Element KV<String, Iterable<ResolvedRequest>> group, OutputReceiver<ImageGroup> out) {
       List<ResolvedRequest> all = new ArrayList<>();
       group.getValue().forEach(all::add);
       all.sort((a, b) -> ImageRequest.CATALOG_ORDER.compare(a.request(), b.request()));
-      PipelineMetrics.imagesDuplicate.inc(all.size() - 1);
       out.output(new ImageGroup(all.get(0), all.subList(1, all.size()), null));
     }
   }

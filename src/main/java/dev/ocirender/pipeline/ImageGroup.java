@@ -1,6 +1,5 @@
 package dev.ocirender.pipeline;
 
-import java.io.Serializable;
 import java.util.List;
 
 /**
@@ -12,9 +11,10 @@ import java.util.List;
  * @param duplicates the other lines, in catalog order
  * @param replaceVersion when an output exists at the canonical output and is being replaced (a
  *     different digest there, or {@code --overwrite}), its store version; null when none exists
+ *
+ * <p>Carried between steps by {@link ElementCoders} (deterministic, field by field).
  */
-public record ImageGroup(ResolvedRequest canonical, List<ResolvedRequest> duplicates, String replaceVersion)
-    implements Serializable {
+public record ImageGroup(ResolvedRequest canonical, List<ResolvedRequest> duplicates, String replaceVersion) {
 
   public ImageGroup {
     duplicates = List.copyOf(duplicates);

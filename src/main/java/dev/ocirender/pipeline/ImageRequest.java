@@ -1,6 +1,5 @@
 package dev.ocirender.pipeline;
 
-import java.io.Serializable;
 import java.util.Comparator;
 
 /**
@@ -15,9 +14,10 @@ import java.util.Comparator;
  * @param platform normalised {@code os/arch[/variant]}
  * @param format the format's name ({@code tar})
  * @param output the output URI
+ *
+ * <p>Carried between steps by {@link ElementCoders} (deterministic, field by field).
  */
-public record ImageRequest(String catalog, long line, String text, String image, String platform, String format, String output)
-    implements Serializable {
+public record ImageRequest(String catalog, long line, String text, String image, String platform, String format, String output) {
 
   /** Catalog order: by file, then line. What makes the choice among duplicates deterministic. */
   public static final Comparator<ImageRequest> CATALOG_ORDER =

@@ -6,7 +6,6 @@ import java.io.InputStreamReader;
 import java.nio.channels.Channels;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
-import org.apache.beam.sdk.coders.SerializableCoder;
 import org.apache.beam.sdk.coders.StringUtf8Coder;
 import org.apache.beam.sdk.io.FileIO;
 import org.apache.beam.sdk.io.fs.EmptyMatchTreatment;
@@ -44,7 +43,7 @@ public final class ReadCatalog extends PTransform<PBegin, PCollectionTuple> {
         .apply("OpenCatalogFiles", FileIO.readMatches())
         .apply("ParseCatalogLines", ParDo.of(new ParseCatalogFn(parser))
             .withOutputTags(REQUESTS, TupleTagList.of(CatalogPipeline.DEAD_LETTERS)));
-    out.get(REQUESTS).setCoder(SerializableCoder.of(ImageRequest.class));
+    out.get(REQUESTS).setCoder(ElementCoders.ImageRequestCoder.of());
     out.get(CatalogPipeline.DEAD_LETTERS).setCoder(StringUtf8Coder.of());
     return out;
   }
@@ -72,7 +71,8 @@ public final class ReadCatalog extends PTransform<PBegin, PCollectionTuple> {
           PipelineMetrics.catalogLines.inc();
           try {
             out.get(REQUESTS).output(parser.parse(catalog, line, text));
-          } catch (IllegalArgumentException e) {
+          } catch (Exception | Error e) { // a malformed line (or one deep enough to break a parser) is that line's dead letter
+            PerImage.rethrowIfFatal(e);
             PipelineMetrics.deadLetters.inc();
             out.get(CatalogPipeline.DEAD_LETTERS).output(Records.deadLetter("parse", catalog, line, text, null, e));
           }

@@ -21,6 +21,9 @@ public final class Records {
   public static final String DUPLICATE = "duplicate";
 
   private static final ObjectMapper JSON = new ObjectMapper();
+  /** Longest message and stack trace kept in a dead letter, in characters. */
+  static final int MAX_MESSAGE = 4096;
+  static final int MAX_STACK_TRACE = 32 * 1024;
 
   private Records() {}
 
@@ -76,11 +79,34 @@ public final class Records {
     n.put("image", image);
     n.put("stage", stage);
     n.put("errorClass", error.getClass().getName());
-    n.put("message", Messages.describe(error));
+    n.put("message", bounded(message(error), MAX_MESSAGE));
     StringWriter trace = new StringWriter();
     error.printStackTrace(new PrintWriter(trace));
-    n.put("stackTrace", trace.toString());
+    n.put("stackTrace", bounded(trace.toString(), MAX_STACK_TRACE));
     return write(n);
+  }
+
+  /**
+   * The dead letter's message: the error's own one line, and for an {@link Error} (a stack overflow
+   * has no message at all) its class first, so the cause is named in the message itself.
+   */
+  static String message(Throwable error) {
+    if (error instanceof StackOverflowError) {
+      return "java.lang.StackOverflowError: the image's structure (a path or tree) is deeper than this worker's "
+          + "stack allows; the image is skipped and the worker goes on";
+    }
+    if (error instanceof Error) {
+      return error.getClass().getName() + (error.getMessage() == null ? "" : ": " + Messages.describe(error));
+    }
+    return Messages.describe(error);
+  }
+
+  /** {@code s} cut to {@code max} characters, saying how long it was: names in messages can be a megabyte long. */
+  static String bounded(String s, int max) {
+    if (s.length() <= max) {
+      return s;
+    }
+    return s.substring(0, max) + "… (cut; " + s.length() + " characters in all)";
   }
 
   static String deadLetter(String stage, ImageRequest q, Throwable error) {

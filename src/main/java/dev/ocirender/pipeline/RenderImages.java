@@ -11,7 +11,10 @@ import dev.ocirender.store.OutputMetadata;
 import dev.ocirender.store.OutputStore;
 import dev.ocirender.store.OutputStores;
 import dev.ocirender.store.StoredOutput;
+import java.io.Closeable;
 import java.io.IOException;
+import java.io.Serializable;
+import java.time.Duration;
 import org.apache.beam.sdk.coders.StringUtf8Coder;
 import org.apache.beam.sdk.transforms.DoFn;
 import org.apache.beam.sdk.transforms.PTransform;
@@ -30,37 +33,62 @@ import org.apache.beam.sdk.values.TupleTagList;
  * runner's workers and threads, not from inside the DoFn. {@code docker://} layers come through the
  * worker's shared blob cache ({@link WorkerRegistries}), so images that share base layers download
  * them once per worker.
+ *
+ * <p>What one image can do is contained ({@link PerImage}): anything it throws, a stack overflow
+ * included, and a render over {@code --renderTimeoutSeconds} become its dead letters; an output
+ * past {@code --maxOutputBytes} is stopped. The worker opens the reference pinned to the manifest
+ * digest that was resolved ({@link PinnedReference}). A runner that re-runs a bundle finds the
+ * outputs its first attempt published and answers them as rendered
+ * ({@link OutputStore#adoptEarlierPublish}).
  */
 public final class RenderImages extends PTransform<PCollection<ImageGroup>, PCollectionTuple> {
 
+  /** The per-image limits of the render step. */
+  public record Limits(Duration timeout, long maxOutputBytes) implements Serializable {
+    private static final long serialVersionUID = 1L;
+
+    public static Limits from(CatalogPipelineOptions o) {
+      if (o.getRenderTimeoutSeconds() <= 0) {
+        throw new IllegalArgumentException("renderTimeoutSeconds must be positive, got " + o.getRenderTimeoutSeconds());
+      }
+      return new Limits(Duration.ofSeconds(o.getRenderTimeoutSeconds()), o.getMaxOutputBytes());
+    }
+  }
 
   private final OutputStores stores;
   private final WorkerRegistries.Settings registries;
   private final boolean verifyOutputs;
+  private final Limits limits;
 
   /**
    * @param registries how workers reach registries; one context and blob cache per worker ({@link WorkerRegistries})
    * @param verifyOutputs read each published output back and compare it with the image ({@link OutputVerifier})
    */
-  public RenderImages(OutputStores stores, WorkerRegistries.Settings registries, boolean verifyOutputs) {
+  public RenderImages(OutputStores stores, WorkerRegistries.Settings registries, boolean verifyOutputs, Limits limits) {
     this.stores = stores;
     this.registries = registries;
     this.verifyOutputs = verifyOutputs;
+    this.limits = limits;
   }
 
   @Override
   public PCollectionTuple expand(PCollection<ImageGroup> groups) {
     PCollectionTuple out = groups
         .apply("SpreadRenders", Reshuffle.viaRandomKey())
-        .apply("RenderImage", ParDo.of(new RenderImageFn(stores, registries, verifyOutputs))
+        .apply("RenderImage", ParDo.of(new RenderImageFn(stores, registries, verifyOutputs, limits))
             .withOutputTags(CatalogPipeline.RESULTS, TupleTagList.of(CatalogPipeline.DEAD_LETTERS)));
     out.get(CatalogPipeline.RESULTS).setCoder(StringUtf8Coder.of());
     out.get(CatalogPipeline.DEAD_LETTERS).setCoder(StringUtf8Coder.of());
     return out;
   }
 
-  /** Dead letters for every line of a group. */
+  /**
+   * Dead letters for every line of a group: the image failed, and so did its duplicates (which are
+   * then not counted as {@code images_duplicate}). Rethrows {@code e} instead when the worker must
+   * not go on ({@link PerImage#survivable}).
+   */
   static void failGroup(ImageGroup group, String stage, Throwable e, DoFn.MultiOutputReceiver out) {
+    PerImage.rethrowIfFatal(e);
     PipelineMetrics.imagesFailed.inc();
     out.get(CatalogPipeline.DEAD_LETTERS).output(Records.deadLetter(stage, group.canonical().request(), e));
     PipelineMetrics.deadLetters.inc();
@@ -70,18 +98,29 @@ public final class RenderImages extends PTransform<PCollection<ImageGroup>, PCol
     }
   }
 
+  /** Results for the duplicates of a group whose output exists, counted as {@code images_duplicate}. */
+  static void duplicates(ImageGroup group, StoredOutput output, Records.RenderFacts facts, OutputVerifier.Verdict verdict,
+      DoFn.MultiOutputReceiver out) {
+    for (ResolvedRequest d : group.duplicates()) {
+      out.get(CatalogPipeline.RESULTS).output(Records.result(Records.DUPLICATE, d, output, facts, group.canonical().request(), verdict));
+      PipelineMetrics.imagesDuplicate.inc();
+    }
+  }
+
   /** Renders one group's image to its canonical output. */
   static final class RenderImageFn extends DoFn<ImageGroup, String> {
     private final OutputStores stores;
     private final WorkerRegistries.Settings settings;
     private final boolean verifyOutputs;
+    private final Limits limits;
     private transient OutputStores.Router router;
     private transient WorkerRegistries registries;
 
-    RenderImageFn(OutputStores stores, WorkerRegistries.Settings settings, boolean verifyOutputs) {
+    RenderImageFn(OutputStores stores, WorkerRegistries.Settings settings, boolean verifyOutputs, Limits limits) {
       this.stores = stores;
       this.settings = settings;
       this.verifyOutputs = verifyOutputs;
+      this.limits = limits;
     }
 
     @Setup
@@ -91,7 +130,7 @@ public final class RenderImages extends PTransform<PCollection<ImageGroup>, PCol
     }
 
     @ProcessElement
-    public void process(@Element ImageGroup group, MultiOutputReceiver out) {
+    public void process(@Element ImageGroup group, MultiOutputReceiver out) throws InterruptedException {
       try {
         render(group, out);
       } finally {
@@ -99,38 +138,55 @@ public final class RenderImages extends PTransform<PCollection<ImageGroup>, PCol
       }
     }
 
-    private void render(ImageGroup group, MultiOutputReceiver out) {
+    /** What the render thread hands back; metrics and outputs are written on the DoFn's thread. */
+    private record Rendered(RenderResult result, StoredOutput stored) {}
+
+    private void render(ImageGroup group, MultiOutputReceiver out) throws InterruptedException {
       ResolvedRequest first = group.canonical();
       ImageRequest q = first.request();
+      String pinned = PinnedReference.of(q.image(), first.manifestDigest());
       long start = System.nanoTime();
-      RenderResult result;
-      StoredOutput stored;
+      Rendered rendered;
+      // What a timed-out render holds, closed from the DoFn's thread to unblock it and clean up ({@link #abandon}).
+      Closeable[] open = new Closeable[2];
       try {
-        OutputStore store = router.forUri(q.output());
-        OutputMetadata metadata = OutputMetadata.of(q.image(), first.manifestDigest(), q.platform(), q.format());
-        try (ImageSource source = registries.open(q.image());
-            StoreRenderTarget target = new StoreRenderTarget(store, q.output(), CatalogParser.format(q.format()), metadata, group.replaceVersion())) {
-          // One decoding thread: the runner already renders one image per core, so decoding layers
-          // ahead would only add the cost of its temporary store.
-          result = new Renderer(RenderListener.NONE, 1).render(source, Platform.parse(q.platform()), target);
-          String rendered = result.image().manifestDigest().toString();
-          if (!rendered.equals(first.manifestDigest())) {
-            // The reference moved between resolving and rendering: the output would be labelled wrongly.
-            throw new IOException(q.image() + " now resolves to " + rendered + ", not " + first.manifestDigest()
-                + " as when the job started; not publishing");
+        rendered = PerImage.call("rendering " + q.image(), limits.timeout(), () -> {
+          OutputStore store = OutputStores.limited(router.forUri(q.output()), limits.maxOutputBytes());
+          OutputMetadata metadata = OutputMetadata.of(q.image(), first.manifestDigest(), q.platform(), q.format());
+          try (ImageSource source = registries.open(pinned);
+              StoreRenderTarget target = new StoreRenderTarget(store, q.output(), CatalogParser.format(q.format()), metadata,
+                  group.replaceVersion())) {
+            open[0] = source;
+            open[1] = target;
+            // One decoding thread: the runner already renders one image per core, so decoding layers
+            // ahead would only add the cost of its temporary store.
+            RenderResult result = new Renderer(RenderListener.NONE, 1).render(source, Platform.parse(q.platform()), target);
+            String digest = result.image().manifestDigest().toString();
+            if (!digest.equals(first.manifestDigest())) {
+              // Only for references that cannot be pinned (docker-archive): the output would be labelled wrongly.
+              throw new IOException(q.image() + " now resolves to " + digest + ", not " + first.manifestDigest()
+                  + " as when the job started; not publishing");
+            }
+            return new Rendered(result, target.publish());
           }
-          stored = target.publish();
-        }
-      } catch (IOException | RuntimeException e) {
+        }, () -> abandon(open));
+      } catch (InterruptedException e) {
+        throw e;
+      } catch (Throwable e) {
         failGroup(group, "render", e, out);
         return;
       }
       long millis = (System.nanoTime() - start) / 1_000_000;
+      StoredOutput stored = rendered.stored();
       OutputVerifier.Verdict verdict = null;
       if (verifyOutputs) {
         try {
-          verdict = OutputVerifier.verify(stored.uri(), q.format(), q.image(), Platform.parse(q.platform()), registries::open);
-        } catch (IOException | RuntimeException e) {
+          verdict = PerImage.call("verifying " + stored.uri(), limits.timeout(),
+              () -> OutputVerifier.verify(stored.uri(), q.format(), pinned, Platform.parse(q.platform()), registries::open),
+              () -> {});
+        } catch (InterruptedException e) {
+          throw e;
+        } catch (Throwable e) {
           failGroup(group, "verify", e, out);
           return;
         }
@@ -142,6 +198,7 @@ public final class RenderImages extends PTransform<PCollection<ImageGroup>, PCol
           return;
         }
       }
+      RenderResult result = rendered.result();
       MergeStats stats = result.stats();
       PipelineMetrics.imagesRendered.inc();
       PipelineMetrics.layers.inc(result.image().layers().size());
@@ -153,14 +210,29 @@ public final class RenderImages extends PTransform<PCollection<ImageGroup>, PCol
       Records.RenderFacts facts = new Records.RenderFacts(stats.entriesWritten(), result.image().layers().size(), result.bytesRead(), millis);
       out.get(CatalogPipeline.RESULTS).output(Records.result(Records.RENDERED, first, stored, facts, null, verdict));
       // Duplicates describe the same output but cost nothing themselves.
-      Records.RenderFacts shared = new Records.RenderFacts(facts.entries(), facts.layers(), 0, 0);
-      for (ResolvedRequest d : group.duplicates()) {
-        out.get(CatalogPipeline.RESULTS).output(Records.result(Records.DUPLICATE, d, stored, shared, q, verdict));
+      duplicates(group, stored, new Records.RenderFacts(facts.entries(), facts.layers(), 0, 0), verdict, out);
+    }
+
+    /**
+     * Closes what a render that ran out of time holds: its source (blocked reads fail) and its
+     * target (the unpublished upload is discarded, so no temporary output stays behind even if the
+     * render thread never comes back, say blocked in a kernel call). Runs while the render thread
+     * may still be alive: its next read or write then fails, which is the point.
+     */
+    private static void abandon(Closeable[] open) {
+      for (Closeable c : open) {
+        if (c != null) {
+          try {
+            c.close();
+          } catch (IOException | RuntimeException e) {
+            // unblocking a render that is being abandoned; its timeout is the error reported
+          }
+        }
       }
     }
 
     @Teardown
-    public void teardown() throws IOException {
+    public void teardown() {
       registries = null; // the worker's context and cache outlive this instance on purpose
       if (router != null) {
         router.close();

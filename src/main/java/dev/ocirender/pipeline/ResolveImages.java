@@ -4,7 +4,6 @@ import dev.ocirender.image.Platform;
 import dev.ocirender.source.ImageSource;
 import dev.ocirender.source.ResolvedImage;
 import org.apache.beam.sdk.coders.KvCoder;
-import org.apache.beam.sdk.coders.SerializableCoder;
 import org.apache.beam.sdk.coders.StringUtf8Coder;
 import org.apache.beam.sdk.transforms.DoFn;
 import org.apache.beam.sdk.transforms.PTransform;
@@ -41,7 +40,7 @@ public final class ResolveImages extends PTransform<PCollection<ImageRequest>, P
         .apply("SpreadRequests", Reshuffle.viaRandomKey())
         .apply("ResolveManifests", ParDo.of(new ResolveManifestFn(registries))
             .withOutputTags(RESOLVED, TupleTagList.of(CatalogPipeline.DEAD_LETTERS)));
-    out.get(RESOLVED).setCoder(KvCoder.of(StringUtf8Coder.of(), SerializableCoder.of(ResolvedRequest.class)));
+    out.get(RESOLVED).setCoder(KvCoder.of(StringUtf8Coder.of(), ElementCoders.ResolvedRequestCoder.of()));
     out.get(CatalogPipeline.DEAD_LETTERS).setCoder(StringUtf8Coder.of());
     return out;
   }
@@ -77,7 +76,8 @@ public final class ResolveImages extends PTransform<PCollection<ImageRequest>, P
             (System.nanoTime() - start) / 1_000_000);
         PipelineMetrics.imagesResolved.inc();
         out.get(RESOLVED).output(KV.of(resolved.dedupKey(), resolved));
-      } catch (Exception e) {
+      } catch (Exception | Error e) {
+        PerImage.rethrowIfFatal(e); // an OutOfMemoryError must fail the worker, not one image
         PipelineMetrics.imagesFailed.inc();
         PipelineMetrics.deadLetters.inc();
         out.get(CatalogPipeline.DEAD_LETTERS).output(Records.deadLetter("resolve", request, e));

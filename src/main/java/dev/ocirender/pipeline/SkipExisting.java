@@ -4,7 +4,6 @@ import dev.ocirender.store.OutputStores;
 import dev.ocirender.store.StoredOutput;
 import java.io.IOException;
 import java.util.Optional;
-import org.apache.beam.sdk.coders.SerializableCoder;
 import org.apache.beam.sdk.coders.StringUtf8Coder;
 import org.apache.beam.sdk.transforms.DoFn;
 import org.apache.beam.sdk.transforms.PTransform;
@@ -37,7 +36,7 @@ public final class SkipExisting extends PTransform<PCollection<ImageGroup>, PCol
   public PCollectionTuple expand(PCollection<ImageGroup> groups) {
     PCollectionTuple out = groups.apply("CheckExistingOutputs", ParDo.of(new SkipExistingFn(stores, overwrite))
         .withOutputTags(TO_RENDER, TupleTagList.of(CatalogPipeline.RESULTS).and(CatalogPipeline.DEAD_LETTERS)));
-    out.get(TO_RENDER).setCoder(SerializableCoder.of(ImageGroup.class));
+    out.get(TO_RENDER).setCoder(ElementCoders.ImageGroupCoder.of());
     out.get(CatalogPipeline.RESULTS).setCoder(StringUtf8Coder.of());
     out.get(CatalogPipeline.DEAD_LETTERS).setCoder(StringUtf8Coder.of());
     return out;
@@ -66,7 +65,7 @@ public final class SkipExisting extends PTransform<PCollection<ImageGroup>, PCol
       Optional<StoredOutput> existing;
       try {
         existing = router.forUri(uri).stat(uri);
-      } catch (IOException | RuntimeException e) {
+      } catch (Exception | Error e) { // one image's trouble stays its own (fatal JVM errors are rethrown)
         RenderImages.failGroup(group, "check-existing", e, out);
         return;
       }
@@ -74,9 +73,7 @@ public final class SkipExisting extends PTransform<PCollection<ImageGroup>, PCol
           && existing.get().metadata().isCompleteRenderOf(first.manifestDigest(), first.request().platform(), first.request().format())) {
         PipelineMetrics.imagesSkipped.inc();
         out.get(CatalogPipeline.RESULTS).output(Records.result(Records.SKIPPED, first, existing.get(), Records.RenderFacts.NONE, null));
-        for (ResolvedRequest d : group.duplicates()) {
-          out.get(CatalogPipeline.RESULTS).output(Records.result(Records.DUPLICATE, d, existing.get(), Records.RenderFacts.NONE, first.request()));
-        }
+        RenderImages.duplicates(group, existing.get(), Records.RenderFacts.NONE, null, out);
         return;
       }
       out.get(TO_RENDER).output(group.replacing(existing.map(StoredOutput::version).orElse(null)));

@@ -68,6 +68,9 @@ public final class FileSystemsOutputStore implements OutputStore {
             throw new OutputExistsException(uri + " changed while it was rendered; not overwriting it", null);
           }
           FileSystems.rename(List.of(temp), List.of(target), MoveOptions.StandardMoveOptions.IGNORE_MISSING_FILES);
+        } catch (OutputExistsException lost) {
+          deleteQuietly(temp);
+          return adoptEarlierPublish(uri, complete, lost); // a retry of our own publish, or a refusal
         } catch (IOException | RuntimeException e) {
           deleteQuietly(temp);
           throw e;

@@ -79,7 +79,13 @@ public final class GcsOutputStore implements OutputStore {
     try {
       channel = storage.writer(info, precondition, Storage.BlobWriteOption.disableGzipContent());
     } catch (StorageException e) {
-      throw translate(uri, e);
+      IOException t = translate(uri, e);
+      if (t instanceof OutputExistsException lost) {
+        // Checked when the session starts: a retry finds its own earlier output (rendered again
+        // for nothing, but answered as that output), anything else fails before the render.
+        return Upload.alreadyPublished(adoptEarlierPublish(uri, metadata, lost), metadata);
+      }
+      throw t;
     }
     channel.setChunkSize(chunkSize);
     CRC32C crc = new CRC32C();
@@ -106,15 +112,19 @@ public final class GcsOutputStore implements OutputStore {
       protected StoredOutput publish(long size, OutputMetadata complete) throws IOException {
         Blob blob;
         try {
-          channel.close(); // finalises the upload; the precondition is checked now at the latest
-          blob = storage.get(id);
-        } catch (StorageException e) {
-          throw translate(uri, e);
-        } catch (IOException e) {
-          if (e.getCause() instanceof StorageException se) {
-            throw translate(uri, se);
+          try {
+            channel.close(); // finalises the upload; the precondition is checked now at the latest
+            blob = storage.get(id);
+          } catch (StorageException e) {
+            throw translate(uri, e);
+          } catch (IOException e) {
+            if (e.getCause() instanceof StorageException se) {
+              throw translate(uri, se);
+            }
+            throw e;
           }
-          throw e;
+        } catch (OutputExistsException lost) {
+          return adoptEarlierPublish(uri, complete, lost); // a retry of our own publish, or a refusal
         }
         if (blob == null) {
           throw new IOException("uploading " + uri + ": the finished upload is not there");

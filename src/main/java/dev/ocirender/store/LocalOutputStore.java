@@ -60,6 +60,9 @@ public final class LocalOutputStore implements OutputStore {
         try {
           checkPrecondition(path, uri, replaceVersion);
           file.publish();
+        } catch (OutputExistsException lost) {
+          file.close();
+          return adoptEarlierPublish(uri, complete, lost); // a retry of our own publish, or a refusal
         } finally {
           file.close();
         }

@@ -31,4 +31,30 @@ public interface OutputStore extends Closeable {
 
   /** Whether {@code uri} names a local file (for formats written through a local file first). */
   boolean isLocal(String uri);
+
+  /**
+   * What a publish does when its precondition failed. Runners re-run bundles (a lost worker, a
+   * failed task), so the render being published may be a retry whose earlier attempt already
+   * published this very output. When the output at {@code uri} is a complete render of the same
+   * manifest digest, platform and format as {@code wanted}, it is the result (with its own size and
+   * sha256); anything else there belongs to another writer and is left alone.
+   *
+   * @param lost the precondition failure, kept as the cause
+   * @throws OutputExistsException when the output there is not a complete render of the same image
+   */
+  default StoredOutput adoptEarlierPublish(String uri, OutputMetadata wanted, OutputExistsException lost) throws IOException {
+    Optional<StoredOutput> there = stat(uri);
+    if (there.isEmpty()) {
+      throw lost; // the precondition failed on something that is gone again: report what happened
+    }
+    OutputMetadata theirs = there.get().metadata();
+    if (theirs != null && theirs.isCompleteRenderOf(wanted.manifestDigest(), wanted.platform(), wanted.format())) {
+      return there.get();
+    }
+    String holds = theirs == null ? "an object without ocirender metadata"
+        : theirs.sha256() == null ? "an unfinished publish of " + theirs.manifestDigest()
+        : "a render of " + theirs.manifestDigest() + " " + theirs.platform() + " " + theirs.format();
+    throw new OutputExistsException(uri + " is owned by another writer: it holds " + holds + ", not "
+        + wanted.manifestDigest() + " " + wanted.platform() + " " + wanted.format() + "; not overwriting it", lost);
+  }
 }

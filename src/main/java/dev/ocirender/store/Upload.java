@@ -3,6 +3,7 @@ package dev.ocirender.store;
 import java.io.Closeable;
 import java.io.FilterOutputStream;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.io.OutputStream;
 import java.security.DigestOutputStream;
 import java.security.MessageDigest;
@@ -49,6 +50,25 @@ public abstract class Upload implements Closeable {
     return uri;
   }
 
+  /**
+   * Caps this output at {@code maxBytes}: a write past it fails with {@link OutputTooLargeException}
+   * (and the upload, never committed, publishes nothing). A guard against images whose small layers
+   * expand enormously; 0 or less means no cap.
+   */
+  public final Upload limitedTo(long maxBytes) {
+    counting.limit = maxBytes > 0 ? maxBytes : Long.MAX_VALUE;
+    return this;
+  }
+
+  /** An output that grew past its {@link #limitedTo cap}. */
+  public static final class OutputTooLargeException extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    OutputTooLargeException(String message) {
+      super(message);
+    }
+  }
+
   /** Where to write the output's bytes. */
   public final OutputStream stream() {
     return stream;
@@ -82,14 +102,31 @@ public abstract class Upload implements Closeable {
     abort();
   }
 
+  /**
+   * An upload whose output is already in place (a runner retry found its own earlier publish): the
+   * bytes written are discarded and {@link #commit()} answers {@code existing}.
+   */
+  public static Upload alreadyPublished(StoredOutput existing, OutputMetadata metadata) {
+    return new Upload(existing.uri(), metadata, OutputStream.nullOutputStream()) {
+      @Override
+      protected StoredOutput publish(long size, OutputMetadata complete) {
+        return existing;
+      }
+
+      @Override
+      protected void abort() {}
+    };
+  }
+
   /** Makes the bytes written so far visible under {@link #uri()} with {@code metadata}, or fails leaving nothing new there. */
   protected abstract StoredOutput publish(long size, OutputMetadata metadata) throws IOException;
 
   /** Throws away what was written; nothing may appear under {@link #uri()}. */
   protected abstract void abort() throws IOException;
 
-  private static final class Counting extends FilterOutputStream {
+  private final class Counting extends FilterOutputStream {
     long count;
+    long limit = Long.MAX_VALUE;
 
     Counting(OutputStream out) {
       super(out);
@@ -97,14 +134,27 @@ public abstract class Upload implements Closeable {
 
     @Override
     public void write(int b) throws IOException {
+      check(1);
       out.write(b);
       count++;
     }
 
     @Override
     public void write(byte[] b, int off, int len) throws IOException {
+      check(len);
       out.write(b, off, len);
       count += len;
+    }
+
+    private void check(int len) throws IOException {
+      if (count + len > limit) {
+        throw new OutputTooLargeException("output " + uri + " would grow past " + limit
+            + " bytes (the output size limit, --maxOutputBytes in the pipeline); stopped, nothing published");
+      }
+      // A render cut off by its deadline is interrupted: stop at the next write whatever the store.
+      if (Thread.currentThread().isInterrupted()) {
+        throw new InterruptedIOException("writing " + uri + ": interrupted");
+      }
     }
 
     @Override

@@ -137,6 +137,14 @@ final class CatalogFixture {
     return Files.readAllBytes(out);
   }
 
+  /** Renders {@code image} to a tar file at {@code out} with the single-image renderer, as the CLI does, and returns its bytes. */
+  static byte[] renderAloneTo(Path out, String image) throws IOException {
+    try (ImageSource source = ImageSources.open(image)) {
+      new Renderer().renderToFile(source, Platform.LINUX_AMD64, OutputFormat.TAR, out);
+    }
+    return Files.readAllBytes(out);
+  }
+
   /** Every JSON line of the files {@code prefix*} in {@code dir}. */
   static List<JsonNode> readRecords(Path dir, String prefix) throws IOException {
     List<JsonNode> out = new ArrayList<>();

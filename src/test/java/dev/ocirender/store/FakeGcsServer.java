@@ -39,9 +39,9 @@ import java.util.zip.CRC32C;
  * is checked against this. It can fail the next N chunk uploads with 503 to exercise the client's
  * retry. Loopback only; not a general emulator (no listing, ACLs, versioning, composition).
  */
-final class FakeGcsServer implements Closeable {
+public final class FakeGcsServer implements Closeable {
 
-  record StoredObject(byte[] content, long generation, long metageneration, Map<String, String> metadata, String contentType) {}
+  public record StoredObject(byte[] content, long generation, long metageneration, Map<String, String> metadata, String contentType) {}
 
   private record Session(String bucket, String name, Map<String, String> metadata, String contentType,
       Long ifGenerationMatch, ByteArrayOutputStream data) {}
@@ -61,21 +61,21 @@ final class FakeGcsServer implements Closeable {
   final List<String> requests = Collections.synchronizedList(new ArrayList<>());
   private final HttpServer server;
 
-  FakeGcsServer() throws IOException {
+  public FakeGcsServer() throws IOException {
     server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
     server.createContext("/", this::handle);
     server.start();
   }
 
-  String host() {
+  public String host() {
     return "http://127.0.0.1:" + server.getAddress().getPort();
   }
 
-  void put(String bucket, String name, byte[] content, Map<String, String> metadata) {
+  public void put(String bucket, String name, byte[] content, Map<String, String> metadata) {
     objects.put(bucket + "/" + name, new StoredObject(content, generations.incrementAndGet(), 1, metadata, "application/octet-stream"));
   }
 
-  StoredObject get(String bucket, String name) {
+  public StoredObject get(String bucket, String name) {
     return objects.get(bucket + "/" + name);
   }
 

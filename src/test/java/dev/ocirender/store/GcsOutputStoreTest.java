@@ -99,13 +99,36 @@ class GcsOutputStoreTest {
       upload.commit();
     }
     assertThat(server.get("bucket", "a.tar").content()).isEqualTo("new".getBytes());
+    long generation = server.get("bucket", "a.tar").generation();
+    OutputMetadata otherImage = OutputMetadata.of("oci:/img:v2", "sha256:" + "cd".repeat(32), "linux/amd64", "tar");
     assertThatThrownBy(() -> {
-      try (Upload upload = store.create("gs://bucket/a.tar", META, version)) { // stale generation
+      try (Upload upload = store.create("gs://bucket/a.tar", otherImage, version)) { // stale generation
         upload.stream().write("newer".getBytes());
         upload.commit();
       }
-    }).isInstanceOf(OutputExistsException.class);
+    }).isInstanceOf(OutputExistsException.class).hasMessageContaining("owned by another writer")
+        .hasMessageContaining(META.manifestDigest());
     assertThat(server.get("bucket", "a.tar").content()).isEqualTo("new".getBytes());
+    assertThat(server.get("bucket", "a.tar").generation()).isEqualTo(generation);
+  }
+
+  @Test
+  void retriedPublishOfTheSameRender_answersTheEarlierObject_withoutOverwriting() throws Exception {
+    StoredOutput first;
+    try (Upload upload = store.create("gs://bucket/r.tar", META, null)) {
+      upload.stream().write("rendered once".getBytes());
+      first = upload.commit();
+    }
+    long generation = server.get("bucket", "r.tar").generation();
+    StoredOutput retried;
+    try (Upload upload = store.create("gs://bucket/r.tar", META, null)) { // the runner re-ran the render
+      upload.stream().write("rendered once".getBytes());
+      retried = upload.commit();
+    }
+    assertThat(retried.size()).isEqualTo(first.size());
+    assertThat(retried.metadata().sha256()).isEqualTo(sha256("rendered once".getBytes()));
+    assertThat(retried.version()).isEqualTo(Long.toString(generation));
+    assertThat(server.get("bucket", "r.tar").generation()).isEqualTo(generation);
   }
 
   @Test

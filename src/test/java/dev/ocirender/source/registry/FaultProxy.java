@@ -45,6 +45,7 @@ public final class FaultProxy implements AutoCloseable {
       .followRedirects(HttpClient.Redirect.NEVER).build();
   private final Deque<Rule> rules = new ArrayDeque<>();
   private final List<String> requests = new CopyOnWriteArrayList<>();
+  private volatile boolean always500;
   private final List<String> authorizations = new CopyOnWriteArrayList<>();
   private final Set<Socket> open = ConcurrentHashMap.newKeySet();
   private volatile Function<String, String> redirect;
@@ -69,6 +70,15 @@ public final class FaultProxy implements AutoCloseable {
     return this;
   }
 
+  /**
+   * Every request from now on is answered with 500 and never reaches the upstream: a registry that
+   * is broken for good (the upstream need not even exist).
+   */
+  public FaultProxy failAllWith500() {
+    always500 = true;
+    return this;
+  }
+
   /** Blob GETs are answered with a 307 to {@code target.apply(path)} instead of being forwarded. */
   void redirectBlobs(Function<String, String> target) {
     redirect = target;
@@ -89,6 +99,9 @@ public final class FaultProxy implements AutoCloseable {
   }
 
   private synchronized Fault takeFault(String path) {
+    if (always500) {
+      return Fault.STATUS_500;
+    }
     for (Rule r : rules) {
       if (path.contains(r.pathContains())) {
         rules.remove(r);
