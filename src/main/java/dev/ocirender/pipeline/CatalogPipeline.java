@@ -1,6 +1,9 @@
 package dev.ocirender.pipeline;
 
 import dev.ocirender.store.OutputStores;
+import java.io.OutputStreamWriter;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
 import org.apache.beam.runners.dataflow.DataflowRunner;
 import org.apache.beam.sdk.Pipeline;
 import org.apache.beam.sdk.PipelineResult;
@@ -53,6 +56,8 @@ public final class CatalogPipeline {
 
   /** Builds and starts the pipeline; the caller waits for it. */
   public static PipelineResult run(CatalogPipelineOptions options) {
+    // Absolute local paths; on a Flink cluster also the parallelism and restart checks (FlinkSubmission).
+    FlinkSubmission.prepare(options, new PrintWriter(new OutputStreamWriter(System.err, StandardCharsets.UTF_8), true));
     Pipeline pipeline = Pipeline.create(options);
     Outputs outputs = expand(pipeline, options);
     write(outputs, options.getResultsPrefix());
