@@ -4,6 +4,7 @@ import dev.ocirender.pipeline.CatalogPipeline;
 import dev.ocirender.pipeline.CatalogPipelineOptions;
 import dev.ocirender.pipeline.DryRun;
 import dev.ocirender.pipeline.PipelineMetrics;
+import dev.ocirender.store.S3StoreOptions;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.util.ArrayList;
@@ -53,6 +54,7 @@ final class PipelineCommand implements Callable<Integer> {
   @Override
   public Integer call() throws IOException {
     PipelineOptionsFactory.register(CatalogPipelineOptions.class);
+    PipelineOptionsFactory.register(S3StoreOptions.class); // --s3PathStyleAccess
     CatalogPipelineOptions options = PipelineOptionsFactory.fromArgs(args.toArray(String[]::new))
         .withValidation().as(CatalogPipelineOptions.class);
     if (dryRun) {

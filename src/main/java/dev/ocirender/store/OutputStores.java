@@ -8,7 +8,7 @@ import java.io.Serializable;
 
 /**
  * Chooses the {@link OutputStore} for an output URI: {@code gs://} goes to {@link GcsOutputStore}
- * (the GCS client is made on first use), other {@code scheme://} URIs to
+ * (the GCS client is made on first use), {@code s3://} to {@link S3OutputStore}, other {@code scheme://} URIs to
  * {@link FileSystemsOutputStore}, and plain paths and {@code file:} URIs to
  * {@link LocalOutputStore}.
  *
@@ -20,13 +20,20 @@ public final class OutputStores implements Serializable {
   private static final long serialVersionUID = 1L;
 
   private final String gcsHost;
+  private final S3Settings s3;
 
   /**
    * @param gcsHost null for Google's endpoint; otherwise an HTTP endpoint speaking the GCS JSON API
    *     without authentication (an emulator or a test server)
    */
   public OutputStores(String gcsHost) {
+    this(gcsHost, S3Settings.defaults());
+  }
+
+  /** @param s3 how to reach {@code s3://} outputs (endpoint, region, path style, credentials) */
+  public OutputStores(String gcsHost, S3Settings s3) {
     this.gcsHost = gcsHost == null || gcsHost.isBlank() ? null : gcsHost;
+    this.s3 = s3;
   }
 
   /** Whether {@code uri} is a local path (a plain path or a {@code file:} URI). */
@@ -44,6 +51,7 @@ public final class OutputStores implements Serializable {
     private final LocalOutputStore local = new LocalOutputStore();
     private final FileSystemsOutputStore fileSystems = new FileSystemsOutputStore();
     private GcsOutputStore gcs;
+    private S3OutputStore s3Store;
 
     public synchronized OutputStore forUri(String uri) {
       if (isLocal(uri)) {
@@ -59,6 +67,12 @@ public final class OutputStores implements Serializable {
         }
         return gcs;
       }
+      if (uri.startsWith("s3://")) {
+        if (s3Store == null) {
+          s3Store = new S3OutputStore(s3.newClient());
+        }
+        return s3Store;
+      }
       return fileSystems;
     }
 
@@ -67,6 +81,10 @@ public final class OutputStores implements Serializable {
       if (gcs != null) {
         gcs.close();
         gcs = null;
+      }
+      if (s3Store != null) {
+        s3Store.close();
+        s3Store = null;
       }
     }
   }
