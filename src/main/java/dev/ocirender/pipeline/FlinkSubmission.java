@@ -92,7 +92,7 @@ public final class FlinkSubmission {
     boolean jobRetries = retries != null && retries > 0;
     if (!jobRetries && !clusterRestarts(master)) {
       warnings.println("ocirender: warning: the Flink cluster at " + master + " has no restart strategy, so a lost TaskManager "
-          + "fails the job: run with --useDataStreamForBatch=true --numberOfExecutionRetries=3 (the flink-cluster profile does), "
+          + "fails the job: run with --useDataStreamForBatch=true --numberOfExecutionRetries=6 --executionRetryDelay=15000 (the flink-cluster profile does), "
           + "or set restart-strategy.type: fixed-delay in the cluster's config.yaml");
     }
     warnings.flush();
