@@ -9,6 +9,7 @@ import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import org.apache.beam.runners.dataflow.DataflowRunner;
 import org.apache.beam.sdk.Pipeline;
+import org.apache.beam.sdk.io.aws2.s3.DefaultS3ClientBuilderFactory;
 import org.apache.beam.sdk.PipelineResult;
 import org.apache.beam.sdk.io.TextIO;
 import org.apache.beam.sdk.options.PipelineOptionsFactory;
@@ -63,7 +64,10 @@ public final class CatalogPipeline {
     // Absolute local paths; on a Flink cluster also the parallelism and restart checks (FlinkSubmission).
     FlinkSubmission.prepare(options, new PrintWriter(new OutputStreamWriter(System.err, StandardCharsets.UTF_8), true));
     // s3:// catalogs and results through Beam's S3 filesystem, with --s3PathStyleAccess applied like for outputs.
-    options.as(S3StoreOptions.class).setS3ClientFactoryClass(S3ClientFactory.class);
+    S3StoreOptions s3 = options.as(S3StoreOptions.class);
+    if (s3.getS3ClientFactoryClass() == DefaultS3ClientBuilderFactory.class) {
+      s3.setS3ClientFactoryClass(S3ClientFactory.class);
+    }
     Pipeline pipeline = Pipeline.create(options);
     Outputs outputs = expand(pipeline, options);
     write(outputs, options.getResultsPrefix());
