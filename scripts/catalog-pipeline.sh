@@ -47,7 +47,13 @@ if [[ $build -eq 1 ]]; then
   mvn -B -q -DskipTests package
 fi
 jar=target/ocirender.jar
-mapfile -t runner < <(grep -v '^\s*#' "$profile_file" | sed '/^\s*$/d')
+mapfile -t profile_options < <(grep -v '^\s*#' "$profile_file" | sed '/^\s*$/d')
+# An option given on the command line replaces the profile's option of the same name (Beam refuses
+# an option given twice: "expected one element but was: <8, 16>").
+runner=()
+for p in "${profile_options[@]}"; do
+  has "${p%%=*}=" || has "${p%%=*} " || runner+=("$p")
+done
 
 if has --catalog=; then
   exec java -jar "$jar" pipeline "${cli[@]}" "${runner[@]}" "${options[@]}"
@@ -63,9 +69,13 @@ if [[ ! -f "$work/images/sample/index.json" ]]; then
   done
 fi
 
+# The example names its images and outputs relative to the repository root; TaskManagers of a cluster
+# run elsewhere, so the job gets a copy with absolute paths.
+catalog="$work/local-example.jsonl"
+sed "s|target/pipeline-example/|$PWD/$work/|g" pipelines/catalog-render/catalogs/local-example.jsonl >"$catalog"
 run="$work/results/$(date -u +%Y%m%dT%H%M%SZ)-$profile"
 java -jar "$jar" pipeline "${cli[@]}" \
-  --catalog=pipelines/catalog-render/catalogs/local-example.jsonl \
+  --catalog="$catalog" \
   --outputPrefix="$work/outputs" \
   --resultsPrefix="$run/" \
   "${runner[@]}" "${options[@]}"

@@ -4,10 +4,13 @@ import dev.ocirender.pipeline.CatalogPipeline;
 import dev.ocirender.pipeline.CatalogPipelineOptions;
 import dev.ocirender.pipeline.DryRun;
 import dev.ocirender.pipeline.PipelineMetrics;
+import dev.ocirender.store.S3StoreOptions;
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import org.apache.beam.sdk.PipelineResult;
@@ -49,8 +52,9 @@ final class PipelineCommand implements Callable<Integer> {
   @Unmatched List<String> args = new ArrayList<>();
 
   @Override
-  public Integer call() {
+  public Integer call() throws IOException {
     PipelineOptionsFactory.register(CatalogPipelineOptions.class);
+    PipelineOptionsFactory.register(S3StoreOptions.class); // --s3PathStyleAccess
     CatalogPipelineOptions options = PipelineOptionsFactory.fromArgs(args.toArray(String[]::new))
         .withValidation().as(CatalogPipelineOptions.class);
     if (dryRun) {
@@ -59,12 +63,32 @@ final class PipelineCommand implements Callable<Integer> {
       out.flush();
       return 0;
     }
-    PipelineResult result = CatalogPipeline.run(options);
-    PipelineResult.State state = result.waitUntilFinish();
+    PipelineResult result;
+    PipelineResult.State state;
+    try {
+      result = CatalogPipeline.run(options);
+      state = result.waitUntilFinish();
+    } catch (RuntimeException e) {
+      throw slotShortage(e).orElseThrow(() -> e);
+    }
     PrintWriter err = spec.commandLine().getErr();
     err.println("pipeline " + state.toString().toLowerCase() + ": " + summary(result) + "; records under " + options.getResultsPrefix());
     err.flush();
     return state == PipelineResult.State.DONE ? 0 : 1;
+  }
+
+  /**
+   * A job that Flink could not give its slots fails deep inside a "Pipeline execution failed"
+   * exception; say what happened in one line instead.
+   */
+  static Optional<IOException> slotShortage(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t.getClass().getName().endsWith(".NoResourceAvailableException")) {
+        return Optional.of(new IOException("the Flink cluster did not give the job its task slots in time ("
+            + Main.oneLine(t.getMessage()) + "): run with a --parallelism the cluster's free slots allow, or add TaskManagers", e));
+      }
+    }
+    return Optional.empty();
   }
 
   static String summary(PipelineResult result) {

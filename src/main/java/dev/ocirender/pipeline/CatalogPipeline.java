@@ -1,8 +1,15 @@
 package dev.ocirender.pipeline;
 
 import dev.ocirender.store.OutputStores;
+import dev.ocirender.store.S3ClientFactory;
+import dev.ocirender.store.S3Settings;
+import dev.ocirender.store.S3StoreOptions;
+import java.io.OutputStreamWriter;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
 import org.apache.beam.runners.dataflow.DataflowRunner;
 import org.apache.beam.sdk.Pipeline;
+import org.apache.beam.sdk.io.aws2.s3.DefaultS3ClientBuilderFactory;
 import org.apache.beam.sdk.PipelineResult;
 import org.apache.beam.sdk.io.TextIO;
 import org.apache.beam.sdk.options.PipelineOptionsFactory;
@@ -42,6 +49,7 @@ public final class CatalogPipeline {
   public record Outputs(PCollection<String> results, PCollection<String> deadLetters) {}
 
   public static void main(String[] args) {
+    PipelineOptionsFactory.register(S3StoreOptions.class);
     CatalogPipelineOptions options = PipelineOptionsFactory.fromArgs(args).withValidation().as(CatalogPipelineOptions.class);
     PipelineResult result = run(options);
     // The Dataflow Flex Template launcher runs this main: it must return once the job is submitted,
@@ -53,6 +61,13 @@ public final class CatalogPipeline {
 
   /** Builds and starts the pipeline; the caller waits for it. */
   public static PipelineResult run(CatalogPipelineOptions options) {
+    // Absolute local paths; on a Flink cluster also the parallelism and restart checks (FlinkSubmission).
+    FlinkSubmission.prepare(options, new PrintWriter(new OutputStreamWriter(System.err, StandardCharsets.UTF_8), true));
+    // s3:// catalogs and results through Beam's S3 filesystem, with --s3PathStyleAccess applied like for outputs.
+    S3StoreOptions s3 = options.as(S3StoreOptions.class);
+    if (s3.getS3ClientFactoryClass() == DefaultS3ClientBuilderFactory.class) {
+      s3.setS3ClientFactoryClass(S3ClientFactory.class);
+    }
     Pipeline pipeline = Pipeline.create(options);
     Outputs outputs = expand(pipeline, options);
     write(outputs, options.getResultsPrefix());
@@ -66,7 +81,7 @@ public final class CatalogPipeline {
    */
   public static Outputs expand(Pipeline pipeline, CatalogPipelineOptions options) {
     CatalogParser parser = new CatalogParser(options.getOutputPrefix(), options.getPlatform(), options.getFormat());
-    OutputStores stores = new OutputStores(options.getOutputGcsHost());
+    OutputStores stores = new OutputStores(options.getOutputGcsHost(), S3Settings.from(options));
     WorkerRegistries.Settings registries = WorkerRegistries.Settings.from(options);
     registries.toRegistryOptions(); // invalid settings fail here, at construction, not on every worker
 

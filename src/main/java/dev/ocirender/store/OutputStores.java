@@ -12,7 +12,7 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Chooses the {@link OutputStore} for an output URI: {@code gs://} goes to {@link GcsOutputStore}
- * (the GCS client is made on first use), other {@code scheme://} URIs to
+ * (the GCS client is made on first use), {@code s3://} to {@link S3OutputStore}, other {@code scheme://} URIs to
  * {@link FileSystemsOutputStore}, and plain paths and {@code file:} URIs to
  * {@link LocalOutputStore}.
  *
@@ -31,6 +31,7 @@ public final class OutputStores implements Serializable {
 
   private final String gcsHost;
   private final boolean localThroughFileSystems;
+  private final S3Settings s3;
 
   /** GCS clients by endpoint ("" for Google's), one per JVM. */
   private static final Map<String, Storage> SHARED_GCS = new ConcurrentHashMap<>();
@@ -45,11 +46,17 @@ public final class OutputStores implements Serializable {
    *     without authentication (an emulator or a test server)
    */
   public OutputStores(String gcsHost) {
-    this(gcsHost, false);
+    this(gcsHost, S3Settings.defaults());
   }
 
-  private OutputStores(String gcsHost, boolean localThroughFileSystems) {
+  /** @param s3 how to reach {@code s3://} outputs (endpoint, region, path style, credentials) */
+  public OutputStores(String gcsHost, S3Settings s3) {
+    this(gcsHost, s3, false);
+  }
+
+  private OutputStores(String gcsHost, S3Settings s3, boolean localThroughFileSystems) {
     this.gcsHost = gcsHost == null || gcsHost.isBlank() ? null : gcsHost;
+    this.s3 = s3;
     this.localThroughFileSystems = localThroughFileSystems;
   }
 
@@ -59,7 +66,7 @@ public final class OutputStores implements Serializable {
    * {@link LocalOutputStore}. For tests of the FileSystems store's behaviour on a real disk.
    */
   public OutputStores withLocalPathsThroughFileSystems() {
-    return new OutputStores(gcsHost, true);
+    return new OutputStores(gcsHost, s3, true);
   }
 
   /** Whether {@code uri} is a local path (a plain path or a {@code file:} URI). */
@@ -102,6 +109,7 @@ public final class OutputStores implements Serializable {
     private final LocalOutputStore local = new LocalOutputStore();
     private final FileSystemsOutputStore fileSystems = new FileSystemsOutputStore();
     private GcsOutputStore gcs;
+    private S3OutputStore s3Store;
 
     public synchronized OutputStore forUri(String uri) {
       if (isLocal(uri)) {
@@ -113,13 +121,23 @@ public final class OutputStores implements Serializable {
         }
         return gcs;
       }
+      if (uri.startsWith("s3://")) {
+        if (s3Store == null) {
+          s3Store = new S3OutputStore(s3.newClient());
+        }
+        return s3Store;
+      }
       return fileSystems;
     }
 
     /** Releases this router; the shared clients stay for the next router of the JVM. */
     @Override
     public synchronized void close() {
-      gcs = null;
+      gcs = null; // the JVM's shared client stays for the next router
+      if (s3Store != null) {
+        s3Store.close();
+        s3Store = null;
+      }
     }
   }
 
