@@ -101,7 +101,7 @@ public final class LayerBlob {
    */
   public InputStream decodeTar() throws IOException {
     InputStream raw = new ReadAheadInputStream(opener.open(), toString() + " raw");
-    return LayerDecoder.decode(this, raw, verifyUncompressed);
+    return new BlobFailureFirst(LayerDecoder.decode(this, raw, verifyUncompressed), raw);
   }
 
   /** For messages: {@code layer 2 (sha256:9f86d081884c)}. */
