@@ -4,6 +4,7 @@ import dev.ocirender.image.Platform;
 import dev.ocirender.merge.MergeStats;
 import dev.ocirender.render.RenderListener;
 import dev.ocirender.render.RenderResult;
+import dev.ocirender.merge.MergeLimits;
 import dev.ocirender.render.Renderer;
 import dev.ocirender.render.StoreRenderTarget;
 import dev.ocirender.source.ImageSource;
@@ -37,22 +38,30 @@ public final class RenderImages extends PTransform<PCollection<ImageGroup>, PCol
   private final OutputStores stores;
   private final WorkerRegistries.Settings registries;
   private final boolean verifyOutputs;
+  private final MergeLimits limits;
 
   /**
    * @param registries how workers reach registries; one context and blob cache per worker ({@link WorkerRegistries})
    * @param verifyOutputs read each published output back and compare it with the image ({@link OutputVerifier})
    */
   public RenderImages(OutputStores stores, WorkerRegistries.Settings registries, boolean verifyOutputs) {
+    this(stores, registries, verifyOutputs, MergeLimits.DEFAULT);
+  }
+
+  /** @param limits each image's limits, for its render and its verification */
+  public RenderImages(OutputStores stores, WorkerRegistries.Settings registries, boolean verifyOutputs,
+      MergeLimits limits) {
     this.stores = stores;
     this.registries = registries;
     this.verifyOutputs = verifyOutputs;
+    this.limits = limits;
   }
 
   @Override
   public PCollectionTuple expand(PCollection<ImageGroup> groups) {
     PCollectionTuple out = groups
         .apply("SpreadRenders", Reshuffle.viaRandomKey())
-        .apply("RenderImage", ParDo.of(new RenderImageFn(stores, registries, verifyOutputs))
+        .apply("RenderImage", ParDo.of(new RenderImageFn(stores, registries, verifyOutputs, limits))
             .withOutputTags(CatalogPipeline.RESULTS, TupleTagList.of(CatalogPipeline.DEAD_LETTERS)));
     out.get(CatalogPipeline.RESULTS).setCoder(StringUtf8Coder.of());
     out.get(CatalogPipeline.DEAD_LETTERS).setCoder(StringUtf8Coder.of());
@@ -75,13 +84,19 @@ public final class RenderImages extends PTransform<PCollection<ImageGroup>, PCol
     private final OutputStores stores;
     private final WorkerRegistries.Settings settings;
     private final boolean verifyOutputs;
+    private final MergeLimits limits;
     private transient OutputStores.Router router;
     private transient WorkerRegistries registries;
 
     RenderImageFn(OutputStores stores, WorkerRegistries.Settings settings, boolean verifyOutputs) {
+      this(stores, settings, verifyOutputs, MergeLimits.DEFAULT);
+    }
+
+    RenderImageFn(OutputStores stores, WorkerRegistries.Settings settings, boolean verifyOutputs, MergeLimits limits) {
       this.stores = stores;
       this.settings = settings;
       this.verifyOutputs = verifyOutputs;
+      this.limits = limits;
     }
 
     @Setup
@@ -112,7 +127,7 @@ public final class RenderImages extends PTransform<PCollection<ImageGroup>, PCol
             StoreRenderTarget target = new StoreRenderTarget(store, q.output(), CatalogParser.format(q.format()), metadata, group.replaceVersion())) {
           // One decoding thread: the runner already renders one image per core, so decoding layers
           // ahead would only add the cost of its temporary store.
-          result = new Renderer(RenderListener.NONE, 1).render(source, Platform.parse(q.platform()), target);
+          result = new Renderer(RenderListener.NONE, limits, 1).render(source, Platform.parse(q.platform()), target);
           String rendered = result.image().manifestDigest().toString();
           if (!rendered.equals(first.manifestDigest())) {
             // The reference moved between resolving and rendering: the output would be labelled wrongly.
@@ -129,7 +144,7 @@ public final class RenderImages extends PTransform<PCollection<ImageGroup>, PCol
       OutputVerifier.Verdict verdict = null;
       if (verifyOutputs) {
         try {
-          verdict = OutputVerifier.verify(stored.uri(), q.format(), q.image(), Platform.parse(q.platform()), registries::open);
+          verdict = OutputVerifier.verify(stored.uri(), q.format(), q.image(), Platform.parse(q.platform()), registries::open, limits);
         } catch (IOException | RuntimeException e) {
           failGroup(group, "verify", e, out);
           return;
