@@ -4,8 +4,9 @@ import java.io.Serializable;
 
 /**
  * The sizes a layer's metadata may reach before {@link LayerTarReader} refuses the entry, checked as
- * each entry streams past. One small value so that the renderer, the CLI and the pipeline can pass
- * their own limits down later; {@link #DEFAULT} holds every image a container runtime can unpack
+ * each entry streams past. One small value that the CLI and the pipeline set and the renderer
+ * passes, inside {@code merge.MergeLimits}, to every reader of a layer's tar (and of a tar read back
+ * for verification); {@link #DEFAULT} holds every image a container runtime can unpack
  * on Linux, and refuses metadata that only a hostile or broken writer makes.
  *
  * <p>Each limit is one-line refusal naming the entry (its name cut to a bounded length, see
