@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.ocirender.image.Descriptor;
 import dev.ocirender.image.Digest;
 import dev.ocirender.layer.EntryHeader;
+import dev.ocirender.layer.EntryPath;
+import dev.ocirender.layer.EntryType;
 import dev.ocirender.layer.LayerBlob;
 import dev.ocirender.layer.LayerTarReader;
 import dev.ocirender.layer.SparseContent;
@@ -97,6 +99,69 @@ class TarSparseTest {
         new VerifyOptions(true, true, false, List.of()));
     assertThat(report.differences()).isEmpty();
     assertThat(report.equal()).isTrue();
+  }
+
+  /**
+   * A map that stops before the file's end (old GNU and PAX 0.x maps may) gets a zero-length last
+   * segment at the end in the output, so GNU tar and bsdtar restore the full length.
+   */
+  @Test
+  void mapEndingBeforeTheFileEnds_isWrittenWithItsTrailingHole() throws Exception {
+    byte[] data = "start".getBytes(StandardCharsets.US_ASCII);
+    Path out = tmp.resolve("trailing.tar");
+    try (TarEntrySink sink = new TarEntrySink(Files.newOutputStream(out))) {
+      sink.accept(EntryHeader.builder(EntryType.FILE, EntryPath.of("t")).mode(0644).size(SMALL).build(),
+          new OneSegment(data, SMALL));
+      sink.finish();
+    }
+    assertThat(Files.size(out)).isLessThan(8 * 1024);
+    ExternalTools.assumeTools("tar", "bsdtar", "stat");
+    for (String tool : List.of("tar", "bsdtar")) {
+      Path dir = Files.createDirectories(tmp.resolve(tool));
+      ExternalTools.run(dir, List.of(tool, "-xf", out.toString()));
+      Path t = dir.resolve("t");
+      assertThat(Files.size(t)).as(tool).isEqualTo(SMALL);
+      assertThat(allocated(t)).as(tool).isLessThan(1024 * 1024);
+      try (RandomAccessFile f = new RandomAccessFile(t.toFile(), "r")) {
+        assertThat(read(f, 0, 5)).isEqualTo("start");
+        assertThat(read(f, SMALL - 4, 4)).isEqualTo("\0\0\0\0");
+      }
+    }
+  }
+
+  /** A sparse content of one data segment at offset 0 and a hole to {@code realSize}, as a reader yields one. */
+  private static final class OneSegment extends ByteArrayInputStream implements SparseContent {
+    private final long realSize;
+
+    OneSegment(byte[] data, long realSize) {
+      super(data);
+      this.realSize = realSize;
+    }
+
+    @Override
+    public long realSize() {
+      return realSize;
+    }
+
+    @Override
+    public int segmentCount() {
+      return 1;
+    }
+
+    @Override
+    public long segmentOffset(int i) {
+      return 0;
+    }
+
+    @Override
+    public long segmentLength(int i) {
+      return buf.length;
+    }
+
+    @Override
+    public InputStream segmentData() {
+      return this;
+    }
   }
 
   private static void assertRestored(Path root) throws Exception {
