@@ -2,7 +2,6 @@ package dev.ocirender.cli;
 
 import dev.ocirender.image.Platform;
 import dev.ocirender.io.TemporaryFiles;
-import dev.ocirender.merge.MergeLimits;
 import dev.ocirender.merge.MergeStats;
 import dev.ocirender.squashfs.writer.ExternalSquashfsSink;
 import dev.ocirender.squashfs.writer.SquashfsCompression;
@@ -86,10 +85,7 @@ final class RenderCommand implements Callable<Integer> {
       description = "squashfs: build the image with mksquashfs or tar2sqfs (fed the merged tar) instead of the built-in writer.")
   String squashfsTool;
 
-  @Option(names = "--max-entries", paramLabel = "N", defaultValue = "" + MergeLimits.DEFAULT_MAX_ENTRIES,
-      description = "Fail an image with more than N tar entries (all layers, whiteouts included) before its metadata "
-          + "outgrows the heap. Default: ${DEFAULT-VALUE}.")
-  long maxEntries;
+  @Mixin LimitFlags limitFlags = new LimitFlags();
 
   @Option(names = "--stale-temp-hours", paramLabel = "H", defaultValue = "24",
       description = "Remove our own temporaries (.NAME.tmp-…, .NAME.old-…) older than H hours, which a killed "
@@ -105,10 +101,7 @@ final class RenderCommand implements Callable<Integer> {
     String details = "";
     removeStaleTemporaries();
     try (ImageSource image = registry.open(source)) {
-      if (maxEntries <= 0) {
-        throw new ParameterException(spec.commandLine(), "--max-entries must be positive: " + maxEntries);
-      }
-      Renderer renderer = new Renderer(progress == null ? RenderListener.NONE : progress, new MergeLimits(maxEntries));
+      Renderer renderer = new Renderer(progress == null ? RenderListener.NONE : progress, limitFlags.limits());
       if (format == OutputFormat.DIR) {
         try (DirectoryRenderTarget target = new DirectoryRenderTarget(output, force)) {
           result = renderer.renderTo(image, platform, target);

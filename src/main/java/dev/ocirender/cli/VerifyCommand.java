@@ -39,6 +39,8 @@ final class VerifyCommand implements Callable<Integer> {
 
   @Mixin RegistryFlags registry = new RegistryFlags();
 
+  @Mixin LimitFlags limitFlags = new LimitFlags();
+
   @Parameters(index = "0", paramLabel = "CANDIDATE", description = "What to check (path or image reference).")
   String candidate;
 
@@ -74,7 +76,7 @@ final class VerifyCommand implements Callable<Integer> {
     }
     VerifyOptions options = new VerifyOptions(!ignoreOwnership, mtime, !ignoreRootMetadata, ex);
     VerifyReport report = Verification.run(candidate, reference, registry::open,
-        platform, options);
+        platform, options, limitFlags.limits());
     PrintWriter out = spec.commandLine().getOut();
     out.print(json ? report.json() + "\n" : report.text());
     out.flush();

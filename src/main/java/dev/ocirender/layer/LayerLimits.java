@@ -1,9 +1,12 @@
 package dev.ocirender.layer;
 
+import java.io.Serializable;
+
 /**
  * The sizes a layer's metadata may reach before {@link LayerTarReader} refuses the entry, checked as
- * each entry streams past. One small value so that the renderer, the CLI and the pipeline can pass
- * their own limits down later; {@link #DEFAULT} holds every image a container runtime can unpack
+ * each entry streams past. One small value that the CLI and the pipeline set and the renderer
+ * passes, inside {@code merge.MergeLimits}, to every reader of a layer's tar (and of a tar read back
+ * for verification); {@link #DEFAULT} holds every image a container runtime can unpack
  * on Linux, and refuses metadata that only a hostile or broken writer makes.
  *
  * <p>Each limit is one-line refusal naming the entry (its name cut to a bounded length, see
@@ -24,7 +27,7 @@ package dev.ocirender.layer;
  * @param maxXattrTotalBytes the largest sum of one entry's xattr names and values (default 1 MiB)
  */
 public record LayerLimits(int maxPathBytes, int maxPathDepth, int maxNameBytes, int maxSymlinkTargetBytes,
-    int maxExtendedHeaderBytes, int maxXattrs, int maxXattrValueBytes, long maxXattrTotalBytes) {
+    int maxExtendedHeaderBytes, int maxXattrs, int maxXattrValueBytes, long maxXattrTotalBytes) implements Serializable {
 
   public static final LayerLimits DEFAULT = new LayerLimits(65_536, 4_096, 4_096, 4_095, 8 * 1024 * 1024, 1_024,
       65_536, 1024 * 1024);

@@ -8,9 +8,10 @@ import java.util.Arrays;
 /**
  * Expands a sparse entry: reads the stored segment bytes from {@code data} and yields the whole
  * file, holes as zeros, exactly {@code realSize} bytes. The map must be {@link SparseMap#validate
- * validated} first. Does not keep the file sparse: outputs that want holes can detect zero blocks.
+ * validated} first. Outputs that keep holes read the map and the stored bytes through
+ * {@link SparseContent} instead (the tar output), or detect zero blocks (the directory output).
  */
-final class SparseInputStream extends InputStream {
+final class SparseInputStream extends InputStream implements SparseContent {
 
   private final InputStream data;
   private final SparseMap map;
@@ -22,6 +23,36 @@ final class SparseInputStream extends InputStream {
     this.data = data;
     this.map = map;
     this.realSize = realSize;
+  }
+
+  @Override
+  public long realSize() {
+    return realSize;
+  }
+
+  @Override
+  public int segmentCount() {
+    return map.count();
+  }
+
+  @Override
+  public long segmentOffset(int i) {
+    return map.offset(i);
+  }
+
+  @Override
+  public long segmentLength(int i) {
+    return map.length(i);
+  }
+
+  @Override
+  public InputStream segmentData() {
+    if (position != 0) {
+      throw new IllegalStateException("the expanded content was read already");
+    }
+    // From here on the expanded view is void: mark it read to the end.
+    position = realSize;
+    return data;
   }
 
   @Override

@@ -3,6 +3,7 @@ package dev.ocirender.merge;
 import dev.ocirender.layer.EntryHeader;
 import dev.ocirender.layer.EntryPath;
 import dev.ocirender.layer.LayerBlob;
+import dev.ocirender.layer.LayerLimits;
 import dev.ocirender.layer.LayerTarReader;
 import java.io.IOException;
 import java.io.InputStream;
@@ -25,9 +26,9 @@ final class LayerIndex {
   private final Set<EntryPath> withDescendants = new HashSet<>();
   private final Set<EntryPath> nonDirectories = new HashSet<>();
 
-  static LayerIndex scan(LayerBlob layer) throws IOException {
+  static LayerIndex scan(LayerBlob layer, LayerLimits limits) throws IOException {
     LayerIndex index = new LayerIndex();
-    try (InputStream tar = layer.openTar(); LayerTarReader reader = new LayerTarReader(tar)) {
+    try (InputStream tar = layer.openTar(); LayerTarReader reader = new LayerTarReader(tar, limits)) {
       EntryHeader h;
       while ((h = reader.next()) != null) {
         index.add(h.path(), reader.ordinal(), h.type().isDirectory());

@@ -143,9 +143,9 @@ final class StreamingMerger {
     inLayer = new LayerState();
     try {
       if (indexedLayers.contains(l)) {
-        index = LayerIndex.scan(layer);
+        index = LayerIndex.scan(layer, limits.layer());
       }
-      try (InputStream tar = layer.openTar(); LayerTarReader reader = new LayerTarReader(tar)) {
+      try (InputStream tar = layer.openTar(); LayerTarReader reader = new LayerTarReader(tar, limits.layer())) {
         while (true) {
           // current stays set during next(): skipping the rest of its content may fail (a truncated
           // blob), and that failure is the current entry's. Failures at a new header name that
@@ -728,7 +728,7 @@ final class StreamingMerger {
   /** Reads a layer once more for the content of hidden files that surviving hard links keep. */
   private void rereadPromoted(int l, TreeMap<Long, List<EntryPath>> wanted) throws IOException {
     LayerBlob layer = layers.get(l);
-    try (InputStream tar = layer.openTar(); LayerTarReader reader = new LayerTarReader(tar)) {
+    try (InputStream tar = layer.openTar(); LayerTarReader reader = new LayerTarReader(tar, limits.layer())) {
       EntryHeader h;
       while ((h = reader.next()) != null) {
         List<EntryPath> paths = wanted.get(reader.ordinal());

@@ -1,5 +1,7 @@
 package dev.ocirender.pipeline;
 
+import dev.ocirender.layer.LayerLimits;
+import dev.ocirender.merge.MergeLimits;
 import org.apache.beam.sdk.options.Default;
 import org.apache.beam.sdk.options.Description;
 import org.apache.beam.sdk.options.PipelineOptions;
@@ -129,4 +131,29 @@ public interface CatalogPipelineOptions extends PipelineOptions {
   long getRegistryTimeoutSeconds();
 
   void setRegistryTimeoutSeconds(long value);
+
+  @Description("Fail an image with more than this many tar entries (all layers, whiteouts included), before its "
+      + "metadata outgrows the worker heap.")
+  @Default.Long(MergeLimits.DEFAULT_MAX_ENTRIES)
+  long getMaxEntries();
+
+  void setMaxEntries(long value);
+
+  @Description("Fail an image with a path of more than this many components.")
+  @Default.Integer(4096)
+  int getMaxPathDepth();
+
+  void setMaxPathDepth(int value);
+
+  @Description("Fail an image with a path longer than this many bytes.")
+  @Default.Integer(65536)
+  int getMaxPathBytes();
+
+  void setMaxPathBytes(int value);
+
+  /** The per-image limits these options give (the renderer's and the output verifier's). */
+  static MergeLimits limits(CatalogPipelineOptions options) {
+    return new MergeLimits(options.getMaxEntries(), LayerLimits.DEFAULT.withMaxPathDepth(options.getMaxPathDepth())
+        .withMaxPathBytes(options.getMaxPathBytes()));
+  }
 }

@@ -1,5 +1,6 @@
 package dev.ocirender.pipeline;
 
+import dev.ocirender.merge.MergeLimits;
 import dev.ocirender.image.Platform;
 import dev.ocirender.source.ImageSource;
 import dev.ocirender.source.ImageSources;
@@ -48,26 +49,32 @@ final class OutputVerifier {
   }
 
   static Verdict verify(String uri, String format, String image, Platform platform, SourceOpener opener) throws IOException {
-    FsModel output = readOutput(uri, format);
+    return verify(uri, format, image, platform, opener, MergeLimits.DEFAULT);
+  }
+
+  /** As above, reading the output and rendering the image within {@code limits} (the render's own). */
+  static Verdict verify(String uri, String format, String image, Platform platform, SourceOpener opener,
+      MergeLimits limits) throws IOException {
+    FsModel output = readOutput(uri, format, limits);
     FsModel reference;
     try (ImageSource source = opener.open(image)) {
-      reference = FsReaders.readImage(source, platform);
+      reference = FsReaders.readImage(source, platform, limits);
     }
     VerifyReport report = Verifier.compare(output, reference, VerifyOptions.DEFAULT);
     String first = report.differences().stream().limit(SHOWN).map(Difference::line).collect(Collectors.joining("; "));
     return new Verdict(report.equal(), report.summary(), first);
   }
 
-  private static FsModel readOutput(String uri, String format) throws IOException {
+  private static FsModel readOutput(String uri, String format, MergeLimits limits) throws IOException {
     if (OutputStores.isLocal(uri)) {
       return FsReaders.read(LocalOutputStore.pathOf(uri).toString(), s -> {
         throw new IOException("not an output: " + s);
-      }, Platform.LINUX_AMD64);
+      }, Platform.LINUX_AMD64, limits);
     }
     ResourceId id = FileSystems.matchSingleFileSpec(uri).resourceId();
     if (!"squashfs".equals(format)) {
       try (InputStream in = Channels.newInputStream(FileSystems.open(id))) {
-        return FsReaders.readTar(in, uri);
+        return FsReaders.readTar(in, uri, limits.layer());
       }
     }
     Path tmp = Files.createTempFile("ocirender-verify-", ".sqfs");

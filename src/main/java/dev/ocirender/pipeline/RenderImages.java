@@ -4,6 +4,7 @@ import dev.ocirender.image.Platform;
 import dev.ocirender.merge.MergeStats;
 import dev.ocirender.render.RenderListener;
 import dev.ocirender.render.RenderResult;
+import dev.ocirender.merge.MergeLimits;
 import dev.ocirender.render.Renderer;
 import dev.ocirender.render.StoreRenderTarget;
 import dev.ocirender.source.ImageSource;
@@ -43,15 +44,23 @@ import org.apache.beam.sdk.values.TupleTagList;
  */
 public final class RenderImages extends PTransform<PCollection<ImageGroup>, PCollectionTuple> {
 
-  /** The per-image limits of the render step. */
-  public record Limits(Duration timeout, long maxOutputBytes) implements Serializable {
+  /**
+   * The per-image limits of the render step: how long a render may take, how large its output may
+   * grow, and what its layers may hold ({@link MergeLimits}: entries, path depth and length, ...).
+   */
+  public record Limits(Duration timeout, long maxOutputBytes, MergeLimits merge) implements Serializable {
     private static final long serialVersionUID = 1L;
+
+    /** The given time and size limits, with the default limits on what layers may hold. */
+    public Limits(Duration timeout, long maxOutputBytes) {
+      this(timeout, maxOutputBytes, MergeLimits.DEFAULT);
+    }
 
     public static Limits from(CatalogPipelineOptions o) {
       if (o.getRenderTimeoutSeconds() <= 0) {
         throw new IllegalArgumentException("renderTimeoutSeconds must be positive, got " + o.getRenderTimeoutSeconds());
       }
-      return new Limits(Duration.ofSeconds(o.getRenderTimeoutSeconds()), o.getMaxOutputBytes());
+      return new Limits(Duration.ofSeconds(o.getRenderTimeoutSeconds()), o.getMaxOutputBytes(), CatalogPipelineOptions.limits(o));
     }
   }
 
@@ -160,7 +169,7 @@ public final class RenderImages extends PTransform<PCollection<ImageGroup>, PCol
             open[1] = target;
             // One decoding thread: the runner already renders one image per core, so decoding layers
             // ahead would only add the cost of its temporary store.
-            RenderResult result = new Renderer(RenderListener.NONE, 1).render(source, Platform.parse(q.platform()), target);
+            RenderResult result = new Renderer(RenderListener.NONE, limits.merge(), 1).render(source, Platform.parse(q.platform()), target);
             String digest = result.image().manifestDigest().toString();
             if (!digest.equals(first.manifestDigest())) {
               // Only for references that cannot be pinned (docker-archive): the output would be labelled wrongly.
@@ -182,7 +191,8 @@ public final class RenderImages extends PTransform<PCollection<ImageGroup>, PCol
       if (verifyOutputs) {
         try {
           verdict = PerImage.call("verifying " + stored.uri(), limits.timeout(),
-              () -> OutputVerifier.verify(stored.uri(), q.format(), pinned, Platform.parse(q.platform()), registries::open),
+              () -> OutputVerifier.verify(stored.uri(), q.format(), pinned, Platform.parse(q.platform()), registries::open,
+                  limits.merge()),
               () -> {});
         } catch (InterruptedException e) {
           throw e;

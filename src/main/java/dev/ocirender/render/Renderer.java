@@ -37,6 +37,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * merge reads them newest first, one at a time, and meanwhile the older ones decode into a bounded
  * store. With one thread each layer decodes as the merge reaches it. Outputs are the same either way.
  *
+ * <p>Its {@link MergeLimits} (entries, and the {@code LayerLimits} of every tar entry) go to the
+ * merge, which applies them wherever it reads a layer's tar; the decode-ahead only decompresses, so
+ * it needs none.
+ *
  * <p>Thread-safe: one renderer may render several images at once, each call with its own state.
  */
 public final class Renderer {

@@ -6,7 +6,10 @@ import dev.ocirender.layer.Compression;
 import dev.ocirender.layer.EntryHeader;
 import dev.ocirender.layer.EntryPath;
 import dev.ocirender.layer.EntryType;
+import dev.ocirender.layer.LayerLimits;
 import dev.ocirender.layer.LayerTarReader;
+import dev.ocirender.merge.MergeLimits;
+import dev.ocirender.render.RenderListener;
 import dev.ocirender.render.Renderer;
 import dev.ocirender.source.ImageSource;
 import dev.ocirender.squashfs.reader.SquashfsReader;
@@ -54,9 +57,18 @@ public final class FsReaders {
 
   /** Reads {@code spec}: an image reference (see {@link #isImageReference}) or a local path. */
   public static FsModel read(String spec, ImageOpener images, Platform platform) throws IOException {
+    return read(spec, images, platform, MergeLimits.DEFAULT);
+  }
+
+  /**
+   * As {@link #read(String, ImageOpener, Platform)}, with {@code limits} for an image rendered on
+   * the fly and {@code limits.layer()} for a tar read back: a verification accepts what the render
+   * it checks accepted.
+   */
+  public static FsModel read(String spec, ImageOpener images, Platform platform, MergeLimits limits) throws IOException {
     if (isImageReference(spec)) {
       try (ImageSource source = images.open(spec)) {
-        return readImage(source, platform);
+        return readImage(source, platform, limits);
       }
     }
     Path p = Path.of(spec);
@@ -71,24 +83,38 @@ public final class FsReaders {
     try (InputStream in = Files.newInputStream(p)) {
       n = in.readNBytes(head, 0, head.length);
     }
-    return SquashfsReader.isSquashfs(head, n) ? readSquashfs(p) : readTar(p);
+    return SquashfsReader.isSquashfs(head, n) ? readSquashfs(p) : readTar(p, limits.layer());
   }
 
   /** Renders the image through the merge into a model; content is hashed as it streams. */
   public static FsModel readImage(ImageSource source, Platform platform) throws IOException {
+    return readImage(source, platform, MergeLimits.DEFAULT);
+  }
+
+  /** As {@link #readImage(ImageSource, Platform)}, failing the image when it exceeds {@code limits}. */
+  public static FsModel readImage(ImageSource source, Platform platform, MergeLimits limits) throws IOException {
     ModelSink[] last = new ModelSink[1];
-    new Renderer().render(source, platform, () -> last[0] = new ModelSink(source.reference() + " (image, " + platform + ")"));
+    new Renderer(RenderListener.NONE, limits).render(source, platform, () -> last[0] = new ModelSink(source.reference() + " (image, " + platform + ")"));
     return last[0].model();
   }
 
   public static FsModel readTar(Path tar) throws IOException {
+    return readTar(tar, LayerLimits.DEFAULT);
+  }
+
+  public static FsModel readTar(Path tar, LayerLimits limits) throws IOException {
     try (InputStream in = Files.newInputStream(tar)) {
-      return readTar(in, tar.toString());
+      return readTar(in, tar.toString(), limits);
     }
   }
 
   /** Reads a tar stream (plain or compressed, by magic bytes); {@code name} is for messages. */
   public static FsModel readTar(InputStream tar, String name) throws IOException {
+    return readTar(tar, name, LayerLimits.DEFAULT);
+  }
+
+  /** As {@link #readTar(InputStream, String)}, refusing entries beyond {@code limits}. */
+  public static FsModel readTar(InputStream tar, String name, LayerLimits limits) throws IOException {
     byte[] head = new byte[Compression.MAGIC_BYTES];
     InputStream raw = new BufferedInputStream(tar, 1 << 16);
     raw.mark(head.length);
@@ -96,7 +122,7 @@ public final class FsReaders {
     raw.reset();
     Compression c = Compression.sniff(head, n);
     ModelSink sink = new ModelSink(name + " (" + (c == Compression.NONE ? "tar" : c.displayName() + " tar") + ")");
-    try (LayerTarReader reader = new LayerTarReader(c.decoder(raw))) {
+    try (LayerTarReader reader = new LayerTarReader(c.decoder(raw), limits)) {
       EntryHeader h;
       while ((h = reader.next()) != null) {
         sink.accept(h, h.type() == EntryType.FILE ? reader.content() : null);

@@ -1,6 +1,7 @@
 package dev.ocirender.verify;
 
 import dev.ocirender.image.Platform;
+import dev.ocirender.merge.MergeLimits;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.io.UncheckedIOException;
@@ -18,16 +19,22 @@ public final class Verification {
 
   public static VerifyReport run(String candidate, String reference, FsReaders.ImageOpener images, Platform platform,
       VerifyOptions options) throws IOException {
+    return run(candidate, reference, images, platform, options, MergeLimits.DEFAULT);
+  }
+
+  /** As above; images rendered on the fly and tars read back are held to {@code limits}. */
+  public static VerifyReport run(String candidate, String reference, FsReaders.ImageOpener images, Platform platform,
+      VerifyOptions options, MergeLimits limits) throws IOException {
     CompletableFuture<FsModel> ref = CompletableFuture.supplyAsync(() -> {
       try {
-        return FsReaders.read(reference, images, platform);
+        return FsReaders.read(reference, images, platform, limits);
       } catch (IOException e) {
         throw new UncheckedIOException(e);
       }
     });
     FsModel cand;
     try {
-      cand = FsReaders.read(candidate, images, platform);
+      cand = FsReaders.read(candidate, images, platform, limits);
     } catch (IOException | RuntimeException e) {
       ref.cancel(true);
       throw e;

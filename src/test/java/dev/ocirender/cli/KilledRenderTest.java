@@ -4,9 +4,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static java.nio.charset.StandardCharsets.UTF_8;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.github.luben.zstd.ZstdOutputStream;
 import dev.ocirender.image.Digest;
 import dev.ocirender.io.TemporaryFiles;
 import dev.ocirender.testing.ExternalTools;
+import java.io.ByteArrayOutputStream;
+import java.security.DigestOutputStream;
+import java.security.MessageDigest;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
@@ -25,8 +31,10 @@ import org.junit.jupiter.api.io.TempDir;
  * leaves no temporary output behind; a leftover of a SIGKILLed render is cleared by the next render
  * in the same directory once it is older than the threshold.
  *
- * <p>The slow input is one 8 GiB sparse file in a layer of a few KB, written by GNU tar: the tar
- * output expands it, so the render is still writing when the signal comes.
+ * <p>The slow inputs: for the directory output, one 8 GiB sparse file in a layer of a few KB,
+ * written by GNU tar (the output scans its zeros for holes); for the tar output, which keeps such a
+ * file sparse, a zstd layer of a few hundred KB holding a plain 4 GiB file of zeros, which it must
+ * copy. Either way the render is still writing when the signal comes.
  */
 class KilledRenderTest {
 
@@ -40,19 +48,45 @@ class KilledRenderTest {
     Path src = Files.createDirectories(tmp.resolve("src"));
     ExternalTools.bash(src, "printf x > big && truncate -s 8G big && tar --sparse --format=posix -cf ../layer.tar big");
     byte[] layer = Files.readAllBytes(tmp.resolve("layer.tar"));
+    Digest layerDigest = Digest.sha256Of(layer);
+    return layout(layer, "application/vnd.oci.image.layer.v1.tar", layerDigest, layerDigest);
+  }
+
+  /** An OCI layout of one zstd layer holding a plain (not sparse) 4 GiB file of zeros. */
+  private Path slowPlainImage() throws Exception {
+    long size = 4L << 30;
+    ByteArrayOutputStream compressed = new ByteArrayOutputStream();
+    MessageDigest diffId = MessageDigest.getInstance("SHA-256");
+    try (TarArchiveOutputStream tar = new TarArchiveOutputStream(
+        new DigestOutputStream(new ZstdOutputStream(compressed, 1), diffId))) {
+      TarArchiveEntry e = new TarArchiveEntry("big");
+      e.setSize(size);
+      tar.setBigNumberMode(TarArchiveOutputStream.BIGNUMBER_POSIX);
+      tar.putArchiveEntry(e);
+      byte[] zeros = new byte[1 << 20];
+      for (long written = 0; written < size; written += zeros.length) {
+        tar.write(zeros);
+      }
+      tar.closeArchiveEntry();
+    }
+    byte[] layer = compressed.toByteArray();
+    return layout(layer, "application/vnd.oci.image.layer.v1.tar+zstd", Digest.sha256Of(layer),
+        Digest.sha256(diffId.digest()));
+  }
+
+  private Path layout(byte[] layer, String mediaType, Digest layerDigest, Digest diffId) throws Exception {
     Path dir = tmp.resolve("img");
     Path blobs = Files.createDirectories(dir.resolve("blobs/sha256"));
-    Digest layerDigest = Digest.sha256Of(layer);
     Files.write(blobs.resolve(layerDigest.hex()), layer);
     byte[] config = JSON.writeValueAsBytes(Map.of("architecture", "amd64", "os", "linux",
-        "rootfs", Map.of("type", "layers", "diff_ids", List.of(layerDigest.toString()))));
+        "rootfs", Map.of("type", "layers", "diff_ids", List.of(diffId.toString()))));
     Digest configDigest = Digest.sha256Of(config);
     Files.write(blobs.resolve(configDigest.hex()), config);
     byte[] manifest = JSON.writeValueAsBytes(Map.of("schemaVersion", 2,
         "mediaType", "application/vnd.oci.image.manifest.v1+json",
         "config", Map.of("mediaType", "application/vnd.oci.image.config.v1+json", "digest", configDigest.toString(),
             "size", config.length),
-        "layers", List.of(Map.of("mediaType", "application/vnd.oci.image.layer.v1.tar", "digest", layerDigest.toString(),
+        "layers", List.of(Map.of("mediaType", mediaType, "digest", layerDigest.toString(),
             "size", layer.length))));
     Digest manifestDigest = Digest.sha256Of(manifest);
     Files.write(blobs.resolve(manifestDigest.hex()), manifest);
@@ -69,8 +103,7 @@ class KilledRenderTest {
     }
   }
 
-  private void renderAndTerminate(String format) throws Exception {
-    Path img = slowImage();
+  private void renderAndTerminate(String format, Path img) throws Exception {
     Path out = Files.createDirectories(tmp.resolve("out-" + format));
     List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
         "-cp", System.getProperty("java.class.path"), "dev.ocirender.cli.Main", "render", "oci:" + img + ":v1",
@@ -97,12 +130,12 @@ class KilledRenderTest {
 
   @Test
   void tarRenderKilledWithSigterm_leavesNoTemporaryFile() throws Exception {
-    renderAndTerminate("tar");
+    renderAndTerminate("tar", slowPlainImage());
   }
 
   @Test
   void dirRenderKilledWithSigterm_leavesNoStagingDirectory() throws Exception {
-    renderAndTerminate("dir");
+    renderAndTerminate("dir", slowImage());
   }
 
   @Test

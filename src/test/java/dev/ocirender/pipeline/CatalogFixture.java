@@ -49,6 +49,9 @@ final class CatalogFixture {
   final String imageB;
   final String imageC;
   final String customOutputA;
+  /** Lines 10 (a corrupt blob) and 11 (no such layout): their renders fail. */
+  final String badImage;
+  final String missingImage;
 
   /** Lines of the catalog that end as results (line number -> status) and as dead letters (line -> stage). */
   final Map<Long, String> expectedResults = new TreeMap<>();
@@ -80,7 +83,8 @@ final class CatalogFixture {
     imageB = "oci:" + root.resolve("images/b") + ":v2";
     imageC = "docker-archive:" + root.resolve("images/c");
     customOutputA = outputs.resolve("custom/a.tar").toString();
-    String badImage = "oci:" + root.resolve("images/bad") + ":v1";
+    badImage = "oci:" + root.resolve("images/bad") + ":v1";
+    missingImage = "oci:" + root.resolve("images/missing") + ":v1";
 
     List<String> lines = new ArrayList<>();
     lines.add("# the test catalog");                                                       // 1
@@ -101,7 +105,7 @@ final class CatalogFixture {
     expectedDeadLetters.put(9L, "parse");
     lines.add(badImage);                                                                   // 10
     expectedDeadLetters.put(10L, "render");
-    lines.add("oci:" + root.resolve("images/missing") + ":v1");                            // 11
+    lines.add(missingImage);                                                               // 11
     expectedDeadLetters.put(11L, "resolve");
     catalog = root.resolve("catalog.jsonl");
     Files.write(catalog, lines);

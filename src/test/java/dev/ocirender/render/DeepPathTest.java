@@ -4,6 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.ocirender.layer.EntryType;
+import dev.ocirender.layer.LayerLimits;
+import dev.ocirender.merge.MergeException;
+import dev.ocirender.merge.MergeLimits;
 import dev.ocirender.merge.MergeListener;
 import dev.ocirender.merge.OverlayMerge;
 import dev.ocirender.output.dir.DirectoryEntrySink;
@@ -28,13 +31,16 @@ import org.junit.jupiter.api.io.TempDir;
  * holds a few thousand frames at most). Each output is read back by an independent tool (GNU tar,
  * unsquashfs) and by our own readers, which walk the same depth.
  *
- * <p>Depth 5 000 is the depth from issue #12. A directory output is refused past Linux's PATH_MAX
+ * <p>Depth 5 000 is the depth from issue #12; it is beyond the reader's default depth limit, so the
+ * renders here raise it through {@link MergeLimits}, and one test checks that the default refuses it. A directory output is refused past Linux's PATH_MAX
  * (4 096 bytes) with a clear error, since it is written through absolute paths.
  */
 class DeepPathTest {
 
   private static final int DEPTH = 5_000;
   private static final long SMALL_STACK = 256 * 1024;
+  /** The reader's default depth limit (4 096) refuses DEPTH; the renders here raise it. */
+  private static final MergeLimits DEEP = MergeLimits.DEFAULT.withLayer(LayerLimits.DEFAULT.withMaxPathDepth(DEPTH + 1));
 
   @TempDir Path tmp;
 
@@ -57,7 +63,7 @@ class DeepPathTest {
     // the root, DEPTH directories and the file
     assertThat(listed).hasSize(DEPTH + 2);
     assertThat(listed).contains(deepDir(DEPTH) + "/leaf");
-    FsModel model = onSmallStack(() -> FsReaders.readTar(out));
+    FsModel model = onSmallStack(() -> FsReaders.readTar(out, DEEP.layer()));
     assertThat(model.nodes()).hasSize(DEPTH + 2);
   }
 
@@ -104,9 +110,28 @@ class DeepPathTest {
     }
   }
 
+  @Test
+  void defaultLimits_refuseTheDeepPathCleanlyAndLeaveNothing() throws Exception {
+    Path out = tmp.resolve("deep.tar");
+    assertThatThrownBy(() -> onSmallStack(() -> render(deepImage(DEPTH), FileRenderTarget.of(out, OutputFormat.TAR),
+            MergeLimits.DEFAULT)))
+        .isInstanceOf(MergeException.class)
+        .hasMessageStartingWith("layer 0 ")
+        .hasMessageContaining("entry 'd/d/d")
+        .hasMessageContaining((DEPTH + 1) + " levels deep, beyond the limit of 4096")
+        .satisfies(e -> assertThat(e.getMessage()).doesNotContain("\n").hasSizeLessThan(2_000));
+    try (Stream<Path> left = Files.list(tmp)) {
+      assertThat(left).isEmpty();
+    }
+  }
+
   private static Void render(ImageBuilder image, RenderTarget target) throws IOException {
+    return render(image, target, DEEP);
+  }
+
+  private static Void render(ImageBuilder image, RenderTarget target, MergeLimits limits) throws IOException {
     try (target) {
-      OverlayMerge.run(image.inMemoryBlobs(), target, MergeListener.NONE);
+      OverlayMerge.run(image.inMemoryBlobs(), target, MergeListener.NONE, limits);
       target.publish();
     }
     return null;

@@ -3,6 +3,7 @@ package dev.ocirender.output.tar;
 import dev.ocirender.layer.EntryHeader;
 import dev.ocirender.layer.EntryPath;
 import dev.ocirender.layer.EntryType;
+import dev.ocirender.layer.SparseContent;
 import dev.ocirender.output.EntrySink;
 import java.io.IOException;
 import java.io.InputStream;
@@ -33,6 +34,12 @@ import java.util.Objects;
  * reader read it (bsdtar 3.6 reads the fraction as positive, i.e. -0.75 s; whole seconds, the
  * common case, read alike everywhere).
  *
+ * <p>Sparse files stay sparse: a file whose content is a {@link SparseContent} with holes is written
+ * as a GNU sparse 1.0 PAX entry ({@code GNU.sparse.major=1}, {@code minor=0}, {@code name},
+ * {@code realsize}; the map as decimal lines padded to a block at the start of the data; the
+ * header named {@code DIR/GNUSparseFile.0/NAME}), as GNU tar writes one, which GNU tar, bsdtar and
+ * our reader restore with its holes. The entry depends on the map alone, so output stays deterministic.
+ *
  * <p>Entries are written in the order they arrive; tar needs no parents-first order. Not
  * buffered in memory beyond a fixed 256 KiB write buffer. {@link #close()} without
  * {@link #finish()} closes the stream without completing the archive; discarding the partial output
@@ -51,9 +58,20 @@ public final class TarEntrySink implements EntrySink {
   private final UstarHeader header = new UstarHeader();
   private boolean finished;
   private boolean closed;
+  private final boolean keepSparse;
 
+  /** A tar output that keeps sparse files sparse (GNU sparse 1.0 entries). */
   public TarEntrySink(OutputStream out) {
+    this(out, true);
+  }
+
+  /**
+   * @param keepSparse write a sparse file (content that is a {@link SparseContent} with holes) as a
+   *     GNU sparse 1.0 entry; false expands it, for a consumer that may not read sparse entries
+   */
+  public TarEntrySink(OutputStream out, boolean keepSparse) {
     this.out = Objects.requireNonNull(out, "out");
+    this.keepSparse = keepSparse;
   }
 
   @Override
@@ -62,7 +80,12 @@ public final class TarEntrySink implements EntrySink {
       throw new IllegalStateException("tar output already " + (closed ? "closed" : "finished"));
     }
     checkNumbers(h);
-    byte[] name = archiveName(h);
+    byte[] realName = archiveName(h);
+    SparseContent sparse = sparse(h, realName, content);
+    // A sparse entry's header carries a placeholder name, as GNU tar writes it; the real name rides
+    // in GNU.sparse.name, which GNU tar, bsdtar and our reader prefer to any other name.
+    byte[] name = sparse == null ? realName : sparsePlaceholder(realName);
+    byte[] sparseMap = sparse == null ? null : sparseMapBlock(sparse);
     byte[] link = switch (h.type()) {
       case HARDLINK -> h.linkTarget().bytes();
       case SYMLINK -> h.symlinkTarget();
@@ -72,14 +95,21 @@ public final class TarEntrySink implements EntrySink {
 
     int split = ustarSplit(name);
     boolean longName = split < 0;
-    if (longName && isUtf8(name)) {
+    if (sparse != null) {
+      pax.add("GNU.sparse.major", "1");
+      pax.add("GNU.sparse.minor", "0");
+      pax.add("GNU.sparse.name", realName);
+      pax.add("GNU.sparse.realsize", Long.toString(h.size()));
+      longName = false; // the placeholder is cut to the name field; readers take GNU.sparse.name
+    } else if (longName && isUtf8(name)) {
       pax.add("path", name);
     }
     boolean longLink = link.length > UstarHeader.NAME_LEN;
     if (longLink && isUtf8(link)) {
       pax.add("linkpath", link);
     }
-    long size = h.type() == EntryType.FILE ? h.size() : 0;
+    // A sparse entry stores its map block and its data segments, not the expanded file.
+    long size = h.type() != EntryType.FILE ? 0 : sparse != null ? sparseMap.length + sparse.storedSize() : h.size();
     addIfBeyond(pax, "size", size, 12);
     addIfBeyond(pax, "uid", h.uid(), 8);
     addIfBeyond(pax, "gid", h.gid(), 8);
@@ -128,7 +158,11 @@ public final class TarEntrySink implements EntrySink {
     header.seal();
     write(header.block, 0, UstarHeader.BLOCK);
 
-    if (h.type() == EntryType.FILE) {
+    if (sparse != null) {
+      write(sparseMap, 0, sparseMap.length);
+      copyContent(h, sparse.segmentData(), size - sparseMap.length);
+      pad(size);
+    } else if (h.type() == EntryType.FILE) {
       copyContent(h, Objects.requireNonNull(content, "content of a FILE entry"), size);
       pad(size);
     }
@@ -157,6 +191,62 @@ public final class TarEntrySink implements EntrySink {
   }
 
   // ---- decisions ------------------------------------------------------------------------------
+
+  /**
+   * The content as a sparse map when this entry is written sparse: a file whose reader knows its
+   * map and that has at least one hole (a map covering the whole file is written as a plain file).
+   * Decided by the entry alone, so the output stays deterministic. A name that is not UTF-8 is
+   * expanded instead: GNU.sparse.name is a PAX value, and PAX values are UTF-8.
+   */
+  private SparseContent sparse(EntryHeader h, byte[] name, InputStream content) {
+    if (!keepSparse || h.type() != EntryType.FILE || !(content instanceof SparseContent s)) {
+      return null;
+    }
+    if (s.realSize() != h.size() || s.storedSize() >= s.realSize() || !isUtf8(name)) {
+      return null;
+    }
+    return s;
+  }
+
+  /** {@code DIR/GNUSparseFile.0/NAME} ({@code ./GNUSparseFile.0/NAME} at the top), GNU tar's form with a fixed PID. */
+  static byte[] sparsePlaceholder(byte[] name) {
+    int slash = -1;
+    for (int i = name.length - 1; i >= 0; i--) {
+      if (name[i] == '/') {
+        slash = i;
+        break;
+      }
+    }
+    byte[] dir = slash < 0 ? new byte[] {'.'} : Arrays.copyOf(name, slash);
+    byte[] middle = "/GNUSparseFile.0/".getBytes(StandardCharsets.US_ASCII);
+    byte[] out = Arrays.copyOf(dir, dir.length + middle.length + name.length - slash - 1);
+    System.arraycopy(middle, 0, out, dir.length, middle.length);
+    System.arraycopy(name, slash + 1, out, dir.length + middle.length, name.length - slash - 1);
+    return out;
+  }
+
+  /**
+   * The GNU sparse 1.0 map that starts the entry's data: the number of segments, then each one's
+   * offset and length, decimal, one per line, zero-padded to whole blocks. A file that ends in a
+   * hole gets a last segment of length 0 at its end, as GNU tar writes it, so every reader
+   * restores the full length.
+   */
+  static byte[] sparseMapBlock(SparseContent s) {
+    int n = s.segmentCount();
+    long end = n == 0 ? 0 : s.segmentOffset(n - 1) + s.segmentLength(n - 1);
+    boolean trailingHole = end < s.realSize();
+    StringBuilder map = new StringBuilder();
+    map.append(n + (trailingHole ? 1 : 0)).append('\n');
+    for (int i = 0; i < n; i++) {
+      map.append(s.segmentOffset(i)).append('\n').append(s.segmentLength(i)).append('\n');
+    }
+    if (trailingHole) {
+      map.append(s.realSize()).append('\n').append(0).append('\n');
+    }
+    byte[] text = map.toString().getBytes(StandardCharsets.US_ASCII);
+    int padded = (text.length + UstarHeader.BLOCK - 1) / UstarHeader.BLOCK * UstarHeader.BLOCK;
+    return Arrays.copyOf(text, padded);
+  }
 
   private static byte[] archiveName(EntryHeader h) {
     EntryPath path = h.path();

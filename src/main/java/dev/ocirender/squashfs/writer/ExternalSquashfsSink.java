@@ -71,7 +71,8 @@ public final class ExternalSquashfsSink implements EntrySink {
     stderrReader.setDaemon(true);
     stderrReader.start();
     OutputStream stdin = new java.io.BufferedOutputStream(process.getOutputStream(), 1 << 16);
-    tar = new TarEntrySink(stdin);
+    // Expanded: the tool turns zero blocks into sparse blocks itself, and need not read GNU sparse entries.
+    tar = new TarEntrySink(stdin, false);
   }
 
   static List<String> command(Tool tool, Path output, SquashfsOptions o) {
