@@ -5,8 +5,8 @@ import static dev.ocirender.testing.LayerBuilder.layer;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ocirender.image.Digest;
 import dev.ocirender.testing.Compression;
-import dev.ocirender.testing.ExternalTools;
 import dev.ocirender.testing.ImageBuilder;
+import dev.ocirender.testing.SparseLayers;
 import java.io.BufferedOutputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -124,22 +124,10 @@ final class PoisonImages {
   /**
    * A layer of a few KB holding a 60 GiB sparse file ("big": data at its start, middle and end, holes
    * between), written by GNU tar {@code --sparse --format=posix} (PAX sparse 1.0) from a file made
-   * sparse with {@code truncate}, as {@code TarSparseTest} and {@code DirectorySparseTest} build theirs.
+   * sparse with {@code truncate} ({@link SparseLayers}, as the sparse output tests build theirs).
    */
   static String sparse60GiB(Path dir) throws IOException {
-    ExternalTools.assumeTools("tar", "truncate", "dd");
-    long size = 60L << 30;
-    Path src = Files.createDirectories(dir.resolve("src"));
-    ExternalTools.bash(src, "printf head > big && truncate -s " + size + " big"
-        + " && printf middle | dd of=big bs=1 seek=" + (size / 2) + " conv=notrunc status=none"
-        + " && printf tail | dd of=big bs=1 seek=" + (size - 4) + " conv=notrunc status=none"
-        + " && tar --sparse --format=posix --owner=0 --group=0 --mtime=@0 -cf ../layer.tar big");
-    byte[] tar = Files.readAllBytes(dir.resolve("layer.tar"));
-    // The 60 GiB source is a hole on disk, but it is not needed any more.
-    Files.delete(src.resolve("big"));
-    Files.delete(src);
-    Files.delete(dir.resolve("layer.tar"));
-    writeLayout(dir, gzip(tar), GZIP_TAR);
+    writeLayout(dir, gzip(SparseLayers.gnuTar(Files.createDirectories(dir), 60L << 30, false)), GZIP_TAR);
     return "oci:" + dir + ":v1";
   }
 
