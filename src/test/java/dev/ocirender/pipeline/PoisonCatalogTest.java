@@ -28,8 +28,14 @@ import org.junit.jupiter.api.io.TempDir;
  * byte for byte what the single-image renderer (the CLI's) writes; each bad line's dead letter must
  * name its cause; and every metric must equal what the records count.
  *
+ * <p>A huge good line: a layer of a few KB holding a 60 GiB sparse file (GNU tar's PAX sparse 1.0),
+ * which must render, stay sparse in the tar output (kilobytes, well under {@code --maxOutputBytes})
+ * and be identical to the CLI's output.
+ *
  * <p>The bad lines: a truncated layer blob, a layer whose digest does not match, a gzip bomb (a
- * 2 MB layer of one 4 GiB file of zeros, stopped by {@code --maxOutputBytes}), a registry that
+ * 2 MB layer of one 4 GiB file of zeros, stopped by {@code --maxOutputBytes}), a layer of a million
+ * empty files under the job's {@code --maxEntries} of {@value #MAX_ENTRIES} (a dead letter naming
+ * the limit; no other line may meet it), a registry that
  * answers 500 to everything, an image that does not exist, a layer blob that never delivers a
  * byte (a FIFO nobody writes: the render hangs until {@code --renderTimeoutSeconds}), and a
  * duplicate (by digest) of the truncated image, which must fail with it and not count as a
@@ -43,26 +49,34 @@ class PoisonCatalogTest {
   static final String HEAP = "-Xmx512m";
   private static final long MAX_OUTPUT = 64L << 20;
   private static final int TIMEOUT_SECONDS = 20;
+  /** The job's entry limit: far above every other line's entry count, far below the million-entry layer's. */
+  private static final long MAX_ENTRIES = 100_000;
+  private static final String TOO_MANY_ENTRIES = "more than " + MAX_ENTRIES + " entries";
 
   @TempDir Path root;
   private FaultProxy broken;
 
-  /** What a line must end as. */
-  private record Expect(String image, String status, Pattern cause, boolean mayRender) {
+  /** What a line must end as; {@code maxBytes}, when set, bounds a rendered output's size. */
+  private record Expect(String image, String status, Pattern cause, boolean mayRender, long maxBytes) {
     static Expect rendered(String image) {
-      return new Expect(image, Records.RENDERED, null, true);
+      return new Expect(image, Records.RENDERED, null, true, Long.MAX_VALUE);
+    }
+
+    static Expect renderedWithin(String image, long maxBytes) {
+      return new Expect(image, Records.RENDERED, null, true, maxBytes);
     }
 
     static Expect duplicate(String image) {
-      return new Expect(image, Records.DUPLICATE, null, true);
+      return new Expect(image, Records.DUPLICATE, null, true, Long.MAX_VALUE);
     }
 
     static Expect dead(String image, String causeRegex) {
-      return new Expect(image, null, Pattern.compile(causeRegex, Pattern.CASE_INSENSITIVE | Pattern.DOTALL), false);
+      return new Expect(image, null, Pattern.compile(causeRegex, Pattern.CASE_INSENSITIVE | Pattern.DOTALL), false, 0);
     }
 
     static Expect renderedOrDead(String image, String causeRegex) {
-      return new Expect(image, null, Pattern.compile(causeRegex, Pattern.CASE_INSENSITIVE | Pattern.DOTALL), true);
+      return new Expect(image, null, Pattern.compile(causeRegex, Pattern.CASE_INSENSITIVE | Pattern.DOTALL), true,
+          Long.MAX_VALUE);
     }
   }
 
@@ -135,6 +149,9 @@ class PoisonCatalogTest {
     add(text, lines, Expect.dead("oci:" + dir.resolve("images/truncated") + "@" + manifestDigest(dir.resolve("images/truncated")),
         "size mismatch|truncat|unexpected end|premature|EOF"));
     add(text, lines, Expect.rendered(PoisonImages.good(dir.resolve("images/g4"), "g4")));
+    add(text, lines, Expect.renderedWithin(PoisonImages.sparse60GiB(dir.resolve("images/sparse")), 64 << 10));
+    add(text, lines, Expect.dead(PoisonImages.manyEntries(dir.resolve("images/million"), 1_000_000), TOO_MANY_ENTRIES));
+    add(text, lines, Expect.rendered(PoisonImages.good(dir.resolve("images/g5"), "g5")));
     Files.write(dir.resolve("catalog.jsonl"), text);
     return new Catalog(dir, lines);
   }
@@ -171,7 +188,7 @@ class PoisonCatalogTest {
         "-XX:+ExitOnOutOfMemoryError",
         "-Dpoison.metrics=" + metricsFile, "-cp", System.getProperty("java.class.path"), PoisonCatalogRun.class.getName(),
         "--catalog=" + c.dir().resolve("catalog.jsonl"), "--outputPrefix=" + outputs, "--resultsPrefix=" + results + "/",
-        "--maxOutputBytes=" + MAX_OUTPUT, "--renderTimeoutSeconds=" + TIMEOUT_SECONDS, "--registryRetries=2",
+        "--maxOutputBytes=" + MAX_OUTPUT, "--maxEntries=" + MAX_ENTRIES, "--renderTimeoutSeconds=" + TIMEOUT_SECONDS, "--registryRetries=2",
         "--registryTimeoutSeconds=10", "--blobCacheDir=" + c.dir().resolve("cache")));
     cmd.addAll(List.of(runnerArgs));
     Path log = c.dir().resolve("job.log");
@@ -209,6 +226,10 @@ class PoisonCatalogTest {
       }
       if (!isResult) {
         assertThat(r.get("message").asText() + " " + r.get("errorClass").asText()).as(what).containsPattern(e.cause());
+        if (!e.cause().pattern().equals(TOO_MANY_ENTRIES)) {
+          assertThat(r.get("message").asText()).as(what + ": the entry limit is for the million-entry line only")
+              .doesNotContain(TOO_MANY_ENTRIES);
+        }
         assertThat(r.get("message").asText().length()).as(what + ": bounded message").isLessThanOrEqualTo(Records.MAX_MESSAGE + 100);
         continue;
       }
@@ -216,6 +237,8 @@ class PoisonCatalogTest {
         Path out = Path.of(r.get("output").asText());
         byte[] cli = CatalogFixture.renderAloneTo(c.dir().resolve("cli-" + line.getKey() + ".tar"), e.image());
         assertThat(Files.readAllBytes(out)).as(what + ": identical to the CLI's render").isEqualTo(cli);
+        // The 60 GiB sparse file costs kilobytes: a tar output that expanded its holes would not.
+        assertThat((long) cli.length).as(what + ": output size").isLessThanOrEqualTo(e.maxBytes());
         assertThat(r.get("outputSha256").asText()).isEqualTo(CatalogPipelineDirectRunnerTest.sha256(cli));
         written += cli.length;
         layers += r.get("layers").asLong();

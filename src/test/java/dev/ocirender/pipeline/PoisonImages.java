@@ -6,12 +6,18 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ocirender.image.Digest;
 import dev.ocirender.testing.Compression;
 import dev.ocirender.testing.ImageBuilder;
+import dev.ocirender.testing.SparseLayers;
+import java.io.BufferedOutputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.DigestOutputStream;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -27,7 +33,9 @@ import org.apache.commons.compress.archivers.tar.TarConstants;
  * with enormous names are written by hand (a PAX {@code path} record, then a short ustar header),
  * because a general tar writer spends quadratic time fitting such a name into the ustar field; the
  * gzip bomb is one tar header followed by copies of one gzip member of zeros (multi-member gzip, as
- * pigz writes), so a 2 MB blob expands to gigabytes without the test ever holding them.
+ * pigz writes), so a 2 MB blob expands to gigabytes without the test ever holding them. The sparse
+ * layer is written by GNU tar itself ({@code --sparse --format=posix}), as the sparse output tests
+ * build theirs; the million-entry layer is streamed straight to its blob file.
  */
 final class PoisonImages {
 
@@ -113,6 +121,51 @@ final class PoisonImages {
     return "oci:" + dir + ":v1";
   }
 
+  /**
+   * A layer of a few KB holding a 60 GiB sparse file ("big": data at its start, middle and end, holes
+   * between), written by GNU tar {@code --sparse --format=posix} (PAX sparse 1.0) from a file made
+   * sparse with {@code truncate} ({@link SparseLayers}, as the sparse output tests build theirs).
+   */
+  static String sparse60GiB(Path dir) throws IOException {
+    writeLayout(dir, gzip(SparseLayers.gnuTar(Files.createDirectories(dir), 60L << 30, false)), GZIP_TAR);
+    return "oci:" + dir + ":v1";
+  }
+
+  /**
+   * A gzip layer of {@code count} empty files ({@code e/NNNN/NNNN}, a thousand per directory name),
+   * streamed to its blob file: the uncompressed tar (512 bytes per entry) is never held in memory.
+   */
+  static String manyEntries(Path dir, int count) throws IOException {
+    Path blobs = Files.createDirectories(dir.resolve("blobs/sha256"));
+    Path tmp = blobs.resolve("layer.tmp");
+    MessageDigest sha;
+    try {
+      sha = MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+    try (OutputStream file = new DigestOutputStream(new BufferedOutputStream(Files.newOutputStream(tmp), 1 << 16), sha);
+        GZIPOutputStream z = new GZIPOutputStream(file, 1 << 16) {
+          {
+            def.setLevel(Deflater.BEST_SPEED);
+          }
+        };
+        TarArchiveOutputStream t = new TarArchiveOutputStream(new BufferedOutputStream(z, 1 << 16))) {
+      for (int i = 0; i < count; i++) {
+        TarArchiveEntry f = new TarArchiveEntry(String.format("e/%04d/%04d", i / 1000, i % 1000));
+        f.setMode(0100644);
+        f.setModTime(1_600_000_000_000L);
+        t.putArchiveEntry(f);
+        t.closeArchiveEntry();
+      }
+      t.finish();
+    }
+    Digest layer = Digest.sha256(sha.digest());
+    Files.move(tmp, blobs.resolve(layer.hex()));
+    writeManifests(dir, layer, Files.size(blobs.resolve(layer.hex())), GZIP_TAR);
+    return "oci:" + dir + ":v1";
+  }
+
   /** A tar of one regular file whose name is given by a PAX {@code path} record. */
   static byte[] paxTar(byte[] path, byte[] content) throws IOException {
     byte[] pax = paxRecord("path", path);
@@ -167,7 +220,12 @@ final class PoisonImages {
   /** An OCI layout (tag v1, linux/amd64) of one layer given as its blob. */
   static void writeLayout(Path dir, byte[] layerBlob, String mediaType) throws IOException {
     Path blobs = Files.createDirectories(dir.resolve("blobs/sha256"));
-    Digest layer = write(blobs, layerBlob);
+    writeManifests(dir, write(blobs, layerBlob), layerBlob.length, mediaType);
+  }
+
+  /** Config, manifest, index and oci-layout for a layer blob already under {@code blobs/sha256}. */
+  private static void writeManifests(Path dir, Digest layer, long layerSize, String mediaType) throws IOException {
+    Path blobs = dir.resolve("blobs/sha256");
     Map<String, Object> config = new LinkedHashMap<>();
     config.put("architecture", "amd64");
     config.put("os", "linux");
@@ -180,7 +238,7 @@ final class PoisonImages {
     manifest.put("schemaVersion", 2);
     manifest.put("mediaType", ImageBuilder.MANIFEST_MEDIA_TYPE);
     manifest.put("config", Map.of("mediaType", ImageBuilder.CONFIG_MEDIA_TYPE, "digest", configDigest.toString(), "size", configBytes.length));
-    manifest.put("layers", List.of(Map.of("mediaType", mediaType, "digest", layer.toString(), "size", layerBlob.length)));
+    manifest.put("layers", List.of(Map.of("mediaType", mediaType, "digest", layer.toString(), "size", layerSize)));
     byte[] manifestBytes = JSON.writeValueAsBytes(manifest);
     Digest manifestDigest = write(blobs, manifestBytes);
     Map<String, Object> entry = new LinkedHashMap<>();

@@ -9,6 +9,7 @@ import dev.ocirender.merge.MergeListener;
 import dev.ocirender.merge.OverlayMerge;
 import dev.ocirender.render.DirectoryRenderTarget;
 import dev.ocirender.testing.ExternalTools;
+import dev.ocirender.testing.SparseLayers;
 import java.io.ByteArrayInputStream;
 import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
@@ -32,12 +33,7 @@ class DirectorySparseTest {
   @Test
   void sparseFileInLayer_isWrittenWithHoles() throws Exception {
     ExternalTools.assumeTools("tar", "truncate", "stat");
-    Path src = Files.createDirectories(tmp.resolve("src"));
-    ExternalTools.bash(src, "printf head > big && truncate -s " + SIZE + " big"
-        + " && printf middle | dd of=big bs=1 seek=" + (SIZE / 2) + " conv=notrunc status=none"
-        + " && printf tail | dd of=big bs=1 seek=" + (SIZE - 4) + " conv=notrunc status=none"
-        + " && tar --sparse --format=posix --owner=0 --group=0 -cf ../layer.tar big");
-    byte[] layer = Files.readAllBytes(tmp.resolve("layer.tar"));
+    byte[] layer = SparseLayers.gnuTar(tmp, SIZE, false);
     assertThat(layer.length).as("the layer itself is small").isLessThan(64 * 1024);
     LayerBlob blob = new LayerBlob(0, new Descriptor("application/vnd.oci.image.layer.v1.tar", Digest.sha256Of(layer),
         layer.length), null, () -> new ByteArrayInputStream(layer));

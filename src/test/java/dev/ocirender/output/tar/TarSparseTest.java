@@ -15,6 +15,7 @@ import dev.ocirender.merge.OverlayMerge;
 import dev.ocirender.render.FileRenderTarget;
 import dev.ocirender.render.OutputFormat;
 import dev.ocirender.testing.ExternalTools;
+import dev.ocirender.testing.SparseLayers;
 import dev.ocirender.verify.FsReaders;
 import dev.ocirender.verify.Verifier;
 import dev.ocirender.verify.VerifyOptions;
@@ -45,14 +46,8 @@ class TarSparseTest {
 
   /** A GNU tar layer holding "big" (data at start, middle, end) and "dir/trailing" (data, then a hole to its end). */
   private LayerBlob layer(long size) throws Exception {
-    ExternalTools.assumeTools("tar", "truncate");
-    Path src = Files.createDirectories(tmp.resolve("src/dir"));
-    ExternalTools.bash(src.getParent(), "printf head > big && truncate -s " + size + " big"
-        + " && printf middle | dd of=big bs=1 seek=" + (size / 2) + " conv=notrunc status=none"
-        + " && printf tail | dd of=big bs=1 seek=" + (size - 4) + " conv=notrunc status=none"
-        + " && printf start > dir/trailing && truncate -s " + size + " dir/trailing"
-        + " && tar --sparse --format=posix --owner=0 --group=0 --mtime=@0 -cf ../layer.tar big dir");
-    byte[] layer = Files.readAllBytes(tmp.resolve("layer.tar"));
+    byte[] layer = SparseLayers.gnuTar(tmp, size, true);
+    Files.write(tmp.resolve("layer.tar"), layer); // the reference the verifier reads back
     assertThat(layer.length).as("the layer itself is small").isLessThan(64 * 1024);
     return new LayerBlob(0, new Descriptor("application/vnd.oci.image.layer.v1.tar", Digest.sha256Of(layer),
         layer.length), null, () -> new ByteArrayInputStream(layer));
