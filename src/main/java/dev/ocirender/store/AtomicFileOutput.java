@@ -9,6 +9,10 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.LinkOption;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -84,6 +88,10 @@ public final class AtomicFileOutput implements Closeable {
         FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE,
             StandardOpenOption.READ);
         TemporaryFiles.register(temp); // removed by a shutdown hook if the process is stopped before close
+        // Held until the file is published or discarded, and released by the kernel when this process
+        // dies however it dies: a temporary nobody holds a lock on is one a killed writer left behind.
+        channel.tryLock();
+        removeAbandoned(absolute);
         return new AtomicFileOutput(absolute, temp, channel);
       } catch (FileAlreadyExistsException e) {
         if (attempt >= 10) {
@@ -130,8 +138,12 @@ public final class AtomicFileOutput implements Closeable {
     }
     stream.flush();
     channel.force(true);
-    channel.close();
-    Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    try {
+      // Renamed while still open, so the lock covers the temporary until it has its final name.
+      Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    } finally {
+      channel.close();
+    }
     published = true;
     closed = true;
     TemporaryFiles.forget(temp);
@@ -155,6 +167,39 @@ public final class AtomicFileOutput implements Closeable {
     } finally {
       Files.deleteIfExists(temp);
       TemporaryFiles.forget(temp);
+    }
+  }
+
+  /**
+   * Removes the temporaries of {@code target} ({@code .NAME.tmp-…}) that no live writer holds: a
+   * writer keeps an exclusive lock on its temporary until it is published or discarded, and the
+   * kernel drops the lock when the writer's process dies, SIGKILL included. So a runner that
+   * re-runs a render after losing a worker (or a user re-running a killed render) clears what the
+   * lost attempt left, without any age threshold, and never touches a write in progress, in this
+   * process or another. Best effort: a temporary it cannot open or lock is left alone.
+   */
+  public static void removeAbandoned(Path target) {
+    Path absolute = target.toAbsolutePath();
+    Path dir = absolute.getParent();
+    String prefix = "." + absolute.getFileName() + TempNames.TMP;
+    try (DirectoryStream<Path> candidates = Files.newDirectoryStream(dir,
+        p -> p.getFileName().toString().startsWith(prefix)
+            && TemporaryFiles.OUTPUT_TEMPORARY.matcher(p.getFileName().toString()).matches())) {
+      for (Path candidate : candidates) {
+        if (TemporaryFiles.live().contains(candidate)) {
+          continue; // ours, being written
+        }
+        try (FileChannel c = FileChannel.open(candidate, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS)) {
+          FileLock lock = c.tryLock();
+          if (lock != null) {
+            Files.deleteIfExists(candidate);
+          }
+        } catch (OverlappingFileLockException | IOException e) {
+          // held in this JVM, gone already, or not ours to open: leave it
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      // best effort: the render goes on with its own, new temporary
     }
   }
 
