@@ -72,6 +72,13 @@ public final class DecodeAhead implements AutoCloseable {
     return sum;
   }
 
+  /** Waits until every decoder has finished (for tests: layers nobody reads never hold them back). */
+  void awaitDecoders() throws InterruptedException {
+    for (Thread t : decoders) {
+      t.join();
+    }
+  }
+
   private void decodeLayers() {
     for (int l; (l = nextLayer.getAndDecrement()) >= 0; ) {
       if (Thread.currentThread().isInterrupted()) {
