@@ -72,6 +72,13 @@ public final class DecodeAhead implements AutoCloseable {
     return sum;
   }
 
+  /** Waits until every decoder has finished (for tests: layers nobody reads never hold them back). */
+  void awaitDecoders() throws InterruptedException {
+    for (Thread t : decoders) {
+      t.join();
+    }
+  }
+
   private void decodeLayers() {
     for (int l; (l = nextLayer.getAndDecrement()) >= 0; ) {
       if (Thread.currentThread().isInterrupted()) {
@@ -114,13 +121,20 @@ public final class DecodeAhead implements AutoCloseable {
     for (Thread t : decoders) {
       t.interrupt();
     }
+    // Wait for every decoder even if this thread is interrupted: a decoder still running could
+    // create a spill file after close() returned. Closed layers stop them at their next chunk.
+    boolean interrupted = false;
     for (Thread t : decoders) {
-      try {
-        t.join();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        break;
+      while (t.isAlive()) {
+        try {
+          t.join();
+        } catch (InterruptedException e) {
+          interrupted = true;
+        }
       }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
     }
     if (failure != null) {
       throw failure;

@@ -87,10 +87,7 @@ public final class DecodedLayer implements AutoCloseable {
     }
     Frame frame;
     try {
-      if (file == null) {
-        file = FrameFile.createTemp(store.tempDirectory(), store.compress(), name);
-      }
-      frame = file.append(buffer, length);
+      frame = spillFile().append(buffer, length);
     } finally {
       store.recycle(buffer);
     }
@@ -100,6 +97,29 @@ public final class DecodedLayer implements AutoCloseable {
       chunks.add(frame);
       notifyAll();
     }
+  }
+
+  /**
+   * This layer's frame file, created on first use. Why under the lock: {@link #close()} takes the
+   * file to close it under the same lock, so a file is either seen and closed there, or created
+   * after the close and closed here by its creator; none is left open.
+   */
+  private FrameFile spillFile() throws IOException {
+    synchronized (this) {
+      checkOpen();
+      if (file != null) {
+        return file;
+      }
+    }
+    FrameFile created = FrameFile.createTemp(store.tempDirectory(), store.compress(), name);
+    synchronized (this) {
+      if (!closed) {
+        file = created;
+        return created;
+      }
+    }
+    created.close();
+    throw new InterruptedIOException(name + ": decoded layer closed");
   }
 
   private void checkOpen() throws InterruptedIOException {

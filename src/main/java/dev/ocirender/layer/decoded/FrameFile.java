@@ -5,9 +5,14 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.FileAttribute;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.SecureRandom;
+import java.util.Set;
 import java.util.zip.CRC32C;
 import net.jpountz.lz4.LZ4Compressor;
 import net.jpountz.lz4.LZ4Exception;
@@ -27,7 +32,7 @@ import net.jpountz.lz4.LZ4SafeDecompressor;
  *
  * <p>One writer thread appends; readers on other threads may read frames already appended
  * (positional reads, so they do not disturb the writer). The file is unlinked as soon as it is
- * open where the platform allows, so a crash leaves nothing behind.
+ * open where the platform allows (never named at all on Linux), so a crash leaves nothing behind.
  */
 final class FrameFile implements Closeable {
   static final int HEADER_SIZE = 12;
@@ -36,6 +41,7 @@ final class FrameFile implements Closeable {
   record Frame(long position, int decodedLength, int storedLength, int crc) {}
 
   private static final LZ4Factory LZ4 = LZ4Factory.fastestInstance();
+  private static final SecureRandom RANDOM = new SecureRandom();
 
   private final FileChannel channel;
   private final boolean compress;
@@ -51,18 +57,39 @@ final class FrameFile implements Closeable {
     this.name = name;
   }
 
-  /** A new, empty frame file in {@code dir}, gone from the directory once closed (or at once). */
+  /**
+   * A new, empty frame file in {@code dir}: on Linux one that never has a name ({@link UnnamedFile}),
+   * elsewhere one gone from the directory at once where the platform allows (POSIX), else once closed.
+   *
+   * <p>Why one {@code open} for the named file: {@code DELETE_ON_CLOSE} makes the JDK unlink the file right after the
+   * {@code open} call that creates it, so the name is in the directory only between those two
+   * system calls. Creating it first ({@code Files.createTempFile}) and opening it again left it
+   * visible much longer, long enough for a listing of the directory to see it.
+   */
   static FrameFile createTemp(Path dir, boolean compress, String what) throws IOException {
     Files.createDirectories(dir);
-    Path path = Files.createTempFile(dir, "ocirender-decoded-", ".frames");
-    FileChannel channel = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE,
-        StandardOpenOption.DELETE_ON_CLOSE);
-    try {
-      Files.deleteIfExists(path); // POSIX: the open channel keeps the data; nothing survives a crash
-    } catch (IOException e) {
-      // not on this platform: DELETE_ON_CLOSE removes it
+    FileChannel unnamed = UnnamedFile.open(dir);
+    if (unnamed != null) {
+      return new FrameFile(unnamed, compress, what + " (unnamed temporary file in " + dir + ")");
     }
-    return new FrameFile(channel, compress, what + " (" + path + ")");
+    while (true) {
+      Path path = dir.resolve("ocirender-decoded-" + Long.toUnsignedString(RANDOM.nextLong()) + ".frames");
+      try {
+        FileChannel channel = FileChannel.open(path, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.READ,
+            StandardOpenOption.WRITE, StandardOpenOption.DELETE_ON_CLOSE), ownerOnly(dir));
+        return new FrameFile(channel, compress, what + " (" + path + ")");
+      } catch (FileAlreadyExistsException e) {
+        // another file took this name: draw another
+      }
+    }
+  }
+
+  /** rw------- where the file system has POSIX permissions, as {@code Files.createTempFile} gives. */
+  private static FileAttribute<?>[] ownerOnly(Path dir) {
+    if (dir.getFileSystem().supportedFileAttributeViews().contains("posix")) {
+      return new FileAttribute<?>[] {PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------"))};
+    }
+    return new FileAttribute<?>[0];
   }
 
   /** A frame file at {@code path}, created empty and kept after closing (a cache's, a test's). */

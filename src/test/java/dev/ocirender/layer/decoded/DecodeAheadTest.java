@@ -72,10 +72,11 @@ class DecodeAheadTest {
   }
 
   @Test
-  void decodeAhead_withNoBudget_spillsTheLayersNotYetRead() throws IOException {
+  void decodeAhead_withNoBudget_spillsTheLayersNotYetRead() throws Exception {
     List<LayerBlob> layers = randomStack(new Random(7)).inMemoryBlobs();
     // Nothing reads the layers until all are decoded: everything goes to frames on disk.
     try (DecodeAhead ahead = new DecodeAhead(layers, new DecodedLayerStore(tmp, 0, true), 2)) {
+      ahead.awaitDecoders(); // else a layer opened before its first chunk is written would stream through memory
       List<byte[]> decoded = new ArrayList<>();
       for (LayerBlob l : ahead.layers()) {
         decoded.add(null);
