@@ -110,8 +110,10 @@ class FlinkClusterIT {
     Path images = Files.createDirectories(ROOT.resolve("failover-images"));
     List<String> lines = new ArrayList<>();
     for (int i = 0; i < 12; i++) {
-      // Incompressible content, so that each render takes a moment and the kill lands while renders run.
-      byte[] data = new byte[12 << 20];
+      // Incompressible content, so that each render takes a moment and the kill lands while renders run:
+      // 12 MiB was enough on a loaded machine, but an idle one finished the whole job before the test
+      // saw the render step running.
+      byte[] data = new byte[40 << 20];
       new Random(i).nextBytes(data);
       ImageBuilder.image()
           .layer(layer().dir("data", 0755).file("data/base.txt", "image " + i + "\n", 0644))
