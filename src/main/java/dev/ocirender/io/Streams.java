@@ -2,6 +2,7 @@ package dev.ocirender.io;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.UncheckedIOException;
 
 /**
  * For the project's input-stream wrappers, whose real work (digesting, decoding, bounds, errors
@@ -37,5 +38,26 @@ public final class Streams {
       done += r;
     }
     return done;
+  }
+
+  /**
+   * A failure handed over from another thread (a read-ahead or decoding thread), as the
+   * {@link IOException} to throw on the reading thread: I/O failures as they are, unchecked ones
+   * and errors rethrown here unchanged, anything else wrapped.
+   */
+  public static IOException asIOException(Throwable t) {
+    if (t instanceof IOException e) {
+      return e;
+    }
+    if (t instanceof UncheckedIOException e) {
+      return e.getCause();
+    }
+    if (t instanceof RuntimeException e) {
+      throw e;
+    }
+    if (t instanceof Error e) {
+      throw e;
+    }
+    return new IOException(t);
   }
 }

@@ -1,5 +1,7 @@
 package dev.ocirender.layer;
 
+import dev.ocirender.io.Streams;
+
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -48,11 +50,8 @@ final class BlobFailureFirst extends FilterInputStream {
   }
 
   private IOException blame(IOException decoding) {
-    byte[] sink = new byte[64 * 1024];
     try {
-      while (raw.read(sink) >= 0) {
-        // read to the end, where the blob is verified
-      }
+      Streams.skipByReading(raw, Long.MAX_VALUE); // to the end, where the blob is verified
     } catch (IOException blob) {
       blob.addSuppressed(decoding);
       return blob;

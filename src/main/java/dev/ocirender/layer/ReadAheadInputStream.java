@@ -4,7 +4,6 @@ import dev.ocirender.io.Streams;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
-import java.io.UncheckedIOException;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 
@@ -148,29 +147,13 @@ public final class ReadAheadInputStream extends InputStream {
     if (next.length < 0) {
       ended = true;
       if (next.failure != null) {
-        throw rethrow(next.failure);
+        throw Streams.asIOException(next.failure);
       }
       return false;
     }
     current = next;
     position = 0;
     return true;
-  }
-
-  private static IOException rethrow(Throwable t) {
-    if (t instanceof IOException e) {
-      return e;
-    }
-    if (t instanceof UncheckedIOException e) {
-      return e.getCause();
-    }
-    if (t instanceof RuntimeException e) {
-      throw e;
-    }
-    if (t instanceof Error e) {
-      throw e;
-    }
-    return new IOException(t);
   }
 
   @Override

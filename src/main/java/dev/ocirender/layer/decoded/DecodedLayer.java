@@ -5,7 +5,6 @@ import dev.ocirender.layer.decoded.FrameFile.Frame;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
 
@@ -182,7 +181,7 @@ public final class DecodedLayer implements AutoCloseable {
         notifyAll();
       }
       if (next == null && failure != null) {
-        throw rethrow(failure);
+        throw Streams.asIOException(failure);
       }
       return next;
     }
@@ -193,22 +192,6 @@ public final class DecodedLayer implements AutoCloseable {
       store.release();
     }
     store.recycle(h.buffer);
-  }
-
-  private static IOException rethrow(Throwable t) {
-    if (t instanceof IOException e) {
-      return e;
-    }
-    if (t instanceof UncheckedIOException e) {
-      return e.getCause();
-    }
-    if (t instanceof RuntimeException e) {
-      throw e;
-    }
-    if (t instanceof Error e) {
-      throw e;
-    }
-    return new IOException(t);
   }
 
   /** Discards what is left, deletes the frame file and stops the writer at its next chunk. */
