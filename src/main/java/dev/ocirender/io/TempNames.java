@@ -2,6 +2,7 @@ package dev.ocirender.io;
 
 import java.security.SecureRandom;
 import java.util.HexFormat;
+import java.util.regex.Pattern;
 
 /**
  * Names for temporary files and directories that must not collide with anything else, nor be
@@ -17,6 +18,13 @@ public final class TempNames {
   public static final String TMP = ".tmp-";
   /** The kind of a replaced directory kept until the new one is in place. */
   public static final String OLD = ".old-";
+
+  /**
+   * What {@link #hidden} makes with {@link #TMP} or {@link #OLD}: the one definition cleanups use to
+   * recognise our leftovers ({@code 8,} rather than 12 digits: older releases used shorter suffixes).
+   */
+  public static final Pattern HIDDEN = Pattern.compile("\\..+(" + Pattern.quote(TMP) + "|" + Pattern.quote(OLD)
+      + ")[0-9a-f]{8,}");
 
   private static final SecureRandom RANDOM = new SecureRandom();
 

@@ -26,8 +26,8 @@ import java.util.regex.Pattern;
  * <p>The naming patterns are those the writers use today ({@code AtomicFileOutput},
  * {@code DirectoryRenderTarget}, {@code FileSystemsOutputStore}: {@code .NAME.tmp-HEX},
  * {@code .NAME.old-HEX}; {@code StoreRenderTarget}'s spool: {@code ocirender-DIGITS.sqfs}).
- * Deliberately not here: generating those names (each writer still does), and any path of another
- * program: only names of our exact shapes are ever removed.
+ * The names are made, and their pattern defined, in {@link TempNames}. Never removed: any path of
+ * another program; only names of our exact shapes are.
  */
 public final class TemporaryFiles {
 
@@ -35,7 +35,7 @@ public final class TemporaryFiles {
   public static final Duration DEFAULT_STALE_AGE = Duration.ofHours(24);
 
   /** {@code .NAME.tmp-HEX} and {@code .NAME.old-HEX}: an atomic output's temporary file or tree. */
-  public static final Pattern OUTPUT_TEMPORARY = Pattern.compile("\\..+\\.(tmp|old)-[0-9a-f]{8,}");
+  public static final Pattern OUTPUT_TEMPORARY = TempNames.HIDDEN;
   /** A squashfs spool file in the temporary directory ({@code Files.createTempFile("ocirender-", ".sqfs")}). */
   public static final Pattern SPOOL_FILE = Pattern.compile("ocirender-[0-9]+\\.sqfs");
 
