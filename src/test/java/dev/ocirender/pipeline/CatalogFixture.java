@@ -115,6 +115,10 @@ final class CatalogFixture {
   String[] args(String results, String... extra) {
     List<String> args = new ArrayList<>(List.of(
         "--catalog=" + catalog, "--outputPrefix=" + outputs, "--resultsPrefix=" + root.resolve(results) + "/"));
+    if (java.util.Arrays.stream(extra).noneMatch(a -> a.startsWith("--layerCacheDir="))) {
+      // The layer cache is on by default; one per fixture, so no run sees another test's layers.
+      args.add("--layerCacheDir=" + root.resolve("layer-cache"));
+    }
     args.addAll(List.of(extra));
     return args.toArray(String[]::new);
   }

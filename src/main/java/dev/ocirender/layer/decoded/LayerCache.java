@@ -112,6 +112,30 @@ public final class LayerCache {
     return cache;
   }
 
+  /** Caches opened by {@link #shared}, by root. */
+  private static final java.util.concurrent.ConcurrentHashMap<Path, LayerCache> SHARED =
+      new java.util.concurrent.ConcurrentHashMap<>();
+
+  /**
+   * The one cache of this JVM at {@code root}, opened on first use: every render of a worker goes
+   * through the same instance, so their size estimate and eviction are one. The size of the first
+   * opening stands.
+   */
+  public static LayerCache shared(Path root, long maxBytes) throws IOException {
+    Path key = root.toAbsolutePath().normalize();
+    LayerCache cache = SHARED.get(key);
+    if (cache == null) {
+      synchronized (SHARED) {
+        cache = SHARED.get(key);
+        if (cache == null) {
+          cache = open(key, maxBytes);
+          SHARED.put(key, cache);
+        }
+      }
+    }
+    return cache;
+  }
+
   public Path root() {
     return root;
   }
