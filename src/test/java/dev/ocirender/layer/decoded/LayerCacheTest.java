@@ -111,6 +111,21 @@ class LayerCacheTest {
   }
 
   @Test
+  void layerHiddenEntirelyByWhiteouts_isStillCached_andServedWarm() throws Exception {
+    List<LayerBlob> layers = ImageBuilder.of(
+        layer().dir("opt", 0755).file("opt/a", text(6, 100_000), 0644).file("opt/b", "b", 0644),
+        layer().whiteout("opt").file("etc/x", "x", 0644)).inMemoryBlobs();
+    byte[] reference = LayerCacheIdentity.tar(LayerCache.attach(null, layers, new WorkTally()));
+    LayerCache cache = LayerCache.open(tmp.resolve("cache"), 1L << 30);
+    assertThat(LayerCacheIdentity.tar(LayerCache.attach(cache, layers, new WorkTally()))).isEqualTo(reference);
+    assertThat(cache.entryFor(layers.get(0))).as("the hidden base").isRegularFile();
+    WorkTally warm = new WorkTally();
+    assertThat(LayerCacheIdentity.tar(LayerCache.attach(cache, layers, warm))).isEqualTo(reference);
+    assertThat(warm.bytesDecoded()).as("%s", warm).isZero();
+    assertThat(warm.layerCacheHits()).as("%s", warm).isEqualTo(2);
+  }
+
+  @Test
   void entryEndingInAnotherEntrysTrailer_isNotUsed_andIsRebuilt() throws Exception {
     List<LayerBlob> layers = image(2).inMemoryBlobs();
     byte[] reference = LayerCacheIdentity.tar(LayerCache.attach(null, layers, new WorkTally()));
