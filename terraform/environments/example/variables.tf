@@ -87,9 +87,9 @@ variable "overwrite" {
 }
 
 variable "disk_size_gb" {
-  description = "Worker boot disk, GB (blob cache plus squashfs temp files; README, operating notes)."
+  description = "Worker boot disk, GB (blob and layer caches plus squashfs temp files; README, operating notes)."
   type        = number
-  default     = 200
+  default     = 250
 }
 
 variable "machine_type" {

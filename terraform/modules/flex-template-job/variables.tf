@@ -67,9 +67,9 @@ variable "overwrite" {
 }
 
 variable "disk_size_gb" {
-  description = "Template parameter diskSizeGb: worker boot disk, GB; room for the blob cache and squashfs temp files (README, operating notes)."
+  description = "Template parameter diskSizeGb: worker boot disk, GB; room for the blob and layer caches and squashfs temp files (README, operating notes)."
   type        = number
-  default     = 200
+  default     = 250
 }
 
 variable "machine_type" {

@@ -32,11 +32,31 @@ public final class LayerBlob {
     InputStream openDecoded() throws IOException;
   }
 
+  /**
+   * A layer work cache as a layer sees it ({@code dev.ocirender.layer.decoded.LayerCache}): it may
+   * hold the decoded tar stream of a layer seen before, and it sees every fresh decoding of the
+   * blob, to keep a copy.
+   */
+  public interface DecodeHook {
+    /** This layer's decoded tar stream from the cache, or null when the cache holds none. */
+    InputStream openCached(LayerBlob layer) throws IOException;
+
+    /**
+     * The stream to read in place of {@code decoded}, the layer just decoded from its blob (e.g.
+     * one that copies it into the cache as it is read); closes {@code decoded} if it fails.
+     */
+    InputStream decoded(LayerBlob layer, InputStream decoded) throws IOException;
+
+    /** Whether {@link #openCached} would find this layer now (a hint: it may be evicted meanwhile). */
+    boolean holds(LayerBlob layer);
+  }
+
   private final int index;
   private final Descriptor descriptor;
   private final Digest verifyUncompressed;
   private final Opener opener;
   private final DecodedSource decodedSource;
+  private final DecodeHook hook;
 
   /**
    * @param index 0 for the oldest (base) layer
@@ -44,21 +64,42 @@ public final class LayerBlob {
    *     already verifies the blob itself
    */
   public LayerBlob(int index, Descriptor descriptor, Digest verifyUncompressed, Opener opener) {
-    this(index, descriptor, verifyUncompressed, opener, null);
+    this(index, descriptor, verifyUncompressed, opener, null, null);
   }
 
   private LayerBlob(int index, Descriptor descriptor, Digest verifyUncompressed, Opener opener,
-      DecodedSource decodedSource) {
+      DecodedSource decodedSource, DecodeHook hook) {
     this.index = index;
     this.descriptor = Objects.requireNonNull(descriptor, "descriptor");
     this.verifyUncompressed = verifyUncompressed;
     this.opener = Objects.requireNonNull(opener, "opener");
     this.decodedSource = decodedSource;
+    this.hook = hook;
   }
 
-  /** This layer, with {@link #openTar()} asking {@code source} first (see {@link DecodedSource}). */
+  /**
+   * This layer, with {@link #openTar()} asking {@code source} first (see {@link DecodedSource});
+   * a source this layer had already is asked next.
+   */
   public LayerBlob withDecodedSource(DecodedSource source) {
-    return new LayerBlob(index, descriptor, verifyUncompressed, opener, Objects.requireNonNull(source, "source"));
+    Objects.requireNonNull(source, "source");
+    DecodedSource earlier = decodedSource;
+    DecodedSource chained = earlier == null ? source : () -> {
+      InputStream first = source.openDecoded();
+      return first != null ? first : earlier.openDecoded();
+    };
+    return new LayerBlob(index, descriptor, verifyUncompressed, opener, chained, hook);
+  }
+
+  /** This layer, reading from and feeding a layer work cache (see {@link DecodeHook}). */
+  public LayerBlob withDecodeHook(DecodeHook decodeHook) {
+    return new LayerBlob(index, descriptor, verifyUncompressed, opener, decodedSource,
+        Objects.requireNonNull(decodeHook, "decodeHook"));
+  }
+
+  /** Whether a layer work cache holds this layer decoded, so that opening it decodes nothing (a hint). */
+  public boolean isCached() {
+    return hook != null && hook.holds(this);
   }
 
   public int index() {
@@ -82,12 +123,22 @@ public final class LayerBlob {
     return opener.open();
   }
 
-  /** The decoded tar stream of this layer: from its {@link DecodedSource} if that has it, else decoded. */
+  /**
+   * The decoded tar stream of this layer: from its {@link DecodedSource} if that has it, else from
+   * its layer work cache if that has it, else decoded.
+   */
   public InputStream openTar() throws IOException {
     if (decodedSource != null) {
       InputStream decoded = decodedSource.openDecoded();
       if (decoded != null) {
         return decoded;
+      }
+    }
+    if (hook != null) {
+      InputStream cached = hook.openCached(this);
+      if (cached != null) {
+        // Checking and decompressing the cached frames on a thread of their own, like decoding.
+        return new ReadAheadInputStream(cached, toString() + " cached");
       }
     }
     // Three stages on their own threads: reading and digesting the blob, decoding it, and the
@@ -97,11 +148,13 @@ public final class LayerBlob {
 
   /**
    * The blob decoded on the calling thread (the blob itself is read and digested on a thread of
-   * its own): for a caller that is itself a decoding thread, such as a decode-ahead.
+   * its own): for a caller that is itself a decoding thread, such as a decode-ahead. A layer work
+   * cache, if any, sees (and keeps) the decoded bytes as they are read.
    */
   public InputStream decodeTar() throws IOException {
     InputStream raw = new ReadAheadInputStream(opener.open(), toString() + " raw");
-    return new BlobFailureFirst(LayerDecoder.decode(this, raw, verifyUncompressed), raw);
+    InputStream decoded = new BlobFailureFirst(LayerDecoder.decode(this, raw, verifyUncompressed), raw);
+    return hook == null ? decoded : hook.decoded(this, decoded);
   }
 
   /** For messages: {@code layer 2 (sha256:9f86d081884c)}. */

@@ -95,6 +95,23 @@ public interface CatalogPipelineOptions extends PipelineOptions {
 
   void setBlobCacheMaxBytes(long value);
 
+  // The layer work cache: every layer a worker decodes is kept there decoded (LZ4, checksummed), so
+  // images that share layers decompress each of them once per worker (README: operating notes).
+
+  @Description("The worker's layer work cache directory, shared by every image the worker renders: layers kept "
+      + "decoded so that no layer is decompressed twice. Empty: ocirender-layer-cache under the worker's java.io.tmpdir.")
+  @Default.String("")
+  String getLayerCacheDir();
+
+  void setLayerCacheDir(String value);
+
+  @Description("The most the worker's layer cache may hold, in bytes (least recently used files go first); 0 turns "
+      + "the cache off.")
+  @Default.Long(30L << 30)
+  long getLayerCacheMaxBytes();
+
+  void setLayerCacheMaxBytes(long value);
+
   @Description("Blobs a worker downloads at once, over all the images it is rendering.")
   @Default.Integer(4)
   int getParallelDownloads();

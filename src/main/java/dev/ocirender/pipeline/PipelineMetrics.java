@@ -19,6 +19,13 @@ import org.apache.beam.sdk.metrics.Metrics;
  * delta is reported with is approximate when a worker resolves or renders several at once. Blobs
  * that several images share are downloaded once per worker, so across a catalog
  * {@code blobs_downloaded} stays near the number of distinct blobs times the number of workers.
+ *
+ * <p>{@code layer_cache_hits} and {@code layer_cache_misses} count layer openings served decoded
+ * from the worker's layer work cache ({@link dev.ocirender.layer.decoded.LayerCache}) and openings
+ * that decoded the blob; {@code bytes_decoded} counts the decoded (tar) bytes that decompressing
+ * blobs produced and {@code bytes_reused} those read from the layer cache instead, so their sum is
+ * the tar bytes the renders read. They come from each successful render's
+ * {@link dev.ocirender.io.WorkTally}; a failed render's work is not counted.
  */
 public final class PipelineMetrics {
 
@@ -39,6 +46,10 @@ public final class PipelineMetrics {
   public static final String CACHE_HITS = "cache_hits";
   public static final String BLOBS_DOWNLOADED = "blobs_downloaded";
   public static final String BYTES_DOWNLOADED = "bytes_downloaded";
+  public static final String LAYER_CACHE_HITS = "layer_cache_hits";
+  public static final String LAYER_CACHE_MISSES = "layer_cache_misses";
+  public static final String BYTES_DECODED = "bytes_decoded";
+  public static final String BYTES_REUSED = "bytes_reused";
   public static final String RENDER_MILLIS = "render_millis";
   public static final String OUTPUTS_VERIFIED = "outputs_verified";
   public static final String OUTPUTS_MISMATCHED = "outputs_mismatched";
@@ -58,6 +69,10 @@ public final class PipelineMetrics {
   static final Counter cacheHits = counter(CACHE_HITS);
   static final Counter blobsDownloaded = counter(BLOBS_DOWNLOADED);
   static final Counter bytesDownloaded = counter(BYTES_DOWNLOADED);
+  static final Counter layerCacheHits = counter(LAYER_CACHE_HITS);
+  static final Counter layerCacheMisses = counter(LAYER_CACHE_MISSES);
+  static final Counter bytesDecoded = counter(BYTES_DECODED);
+  static final Counter bytesReused = counter(BYTES_REUSED);
   static final Counter outputsVerified = counter(OUTPUTS_VERIFIED);
   static final Counter outputsMismatched = counter(OUTPUTS_MISMATCHED);
   static final Distribution renderMillis = Metrics.distribution(NAMESPACE, RENDER_MILLIS);

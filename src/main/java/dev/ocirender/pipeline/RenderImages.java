@@ -1,6 +1,7 @@
 package dev.ocirender.pipeline;
 
 import dev.ocirender.image.Platform;
+import dev.ocirender.layer.decoded.LayerCache;
 import dev.ocirender.merge.MergeStats;
 import dev.ocirender.render.RenderListener;
 import dev.ocirender.render.RenderResult;
@@ -17,6 +18,8 @@ import java.io.IOException;
 import java.io.Serializable;
 import java.time.Duration;
 import org.apache.beam.sdk.coders.StringUtf8Coder;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.apache.beam.sdk.transforms.DoFn;
 import org.apache.beam.sdk.transforms.PTransform;
 import org.apache.beam.sdk.transforms.ParDo;
@@ -68,23 +71,32 @@ public final class RenderImages extends PTransform<PCollection<ImageGroup>, PCol
   private final WorkerRegistries.Settings registries;
   private final boolean verifyOutputs;
   private final Limits limits;
+  private final LayerCacheSettings layerCache;
+
+  /** Rendering without a layer cache. */
+  public RenderImages(OutputStores stores, WorkerRegistries.Settings registries, boolean verifyOutputs, Limits limits) {
+    this(stores, registries, verifyOutputs, limits, LayerCacheSettings.OFF);
+  }
 
   /**
    * @param registries how workers reach registries; one context and blob cache per worker ({@link WorkerRegistries})
    * @param verifyOutputs read each published output back and compare it with the image ({@link OutputVerifier})
+   * @param layerCache each worker's layer work cache, shared by its renders
    */
-  public RenderImages(OutputStores stores, WorkerRegistries.Settings registries, boolean verifyOutputs, Limits limits) {
+  public RenderImages(OutputStores stores, WorkerRegistries.Settings registries, boolean verifyOutputs, Limits limits,
+      LayerCacheSettings layerCache) {
     this.stores = stores;
     this.registries = registries;
     this.verifyOutputs = verifyOutputs;
     this.limits = limits;
+    this.layerCache = layerCache;
   }
 
   @Override
   public PCollectionTuple expand(PCollection<ImageGroup> groups) {
     PCollectionTuple out = groups
         .apply("SpreadRenders", Reshuffle.viaRandomKey())
-        .apply("RenderImage", ParDo.of(new RenderImageFn(stores, registries, verifyOutputs, limits))
+        .apply("RenderImage", ParDo.of(new RenderImageFn(stores, registries, verifyOutputs, limits, layerCache))
             .withOutputTags(CatalogPipeline.RESULTS, TupleTagList.of(CatalogPipeline.DEAD_LETTERS)));
     out.get(CatalogPipeline.RESULTS).setCoder(StringUtf8Coder.of());
     out.get(CatalogPipeline.DEAD_LETTERS).setCoder(StringUtf8Coder.of());
@@ -118,24 +130,40 @@ public final class RenderImages extends PTransform<PCollection<ImageGroup>, PCol
 
   /** Renders one group's image to its canonical output. */
   static final class RenderImageFn extends DoFn<ImageGroup, String> {
+    private static final Logger LOG = LoggerFactory.getLogger(RenderImageFn.class);
     private final OutputStores stores;
     private final WorkerRegistries.Settings settings;
     private final boolean verifyOutputs;
     private final Limits limits;
+    private final LayerCacheSettings layerCacheSettings;
     private transient OutputStores.Router router;
     private transient WorkerRegistries registries;
+    private transient LayerCache layerCache;
 
     RenderImageFn(OutputStores stores, WorkerRegistries.Settings settings, boolean verifyOutputs, Limits limits) {
+      this(stores, settings, verifyOutputs, limits, LayerCacheSettings.OFF);
+    }
+
+    RenderImageFn(OutputStores stores, WorkerRegistries.Settings settings, boolean verifyOutputs, Limits limits,
+        LayerCacheSettings layerCacheSettings) {
       this.stores = stores;
       this.settings = settings;
       this.verifyOutputs = verifyOutputs;
       this.limits = limits;
+      this.layerCacheSettings = layerCacheSettings;
     }
 
     @Setup
     public void setup() {
       router = stores.open();
       registries = WorkerRegistries.of(settings);
+      try {
+        layerCache = layerCacheSettings.open();
+      } catch (IOException | RuntimeException e) {
+        // A cache is worth no lost image: without it every render still works, only slower.
+        LOG.warn("layer cache {} unusable, rendering without it: {}", layerCacheSettings.root(), e.toString());
+        layerCache = null;
+      }
     }
 
     @ProcessElement
@@ -169,7 +197,8 @@ public final class RenderImages extends PTransform<PCollection<ImageGroup>, PCol
             open[1] = target;
             // One decoding thread: the runner already renders one image per core, so decoding layers
             // ahead would only add the cost of its temporary store.
-            RenderResult result = new Renderer(RenderListener.NONE, limits.merge(), 1).render(source, Platform.parse(q.platform()), target);
+            RenderResult result = new Renderer(RenderListener.NONE, limits.merge(), 1).withLayerCache(layerCache)
+                .render(source, Platform.parse(q.platform()), target);
             String digest = result.image().manifestDigest().toString();
             if (!digest.equals(first.manifestDigest())) {
               // Only for references that cannot be pinned (docker-archive): the output would be labelled wrongly.
@@ -217,6 +246,10 @@ public final class RenderImages extends PTransform<PCollection<ImageGroup>, PCol
       PipelineMetrics.entries.inc(stats.entriesWritten());
       PipelineMetrics.whiteouts.inc(stats.whiteouts());
       PipelineMetrics.renderMillis.update(millis);
+      PipelineMetrics.layerCacheHits.inc(result.work().layerCacheHits());
+      PipelineMetrics.layerCacheMisses.inc(result.work().layerCacheMisses());
+      PipelineMetrics.bytesDecoded.inc(result.work().bytesDecoded());
+      PipelineMetrics.bytesReused.inc(result.work().bytesReused());
       Records.RenderFacts facts = new Records.RenderFacts(stats.entriesWritten(), result.image().layers().size(), result.bytesRead(), millis);
       out.get(CatalogPipeline.RESULTS).output(Records.result(Records.RENDERED, first, stored, facts, null, verdict));
       // Duplicates describe the same output but cost nothing themselves.

@@ -1,5 +1,6 @@
 package dev.ocirender.render;
 
+import dev.ocirender.io.WorkTally;
 import dev.ocirender.merge.MergeStats;
 import dev.ocirender.source.ResolvedImage;
 import java.time.Duration;
@@ -12,5 +13,13 @@ import java.time.Duration;
  * @param bytesRead blob bytes read from the source, as stored (compressed); re-reads for a merge
  *     restart or a hard-link promotion count again, since they cost again
  * @param elapsed wall time from resolving the image to the finished sink
+ * @param work what the work caches did: layer cache hits and misses, bytes decoded from blobs and
+ *     reused from the cache (see {@link dev.ocirender.io.WorkCounters})
  */
-public record RenderResult(ResolvedImage image, MergeStats stats, long bytesRead, Duration elapsed) {}
+public record RenderResult(ResolvedImage image, MergeStats stats, long bytesRead, Duration elapsed, WorkTally work) {
+
+  /** A result with no work counted. */
+  public RenderResult(ResolvedImage image, MergeStats stats, long bytesRead, Duration elapsed) {
+    this(image, stats, bytesRead, elapsed, new WorkTally());
+  }
+}

@@ -2,9 +2,11 @@ package dev.ocirender.render;
 
 import dev.ocirender.image.Messages;
 import dev.ocirender.image.Platform;
+import dev.ocirender.io.WorkTally;
 import dev.ocirender.layer.LayerBlob;
 import dev.ocirender.layer.decoded.DecodeAhead;
 import dev.ocirender.layer.decoded.DecodedLayerStore;
+import dev.ocirender.layer.decoded.LayerCache;
 import dev.ocirender.merge.MergeException;
 import dev.ocirender.merge.MergeLimits;
 import dev.ocirender.merge.MergeListener;
@@ -37,6 +39,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * merge reads them newest first, one at a time, and meanwhile the older ones decode into a bounded
  * store. With one thread each layer decodes as the merge reaches it. Outputs are the same either way.
  *
+ * <p>With a {@link LayerCache} ({@link #withLayerCache}), layers the cache holds are read from it
+ * decoded, and the others are copied into it as they decode; the merge reads the same bytes either
+ * way, so outputs are identical with and without the cache. What the cache did is in
+ * {@link RenderResult#work()}.
+ *
  * <p>Its {@link MergeLimits} (entries, and the {@code LayerLimits} of every tar entry) go to the
  * merge, which applies them wherever it reads a layer's tar; the decode-ahead only decompresses, so
  * it needs none.
@@ -51,6 +58,7 @@ public final class Renderer {
   private final RenderListener listener;
   private final MergeLimits limits;
   private final int decodeThreads;
+  private final LayerCache layerCache;
 
   /** A renderer decoding up to as many layers at once as there are processors. */
   public Renderer(RenderListener listener) {
@@ -68,12 +76,22 @@ public final class Renderer {
   }
 
   public Renderer(RenderListener listener, MergeLimits limits, int decodeThreads) {
+    this(listener, limits, decodeThreads, null);
+  }
+
+  private Renderer(RenderListener listener, MergeLimits limits, int decodeThreads, LayerCache layerCache) {
+    this.layerCache = layerCache;
     this.listener = Objects.requireNonNull(listener, "listener");
     this.limits = Objects.requireNonNull(limits, "limits");
     if (decodeThreads < 1) {
       throw new IllegalArgumentException("decodeThreads must be at least 1: " + decodeThreads);
     }
     this.decodeThreads = decodeThreads;
+  }
+
+  /** This renderer, reading decoded layers from {@code cache} and adding to it; null for none. */
+  public Renderer withLayerCache(LayerCache cache) {
+    return new Renderer(listener, limits, decodeThreads, cache);
   }
 
   /** The processors available, or the system property {@code ocirender.decodeThreads} if set. */
@@ -110,10 +128,12 @@ public final class Renderer {
       counted.add(new LayerBlob(layer.index(), layer.descriptor(), layer.verifyUncompressed(),
           () -> new CountingInputStream(layer.openRaw(), counter)));
     }
+    WorkTally work = new WorkTally();
+    List<LayerBlob> layers = LayerCache.attach(layerCache, counted, work);
     MergeStats stats;
-    int threads = Math.min(decodeThreads, counted.size());
-    try (DecodeAhead ahead = threads > 1 ? new DecodeAhead(counted, DecodedLayerStore.withDefaults(), threads) : null) {
-      stats = OverlayMerge.run(ahead == null ? counted : ahead.layers(), opener, progress, limits);
+    int threads = Math.min(decodeThreads, layers.size());
+    try (DecodeAhead ahead = threads > 1 ? new DecodeAhead(layers, DecodedLayerStore.withDefaults(), threads) : null) {
+      stats = OverlayMerge.run(ahead == null ? layers : ahead.layers(), opener, progress, limits);
     } catch (MergeException e) {
       // The merge already names the layer and entry.
       throw new RenderException(reference, Messages.describe(e), e);
@@ -124,7 +144,7 @@ public final class Renderer {
     } finally {
       counter.reportNow();
     }
-    return new RenderResult(image, stats, counter.total.get(), Duration.ofNanos(System.nanoTime() - start));
+    return new RenderResult(image, stats, counter.total.get(), Duration.ofNanos(System.nanoTime() - start), work);
   }
 
   /**

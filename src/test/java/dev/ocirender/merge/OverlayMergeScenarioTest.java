@@ -15,6 +15,7 @@ import dev.ocirender.testing.Compression;
 import dev.ocirender.testing.FsSnapshot;
 import dev.ocirender.testing.ImageBuilder;
 import dev.ocirender.testing.LayerBuilder;
+import dev.ocirender.testing.LayerCacheIdentity;
 import dev.ocirender.testing.OverlayModel;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -87,6 +88,10 @@ class OverlayMergeScenarioTest {
       model.snapshot().assertMatches(merged, FsSnapshot.Compare.EXACT);
     }
     facts.accept(merged);
+    if (output == Output.COLLECTING_SINK) {
+      // Every scenario, tar and squashfs: byte-identical with the layer cache cold, warm, partial, damaged.
+      LayerCacheIdentity.check(image, tmp.resolve("layer-cache-" + renders++));
+    }
     if (output == Output.SQUASHFS) {
       SquashfsTools.checkScenario(image, merged, Files.createDirectories(tmp.resolve("squashfs-" + renders++)));
     }

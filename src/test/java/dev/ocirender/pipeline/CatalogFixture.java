@@ -115,6 +115,10 @@ final class CatalogFixture {
   String[] args(String results, String... extra) {
     List<String> args = new ArrayList<>(List.of(
         "--catalog=" + catalog, "--outputPrefix=" + outputs, "--resultsPrefix=" + root.resolve(results) + "/"));
+    if (java.util.Arrays.stream(extra).noneMatch(a -> a.startsWith("--layerCacheDir="))) {
+      // The layer cache is on by default; one per fixture, so no run sees another test's layers.
+      args.add("--layerCacheDir=" + root.resolve("layer-cache"));
+    }
     args.addAll(List.of(extra));
     return args.toArray(String[]::new);
   }
@@ -164,12 +168,16 @@ final class CatalogFixture {
     return out;
   }
 
-  /** Records keyed by line number, without the fields that measure time (which differ run to run). */
+  /**
+   * Records keyed by line number, without the fields that measure time (which differ run to run) and
+   * {@code bytesFetched}, which depends on which layers the worker's layer cache held already (the
+   * first of two images sharing a layer fetches it, and which one is first is up to the runner).
+   */
   static Map<Long, String> comparable(List<JsonNode> records) {
     Map<Long, String> out = new TreeMap<>();
     for (JsonNode n : records) {
       ObjectNode copy = n.deepCopy();
-      copy.remove(List.of("resolveMillis", "renderMillis", "stackTrace"));
+      copy.remove(List.of("resolveMillis", "renderMillis", "stackTrace", "bytesFetched"));
       if (out.put(n.get("line").asLong(), copy.toString()) != null) {
         throw new AssertionError("two records for line " + n.get("line"));
       }

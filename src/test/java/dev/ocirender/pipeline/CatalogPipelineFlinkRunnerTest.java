@@ -24,7 +24,7 @@ class CatalogPipelineFlinkRunnerTest {
   void sameCatalog_flinkRunner_givesTheSameRecordsAndOutputsAsDirectRunner() throws Exception {
     CatalogFixture direct = new CatalogFixture(directRoot);
     CatalogFixture flink = new CatalogFixture(flinkRoot);
-    CatalogPipelineDirectRunnerTest.run(direct, direct.args("run"));
+    PipelineResult directResult = CatalogPipelineDirectRunnerTest.run(direct, direct.args("run"));
     PipelineResult result = CatalogPipelineDirectRunnerTest.run(flink, flink.args("run",
         "--runner=FlinkRunner", "--flinkMaster=[local]", "--parallelism=2"));
 
@@ -32,6 +32,12 @@ class CatalogPipelineFlinkRunnerTest {
     assertThat(m).containsEntry(PipelineMetrics.IMAGES_RENDERED, 4L)
         .containsEntry(PipelineMetrics.IMAGES_DUPLICATE, 1L)
         .containsEntry(PipelineMetrics.DEAD_LETTERS, 4L);
+    // The layer cache is on (one per fixture, cold): every distinct layer (7) decoded at least once,
+    // and the renders read the same tar bytes as DirectRunner's, decoded or from the cache.
+    Map<String, Long> d = CatalogFixture.counters(directResult);
+    assertThat(m.get(PipelineMetrics.LAYER_CACHE_MISSES)).isGreaterThanOrEqualTo(7L);
+    assertThat(m.get(PipelineMetrics.BYTES_DECODED) + m.getOrDefault(PipelineMetrics.BYTES_REUSED, 0L))
+        .isEqualTo(d.get(PipelineMetrics.BYTES_DECODED) + d.getOrDefault(PipelineMetrics.BYTES_REUSED, 0L));
 
     assertThat(normalised(flink, "results")).isEqualTo(normalised(direct, "results"));
     assertThat(normalised(flink, "dead-letters").keySet()).isEqualTo(normalised(direct, "dead-letters").keySet());

@@ -56,7 +56,7 @@ class CatalogPipelineRegistryTest {
       Path cache = root.resolve("blob-cache");
       CatalogPipelineOptions options = PipelineOptionsFactory.fromArgs(
               "--catalog=" + catalog, "--outputPrefix=" + outputs, "--resultsPrefix=" + root.resolve("run") + "/",
-              "--blobCacheDir=" + cache, "--parallelDownloads=3", "--registryRetries=2")
+              "--blobCacheDir=" + cache, "--layerCacheDir=" + cache.resolveSibling("layer-cache"), "--parallelDownloads=3", "--registryRetries=2")
           .withValidation().as(CatalogPipelineOptions.class);
 
       TestPipeline pipeline = TestPipeline.fromOptions(options).enableAbandonedNodeEnforcement(false);

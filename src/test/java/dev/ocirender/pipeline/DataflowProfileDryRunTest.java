@@ -53,7 +53,7 @@ class DataflowProfileDryRunTest {
         .containsEntry("project", "example-project")
         .containsEntry("region", "us-central1")
         .containsEntry("workerMachineType", "n2-standard-4")
-        .containsEntry("diskSizeGb", "200")
+        .containsEntry("diskSizeGb", "250")
         .containsEntry("maxNumWorkers", "20")
         .containsEntry("serviceAccount", "ocirender-worker@example-project.iam.gserviceaccount.com")
         .containsKey("experiments");
@@ -66,7 +66,7 @@ class DataflowProfileDryRunTest {
         .anyMatch(s -> s.startsWith("RenderImages/RenderImage"))
         .anyMatch(s -> s.startsWith("WriteResults/"))
         .anyMatch(s -> s.startsWith("WriteDeadLetters/"));
-    assertThat(report.toJson()).contains("\"runner\" : \"DataflowRunner\"", "\"diskSizeGb\" : \"200\"");
+    assertThat(report.toJson()).contains("\"runner\" : \"DataflowRunner\"", "\"diskSizeGb\" : \"250\"");
   }
 
   @Test

@@ -23,6 +23,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * merge pass, re-reading hard-link content) decodes the blob again as usual. The merge sees the
  * same bytes either way, so outputs are identical with and without decoding ahead. Closing stops
  * the decoders and frees the store's memory and files.
+ *
+ * <p>Layers that a {@link LayerCache} holds ({@link LayerBlob#isCached()}) are left as they are:
+ * reading them costs no decoding, so copying them into the store would only add work.
  */
 public final class DecodeAhead implements AutoCloseable {
 
@@ -43,6 +46,11 @@ public final class DecodeAhead implements AutoCloseable {
     this.decoded = new ArrayList<>(layers.size());
     this.wrapped = new ArrayList<>(layers.size());
     for (LayerBlob layer : original) {
+      if (layer.isCached()) {
+        decoded.add(null);
+        wrapped.add(layer);
+        continue;
+      }
       DecodedLayer d = store.newLayer(layer.toString());
       AtomicBoolean taken = new AtomicBoolean();
       decoded.add(d);
@@ -67,7 +75,9 @@ public final class DecodeAhead implements AutoCloseable {
   public long bytesSpilled() {
     long sum = 0;
     for (DecodedLayer d : decoded) {
-      sum += d.bytesSpilled();
+      if (d != null) {
+        sum += d.bytesSpilled();
+      }
     }
     return sum;
   }
@@ -84,7 +94,9 @@ public final class DecodeAhead implements AutoCloseable {
       if (Thread.currentThread().isInterrupted()) {
         return;
       }
-      decode(original.get(l), decoded.get(l));
+      if (decoded.get(l) != null) {
+        decode(original.get(l), decoded.get(l));
+      }
     }
   }
 
@@ -110,6 +122,9 @@ public final class DecodeAhead implements AutoCloseable {
   public void close() throws IOException {
     IOException failure = null;
     for (DecodedLayer d : decoded) {
+      if (d == null) {
+        continue;
+      }
       try {
         d.close();
       } catch (IOException e) {

@@ -107,6 +107,53 @@ final class FrameFile implements Closeable {
     return f;
   }
 
+  /** An existing frame file at {@code path}, read-only: a cache entry, read by scanning its frames. */
+  static FrameFile openForReading(Path path) throws IOException {
+    FrameFile f = new FrameFile(FileChannel.open(path, StandardOpenOption.READ), false, path.toString());
+    f.end = f.channel.size();
+    return f;
+  }
+
+  /**
+   * The frame whose header starts at {@code position}, as far as its header tells; {@link #read}
+   * then checks it. Fails when the header does not fit a frame of at most {@code maxDecoded}
+   * bytes that ends by {@code limit}, so a damaged header cannot make a reader allocate or read
+   * beyond the file.
+   */
+  Frame frameAt(long position, int maxDecoded, long limit) throws IOException {
+    ByteBuffer header = readAt(position, HEADER_SIZE);
+    int decoded = header.getInt(0);
+    int stored = header.getInt(4);
+    if (decoded <= 0 || decoded > maxDecoded || stored <= 0 || stored > decoded
+        || position + HEADER_SIZE + stored > limit) {
+      throw new IOException(name + ": damaged frame header at " + position);
+    }
+    return new Frame(position, decoded, stored, header.getInt(8));
+  }
+
+  /** {@code length} bytes at {@code position} (little-endian buffer); fails if the file ends first. */
+  ByteBuffer readAt(long position, int length) throws IOException {
+    ByteBuffer b = ByteBuffer.allocate(length).order(ByteOrder.LITTLE_ENDIAN);
+    long at = position;
+    while (b.hasRemaining()) {
+      int n = channel.read(b, at);
+      if (n < 0) {
+        throw new IOException(name + ": truncated at " + at);
+      }
+      at += n;
+    }
+    return b.flip();
+  }
+
+  /** Appends {@code bytes} as they are (not a frame: a trailer). Writer thread only. */
+  void appendRaw(ByteBuffer bytes) throws IOException {
+    long at = end;
+    while (bytes.hasRemaining()) {
+      at += channel.write(bytes, at);
+    }
+    end = at;
+  }
+
   /** Appends {@code data[0, length)} as one frame. Writer thread only. */
   Frame append(byte[] data, int length) throws IOException {
     CRC32C crc = new CRC32C();

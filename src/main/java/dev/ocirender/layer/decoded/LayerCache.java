@@ -1,0 +1,379 @@
+package dev.ocirender.layer.decoded;
+
+import dev.ocirender.image.Digest;
+import dev.ocirender.io.TempNames;
+import dev.ocirender.io.TemporaryFiles;
+import dev.ocirender.io.WorkCounters;
+import dev.ocirender.layer.LayerBlob;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileTime;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.stream.Stream;
+import java.util.zip.CRC32C;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The layer work cache: a bounded, content-addressed directory of decoded layers, shared by every
+ * render of a JVM and by several JVMs, so that a layer seen before is never decompressed again.
+ *
+ * <p>An entry is one layer's decoded tar stream, byte for byte, stored as {@link FrameFile} frames
+ * (LZ4, CRC32C per frame) followed by a {@linkplain #TRAILER_SIZE trailer}; see the package
+ * documentation for the layout of the cache root, which the squashfs block cache shares. A layer
+ * is keyed by its descriptor digest (the compressed blob's digest, or the diff ID where the source
+ * has only that) and a variant naming what else decides how the blob decodes: its media type and
+ * the uncompressed digest it must have. An entry is only ever written from a decoding that reached
+ * the end of the blob with its digests verified, so a hit needs no blob at all.
+ *
+ * <p>{@link #attach} wires a render's layers to the cache ({@link LayerBlob.DecodeHook}): an
+ * opening finds the entry (a hit: its mtime is set to now, which is what eviction orders by) or
+ * decodes the blob and copies the decoded bytes into a new entry as the merge reads them (a miss;
+ * the entry is renamed into place only once the stream ended cleanly). Two renders that miss the
+ * same layer at once both decode it and both rename; either copy is the same bytes.
+ *
+ * <p>Damage never reaches an output: an entry whose trailer is missing or wrong is deleted and
+ * treated as a miss; a frame that fails its checksum while being read is reported, the entry
+ * deleted, and the stream continues from the blob, decoded afresh and skipped to the same offset
+ * (the bytes already delivered came from checked frames, so the merge sees exactly the decoded
+ * stream). That fresh decoding rebuilds the entry.
+ *
+ * <p>Writing the cache is best effort: when an entry cannot be created or written (disk full, no
+ * permission) the render goes on from the blob and the cache simply misses next time. Thread-safe.
+ */
+public final class LayerCache {
+
+  private static final Logger LOG = LoggerFactory.getLogger(LayerCache.class);
+
+  /** The subdirectory of the root for decoded layers. */
+  public static final String LAYERS = "layers";
+
+  /** The subdirectory of the root that the squashfs block cache uses (evicted here too). */
+  public static final String BLOCKS = "blocks";
+
+  /** The file name ending of an entry. */
+  static final String SUFFIX = ".layer";
+
+  /** "OCIRLAY1": the trailer's magic, also the format version of entries. */
+  private static final long TRAILER_MAGIC = 0x4f4349524c415931L;
+
+  /**
+   * Trailer: magic (8), frame count (8), decoded length (8), length of the frames before it (8),
+   * CRC32C of those 32 bytes (4); little-endian. A file whose last bytes are not such a trailer
+   * for exactly the bytes before it is incomplete or damaged.
+   */
+  static final int TRAILER_SIZE = 36;
+
+  /** Temporaries of crashed writers older than this are removed by a scan. */
+  private static final Duration STALE_TEMPORARY = Duration.ofHours(1);
+
+  private final Path root;
+  private final Path layers;
+  private final long maxBytes;
+  private final AtomicLong estimate = new AtomicLong();
+  private final AtomicLong addedSinceScan = new AtomicLong();
+  private final ReentrantLock evicting = new ReentrantLock();
+
+  private LayerCache(Path root, long maxBytes) {
+    this.root = root;
+    this.layers = root.resolve(LAYERS);
+    this.maxBytes = maxBytes;
+  }
+
+  /**
+   * The cache at {@code root} (created if absent), holding at most about {@code maxBytes} on disk
+   * over all its files; evicts at once if it holds more.
+   */
+  public static LayerCache open(Path root, long maxBytes) throws IOException {
+    if (maxBytes <= 0) {
+      throw new IllegalArgumentException("layer cache size must be positive: " + maxBytes);
+    }
+    LayerCache cache = new LayerCache(root.toAbsolutePath(), maxBytes);
+    Files.createDirectories(cache.layers);
+    cache.evict();
+    return cache;
+  }
+
+  /** Caches opened by {@link #shared}, by root. */
+  private static final java.util.concurrent.ConcurrentHashMap<Path, LayerCache> SHARED =
+      new java.util.concurrent.ConcurrentHashMap<>();
+
+  /**
+   * The one cache of this JVM at {@code root}, opened on first use: every render of a worker goes
+   * through the same instance, so their size estimate and eviction are one. The size of the first
+   * opening stands.
+   */
+  public static LayerCache shared(Path root, long maxBytes) throws IOException {
+    Path key = root.toAbsolutePath().normalize();
+    LayerCache cache = SHARED.get(key);
+    if (cache == null) {
+      synchronized (SHARED) {
+        cache = SHARED.get(key);
+        if (cache == null) {
+          cache = open(key, maxBytes);
+          SHARED.put(key, cache);
+        }
+      }
+    }
+    return cache;
+  }
+
+  public Path root() {
+    return root;
+  }
+
+  public long maxBytes() {
+    return maxBytes;
+  }
+
+  /**
+   * {@code layers} wired to {@code cache} (when it is null, to no cache: only the bytes decoded are
+   * counted), reporting hits, misses and bytes to {@code counters}.
+   */
+  public static List<LayerBlob> attach(LayerCache cache, List<LayerBlob> layers, WorkCounters counters) {
+    Hook hook = new Hook(cache, Objects.requireNonNull(counters, "counters"));
+    List<LayerBlob> out = new ArrayList<>(layers.size());
+    for (LayerBlob layer : layers) {
+      out.add(layer.withDecodeHook(hook));
+    }
+    return out;
+  }
+
+  /** Where the entry for {@code layer} is (or would be). */
+  public Path entryFor(LayerBlob layer) {
+    Digest digest = layer.descriptor().digest();
+    return layers.resolve(digest.algorithm() + "-" + digest.hex() + "-" + variant(layer) + SUFFIX);
+  }
+
+  /**
+   * What besides the digest decides how the blob decodes: its media type (a blob declared as zstd
+   * but holding gzip must fail, not hit a gzip decoding's entry) and the uncompressed digest it is
+   * checked against. 12 hex digits of a SHA-256 over both.
+   */
+  private static String variant(LayerBlob layer) {
+    String mediaType = layer.descriptor().mediaType();
+    Digest verify = layer.verifyUncompressed();
+    String text = (mediaType == null ? "" : mediaType) + "\n" + (verify == null ? "" : verify.toString());
+    try {
+      byte[] sha = MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8));
+      return HexFormat.of().formatHex(sha, 0, 6);
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /**
+   * Records that {@code bytes} of new files were renamed into the root (by this cache or by
+   * another user of the root in this JVM, such as the block cache), and evicts if the cache may
+   * now be over its size. Also rescans after every tenth of the size written, which catches up
+   * with what other JVMs sharing the root wrote.
+   */
+  public void fileAdded(long bytes) {
+    long now = estimate.addAndGet(bytes);
+    long since = addedSinceScan.addAndGet(bytes);
+    if (now > maxBytes || since > maxBytes / 10) {
+      evict();
+    }
+  }
+
+  /**
+   * Scans every regular file under the root and deletes the least recently used (oldest mtime)
+   * until the total is at most nine tenths of the size; removes temporaries that crashed writers
+   * left. Returns the bytes on disk afterwards. One scan at a time: a caller that finds another
+   * scan running returns at once (that scan does the work).
+   */
+  public long evict() {
+    if (!evicting.tryLock()) {
+      return estimate.get();
+    }
+    try {
+      List<CachedFile> files = scan();
+      long total = 0;
+      for (CachedFile f : files) {
+        total += f.size;
+      }
+      long target = total > maxBytes ? maxBytes - maxBytes / 10 : total;
+      files.sort(Comparator.comparing((CachedFile f) -> f.modified).thenComparing(f -> f.path.toString()));
+      for (int i = 0; i < files.size() && total > target; i++) {
+        CachedFile f = files.get(i);
+        if (TemporaryFiles.OUTPUT_TEMPORARY.matcher(f.path.getFileName().toString()).matches()) {
+          continue; // being written now (stale ones went in the scan); its writer renames or removes it
+        }
+        try {
+          // A render reading this file keeps its open descriptor: on Linux the data stays until closed.
+          if (Files.deleteIfExists(f.path)) {
+            total -= f.size;
+          }
+        } catch (IOException e) {
+          LOG.debug("could not evict {}: {}", f.path, e.toString());
+        }
+      }
+      estimate.set(total);
+      addedSinceScan.set(0);
+      return total;
+    } finally {
+      evicting.unlock();
+    }
+  }
+
+  /** Bytes of the regular files under the root now (entries and temporaries being written). */
+  public long sizeOnDisk() {
+    long total = 0;
+    for (CachedFile f : scan()) {
+      total += f.size;
+    }
+    return total;
+  }
+
+  private record CachedFile(Path path, long size, FileTime modified) {}
+
+  /** Every regular file under the root; stale temporaries are deleted on the way. */
+  private List<CachedFile> scan() {
+    List<CachedFile> files = new ArrayList<>();
+    FileTime stale = FileTime.fromMillis(System.currentTimeMillis() - STALE_TEMPORARY.toMillis());
+    try (Stream<Path> walk = Files.walk(root)) {
+      walk.forEach(p -> {
+        BasicFileAttributes a;
+        try {
+          a = Files.readAttributes(p, BasicFileAttributes.class);
+        } catch (IOException e) {
+          return; // gone meanwhile (evicted by another JVM)
+        }
+        if (!a.isRegularFile()) {
+          return;
+        }
+        String name = p.getFileName().toString();
+        if (TemporaryFiles.OUTPUT_TEMPORARY.matcher(name).matches() && a.lastModifiedTime().compareTo(stale) < 0) {
+          try {
+            Files.deleteIfExists(p);
+            return;
+          } catch (IOException e) {
+            // counted below like any other file
+          }
+        }
+        files.add(new CachedFile(p, a.size(), a.lastModifiedTime()));
+      });
+    } catch (IOException | UncheckedIOException e) {
+      // A file vanishing under the walk (another JVM evicting) ends it early: this pass is partial,
+      // the next one catches up.
+      LOG.debug("scanning layer cache {}: {}", root, e.toString());
+    }
+    return files;
+  }
+
+  /** Deletes a damaged entry, unless another writer has already replaced it with a new file. */
+  void discard(Path entry, Object fileKey, String why) {
+    LOG.warn("layer cache entry {} is damaged ({}); deleting it, the layer is decoded from its blob", entry, why);
+    try {
+      BasicFileAttributes now = Files.readAttributes(entry, BasicFileAttributes.class);
+      if (fileKey == null || fileKey.equals(now.fileKey())) {
+        Files.deleteIfExists(entry);
+      }
+    } catch (NoSuchFileException e) {
+      // already gone
+    } catch (IOException e) {
+      LOG.debug("could not delete {}: {}", entry, e.toString());
+    }
+  }
+
+  static ByteBuffer trailer(long frames, long decodedLength, long framesLength) {
+    ByteBuffer t = ByteBuffer.allocate(TRAILER_SIZE).order(ByteOrder.LITTLE_ENDIAN);
+    t.putLong(TRAILER_MAGIC).putLong(frames).putLong(decodedLength).putLong(framesLength);
+    CRC32C crc = new CRC32C();
+    crc.update(t.array(), 0, 32);
+    t.putInt((int) crc.getValue());
+    return t.flip();
+  }
+
+  /** The trailer's frame count, decoded length and frames length; throws if it is not a trailer for {@code size}. */
+  static long[] checkTrailer(ByteBuffer t, long size) throws IOException {
+    CRC32C crc = new CRC32C();
+    crc.update(t.array(), 0, 32);
+    if (t.getLong(0) != TRAILER_MAGIC || t.getInt(32) != (int) crc.getValue()) {
+      throw new IOException("no valid trailer (incomplete or damaged file)");
+    }
+    long framesLength = t.getLong(24);
+    if (framesLength != size - TRAILER_SIZE) {
+      throw new IOException("trailer says " + framesLength + " bytes of frames, the file has " + (size - TRAILER_SIZE));
+    }
+    return new long[] {t.getLong(8), t.getLong(16), framesLength};
+  }
+
+  /** Renames a finished temporary into place (replacing an equal entry another writer put there). */
+  void commit(Path temporary, Path entry, long size) throws IOException {
+    try {
+      Files.move(temporary, entry, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    } catch (AtomicMoveNotSupportedException e) {
+      Files.deleteIfExists(temporary);
+      throw e;
+    }
+    fileAdded(size);
+  }
+
+  /** A new temporary beside {@code entry}, in the pattern {@link TemporaryFiles} recognises. */
+  static Path temporaryFor(Path entry) {
+    return entry.resolveSibling(TempNames.hidden(entry.getFileName().toString(), TempNames.TMP));
+  }
+
+  /** One render's view of the cache (or of no cache): the {@link LayerBlob.DecodeHook} of its layers. */
+  private static final class Hook implements LayerBlob.DecodeHook {
+    private final LayerCache cache;
+    private final WorkCounters counters;
+
+    Hook(LayerCache cache, WorkCounters counters) {
+      this.cache = cache;
+      this.counters = counters;
+    }
+
+    @Override
+    public InputStream openCached(LayerBlob layer) throws IOException {
+      if (cache == null) {
+        return null;
+      }
+      Path entry = cache.entryFor(layer);
+      CachedLayerStream stream = CachedLayerStream.open(cache, entry, layer, counters);
+      if (stream == null) {
+        return null;
+      }
+      try {
+        Files.setLastModifiedTime(entry, FileTime.fromMillis(System.currentTimeMillis()));
+      } catch (IOException e) {
+        // evicted meanwhile: the open file reads on; LRU order is only a hint
+      }
+      counters.layerCacheHit();
+      return stream;
+    }
+
+    @Override
+    public InputStream decoded(LayerBlob layer, InputStream decoded) {
+      if (cache == null) {
+        return new CachingLayerStream(decoded, null, null, counters, layer.toString());
+      }
+      counters.layerCacheMiss();
+      return new CachingLayerStream(decoded, cache, cache.entryFor(layer), counters, layer.toString());
+    }
+
+    @Override
+    public boolean holds(LayerBlob layer) {
+      return cache != null && Files.isRegularFile(cache.entryFor(layer));
+    }
+  }
+}

@@ -1,0 +1,97 @@
+package dev.ocirender.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.ocirender.layer.decoded.LayerCache;
+import dev.ocirender.testing.ExternalTools;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code render --layer-cache DIR [--layer-cache-size SIZE]}: the sample image rendered without a
+ * cache, then twice with one (cold, warm), gives the same bytes, tar and squashfs; the warm render
+ * decodes nothing, and the cache stays within its size. GNU tar reads the cached render's output.
+ */
+class LayerCacheFlagsTest {
+
+  @TempDir Path tmp;
+
+  private String sample() {
+    return MainTest.run("sample", tmp.resolve("layout").toString()).out().strip();
+  }
+
+  private MainTest.Run render(String spec, String format, Path out, String... extra) {
+    List<String> args = new java.util.ArrayList<>(List.of("render", spec, "--format", format, "-o", out.toString()));
+    args.addAll(List.of(extra));
+    return MainTest.run(args.toArray(String[]::new));
+  }
+
+  private static long cacheEntries(Path cache) throws IOException {
+    try (Stream<Path> files = Files.list(cache.resolve(LayerCache.LAYERS))) {
+      return files.count();
+    }
+  }
+
+  @Test
+  void renderWithLayerCache_coldAndWarm_sameBytesAsWithout_warmDecodesNothing() throws IOException {
+    String spec = sample();
+    Path cache = tmp.resolve("cache");
+    for (String format : new String[] {"tar", "squashfs"}) {
+      Path plain = tmp.resolve("plain." + format);
+      MainTest.Run r = render(spec, format, plain);
+      assertThat(r.exitCode()).as(r.err()).isZero();
+      assertThat(r.err()).doesNotContain("layer cache");
+
+      Path cold = tmp.resolve("cold." + format);
+      r = render(spec, format, cold, "--layer-cache", cache.toString(), "--layer-cache-size", "1g");
+      assertThat(r.exitCode()).as(r.err()).isZero();
+      assertThat(r.err()).contains("layer cache: ");
+      assertThat(Files.readAllBytes(cold)).isEqualTo(Files.readAllBytes(plain));
+      assertThat(cacheEntries(cache)).isGreaterThanOrEqualTo(2);
+
+      Path warm = tmp.resolve("warm." + format);
+      r = render(spec, format, warm, "--layer-cache", cache.toString());
+      assertThat(r.exitCode()).as(r.err()).isZero();
+      assertThat(r.err()).contains(" 0 misses, 0 B decoded");
+      assertThat(Files.readAllBytes(warm)).isEqualTo(Files.readAllBytes(plain));
+    }
+    ExternalTools.assumeTools("tar");
+    ExternalTools.run(tmp, List.of("tar", "-tf", tmp.resolve("warm.tar").toString()));
+  }
+
+  @Test
+  void layerCacheSize_smallerThanTheLayers_rendersTheSame_andTheCacheStaysWithinIt() throws IOException {
+    String spec = sample();
+    Path cache = tmp.resolve("cache");
+    Path plain = tmp.resolve("plain.tar");
+    assertThat(render(spec, "tar", plain).exitCode()).isZero();
+    for (int i = 0; i < 2; i++) {
+      Path out = tmp.resolve("small-" + i + ".tar");
+      MainTest.Run r = render(spec, "tar", out, "--layer-cache", cache.toString(), "--layer-cache-size", "1k");
+      assertThat(r.exitCode()).as(r.err()).isZero();
+      assertThat(Files.readAllBytes(out)).isEqualTo(Files.readAllBytes(plain));
+      assertThat(LayerCache.open(cache, 1L << 30).sizeOnDisk()).isLessThanOrEqualTo(1024);
+    }
+  }
+
+  @Test
+  void layerCacheSize_withoutLayerCache_isAUsageError() {
+    MainTest.Run r = render(sample(), "tar", tmp.resolve("x.tar"), "--layer-cache-size", "1g");
+    assertThat(r.exitCode()).isEqualTo(2);
+    assertThat(r.err()).contains("--layer-cache-size needs --layer-cache DIR");
+    assertThat(tmp.resolve("x.tar")).doesNotExist();
+  }
+
+  @Test
+  void badLayerCacheSize_isAUsageError() {
+    MainTest.Run r = render(sample(), "tar", tmp.resolve("x.tar"), "--layer-cache", tmp.resolve("c").toString(),
+        "--layer-cache-size", "lots");
+    assertThat(r.exitCode()).isEqualTo(2);
+    assertThat(r.err()).contains("not a size: 'lots'");
+  }
+}

@@ -1,0 +1,314 @@
+package dev.ocirender.layer.decoded;
+
+import static dev.ocirender.testing.LayerBuilder.layer;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.ocirender.image.Descriptor;
+import dev.ocirender.image.Platform;
+import dev.ocirender.io.TemporaryFiles;
+import dev.ocirender.io.WorkTally;
+import dev.ocirender.layer.LayerBlob;
+import dev.ocirender.render.FileRenderTarget;
+import dev.ocirender.render.OutputFormat;
+import dev.ocirender.render.RenderListener;
+import dev.ocirender.render.RenderResult;
+import dev.ocirender.render.Renderer;
+import dev.ocirender.source.ImageSource;
+import dev.ocirender.source.ImageSources;
+import dev.ocirender.testing.Compression;
+import dev.ocirender.testing.ImageBuilder;
+import dev.ocirender.testing.LayerBuilder;
+import dev.ocirender.testing.LayerCacheIdentity;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The layer work cache against real renders: the reference for every output is the same image
+ * rendered without a cache. (Every merge scenario is also run through {@link LayerCacheIdentity}
+ * by {@code OverlayMergeScenarioTest}; here are the cases those small images cannot show.)
+ */
+class LayerCacheTest {
+
+  @TempDir Path tmp;
+
+  /** About {@code bytes} of text that LZ4 compresses somewhat, different for each seed. */
+  private static byte[] text(long seed, int bytes) {
+    String[] words = {"layer", "cache", "frame", "tar", "gzip", "squashfs", "inode", "block", "merge", "digest"};
+    Random random = new Random(seed);
+    StringBuilder sb = new StringBuilder(bytes + 16);
+    while (sb.length() < bytes) {
+      sb.append(words[random.nextInt(words.length)]).append(random.nextInt(1000)).append(' ');
+    }
+    return sb.substring(0, bytes).getBytes(StandardCharsets.US_ASCII);
+  }
+
+  /** A base of several 256 KiB frames, a middle layer and a top with whiteouts. */
+  private static ImageBuilder image(long seed) {
+    return ImageBuilder.of(
+        layer().dir("usr", 0755).file("usr/big", text(seed, 1_200_000), 0644).file("usr/keep", "kept", 0644)
+            .file("usr/gone", text(seed + 1, 300_000), 0644),
+        layer().file("etc/conf-" + seed, "v=" + seed, 0644).hardlink("usr/link", "usr/big"),
+        layer().whiteout("usr/gone").file("top", text(seed + 2, 50_000), 0600));
+  }
+
+  /** The file offsets of an entry's frames, read from their headers. */
+  private static List<Long> framePositions(Path entry) throws IOException {
+    List<Long> positions = new ArrayList<>();
+    try (FileChannel ch = FileChannel.open(entry)) {
+      long end = ch.size() - LayerCache.TRAILER_SIZE;
+      ByteBuffer header = ByteBuffer.allocate(FrameFile.HEADER_SIZE).order(ByteOrder.LITTLE_ENDIAN);
+      for (long at = 0; at < end; ) {
+        header.clear();
+        ch.read(header, at);
+        positions.add(at);
+        at += FrameFile.HEADER_SIZE + header.getInt(4);
+      }
+    }
+    return positions;
+  }
+
+  @Test
+  void damagedFrameInTheMiddle_streamGoesOnFromTheBlob_outputIdentical_entryRebuilt() throws Exception {
+    List<LayerBlob> layers = image(1).inMemoryBlobs();
+    byte[] reference = LayerCacheIdentity.tar(LayerCache.attach(null, layers, new WorkTally()));
+    LayerCache cache = LayerCache.open(tmp.resolve("cache"), 1L << 30);
+    assertThat(LayerCacheIdentity.tar(LayerCache.attach(cache, layers, new WorkTally()))).isEqualTo(reference);
+
+    Path base = cache.entryFor(layers.get(0));
+    List<Long> frames = framePositions(base);
+    assertThat(frames).as("frames of the base entry").hasSizeGreaterThanOrEqualTo(5);
+    LayerCacheIdentity.flipByte(base, frames.get(3) + FrameFile.HEADER_SIZE + 100);
+
+    WorkTally damaged = new WorkTally();
+    assertThat(LayerCacheIdentity.tar(LayerCache.attach(cache, layers, damaged))).isEqualTo(reference);
+    // Three good frames of the base were used before the damage showed, then the blob took over.
+    assertThat(damaged.bytesReused()).as("%s", damaged).isGreaterThanOrEqualTo(3L * DecodedLayerStore.CHUNK_SIZE);
+    assertThat(damaged.bytesDecoded()).as("%s", damaged).isGreaterThan(1_000_000L);
+
+    WorkTally after = new WorkTally();
+    assertThat(LayerCacheIdentity.tar(LayerCache.attach(cache, layers, after))).isEqualTo(reference);
+    assertThat(after.bytesDecoded()).as("rebuilt entry: %s", after).isZero();
+    assertThat(framePositions(base)).isEqualTo(frames);
+  }
+
+  @Test
+  void layerHiddenEntirelyByWhiteouts_isStillCached_andServedWarm() throws Exception {
+    List<LayerBlob> layers = ImageBuilder.of(
+        layer().dir("opt", 0755).file("opt/a", text(6, 100_000), 0644).file("opt/b", "b", 0644),
+        layer().whiteout("opt").file("etc/x", "x", 0644)).inMemoryBlobs();
+    byte[] reference = LayerCacheIdentity.tar(LayerCache.attach(null, layers, new WorkTally()));
+    LayerCache cache = LayerCache.open(tmp.resolve("cache"), 1L << 30);
+    assertThat(LayerCacheIdentity.tar(LayerCache.attach(cache, layers, new WorkTally()))).isEqualTo(reference);
+    assertThat(cache.entryFor(layers.get(0))).as("the hidden base").isRegularFile();
+    WorkTally warm = new WorkTally();
+    assertThat(LayerCacheIdentity.tar(LayerCache.attach(cache, layers, warm))).isEqualTo(reference);
+    assertThat(warm.bytesDecoded()).as("%s", warm).isZero();
+    assertThat(warm.layerCacheHits()).as("%s", warm).isEqualTo(2);
+  }
+
+  @Test
+  void entryEndingInAnotherEntrysTrailer_isNotUsed_andIsRebuilt() throws Exception {
+    List<LayerBlob> layers = image(2).inMemoryBlobs();
+    byte[] reference = LayerCacheIdentity.tar(LayerCache.attach(null, layers, new WorkTally()));
+    LayerCache cache = LayerCache.open(tmp.resolve("cache"), 1L << 30);
+    LayerCacheIdentity.tar(LayerCache.attach(cache, layers, new WorkTally()));
+    // Swap the entries of two layers: each file is whole and checks out frame by frame, but it is
+    // not the layer its name says; only the trailer's counts and lengths can tell.
+    Path a = cache.entryFor(layers.get(1));
+    Path b = cache.entryFor(layers.get(2));
+    byte[] aBytes = Files.readAllBytes(a);
+    byte[] bBytes = Files.readAllBytes(b);
+    // a's frames followed by b's trailer: frames valid, trailer valid, but not for these frames.
+    byte[] spliced = new byte[aBytes.length - LayerCache.TRAILER_SIZE + LayerCache.TRAILER_SIZE];
+    System.arraycopy(aBytes, 0, spliced, 0, aBytes.length - LayerCache.TRAILER_SIZE);
+    System.arraycopy(bBytes, bBytes.length - LayerCache.TRAILER_SIZE, spliced, aBytes.length - LayerCache.TRAILER_SIZE,
+        LayerCache.TRAILER_SIZE);
+    Files.write(a, spliced);
+
+    WorkTally tally = new WorkTally();
+    assertThat(LayerCacheIdentity.tar(LayerCache.attach(cache, layers, tally))).isEqualTo(reference);
+    assertThat(tally.layerCacheMisses()).as("%s", tally).isGreaterThanOrEqualTo(1);
+    assertThat(Files.readAllBytes(a)).as("rebuilt").isEqualTo(aBytes);
+  }
+
+  @Test
+  void failedDecoding_leavesNoEntryAndNoTemporary() throws Exception {
+    byte[] blob = LayerBuilder.layer().file("a", text(3, 400_000), 0644).blob(Compression.GZIP);
+    byte[] cut = java.util.Arrays.copyOf(blob, blob.length - 20);
+    Descriptor d = new Descriptor(Compression.GZIP.mediaType(), dev.ocirender.image.Digest.sha256Of(blob), blob.length);
+    LayerBlob layer = new LayerBlob(0, d, null, () -> new ByteArrayInputStream(cut));
+    LayerCache cache = LayerCache.open(tmp.resolve("cache"), 1L << 30);
+    assertThatThrownBy(() -> LayerCacheIdentity.tar(LayerCache.attach(cache, List.of(layer), new WorkTally())))
+        .isInstanceOf(IOException.class);
+    assertThat(cache.entryFor(layer)).doesNotExist();
+    try (Stream<Path> files = Files.list(cache.root().resolve(LayerCache.LAYERS))) {
+      assertThat(files).as("nothing left in the cache").isEmpty();
+    }
+  }
+
+  @Test
+  void sameBlobUnderAMediaTypeItContradicts_stillFails_despiteACachedDecoding() throws Exception {
+    byte[] blob = LayerBuilder.layer().file("a", "x", 0644).blob(Compression.GZIP);
+    dev.ocirender.image.Digest digest = dev.ocirender.image.Digest.sha256Of(blob);
+    LayerBlob asGzip = new LayerBlob(0, new Descriptor(Compression.GZIP.mediaType(), digest, blob.length), null,
+        () -> new ByteArrayInputStream(blob));
+    LayerBlob asZstd = new LayerBlob(0, new Descriptor(Compression.ZSTD.mediaType(), digest, blob.length), null,
+        () -> new ByteArrayInputStream(blob));
+    LayerCache cache = LayerCache.open(tmp.resolve("cache"), 1L << 30);
+    LayerCacheIdentity.tar(LayerCache.attach(cache, List.of(asGzip), new WorkTally()));
+    assertThat(cache.entryFor(asGzip)).isRegularFile();
+    assertThat(cache.entryFor(asZstd)).isNotEqualTo(cache.entryFor(asGzip));
+    assertThatThrownBy(() -> LayerCacheIdentity.tar(LayerCache.attach(cache, List.of(asZstd), new WorkTally())))
+        .isInstanceOf(IOException.class).hasMessageContaining("declares zstd data, but the blob's first bytes are those of gzip");
+  }
+
+  @Test
+  void concurrentRendersOfTheSameUncachedLayers_allIdentical_oneValidEntryEach() throws Exception {
+    ImageBuilder.Layout layout = image(4).writeLayout(tmp.resolve("img"));
+    String spec = "oci:" + layout.dir() + ":" + layout.tag();
+    Path reference = tmp.resolve("reference.tar");
+    try (ImageSource source = ImageSources.open(spec)) {
+      new Renderer(RenderListener.NONE, 1).renderToFile(source, Platform.LINUX_AMD64, OutputFormat.TAR, reference);
+    }
+    LayerCache cache = LayerCache.open(tmp.resolve("cache"), 1L << 30);
+    int renders = 4;
+    CyclicBarrier start = new CyclicBarrier(renders);
+    ExecutorService pool = Executors.newFixedThreadPool(renders);
+    try {
+      List<Future<RenderResult>> results = new ArrayList<>();
+      for (int i = 0; i < renders; i++) {
+        Path out = tmp.resolve("out-" + i + (i % 2 == 0 ? ".tar" : ".sqfs"));
+        OutputFormat format = i % 2 == 0 ? OutputFormat.TAR : OutputFormat.SQUASHFS;
+        int threads = 1 + i % 2;
+        results.add(pool.submit((Callable<RenderResult>) () -> {
+          start.await();
+          try (ImageSource source = ImageSources.open(spec)) {
+            return new Renderer(RenderListener.NONE, threads).withLayerCache(cache)
+                .renderToFile(source, Platform.LINUX_AMD64, format, out);
+          }
+        }));
+      }
+      for (Future<RenderResult> r : results) {
+        r.get();
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+    assertThat(Files.readAllBytes(tmp.resolve("out-0.tar"))).isEqualTo(Files.readAllBytes(reference));
+    assertThat(Files.readAllBytes(tmp.resolve("out-2.tar"))).isEqualTo(Files.readAllBytes(reference));
+    assertThat(Files.readAllBytes(tmp.resolve("out-3.sqfs"))).isEqualTo(Files.readAllBytes(tmp.resolve("out-1.sqfs")));
+
+    // Whoever won each rename left a whole, valid entry: a warm render decodes nothing.
+    try (Stream<Path> files = Files.list(cache.root().resolve(LayerCache.LAYERS))) {
+      assertThat(files.map(p -> p.getFileName().toString()))
+          .noneMatch(n -> TemporaryFiles.OUTPUT_TEMPORARY.matcher(n).matches()).hasSize(3);
+    }
+    Path warm = tmp.resolve("warm.tar");
+    RenderResult result;
+    try (ImageSource source = ImageSources.open(spec)) {
+      result = new Renderer(RenderListener.NONE, 2).withLayerCache(cache)
+          .renderToFile(source, Platform.LINUX_AMD64, OutputFormat.TAR, warm);
+    }
+    assertThat(Files.readAllBytes(warm)).isEqualTo(Files.readAllBytes(reference));
+    assertThat(result.work().bytesDecoded()).as("%s", result.work()).isZero();
+    assertThat(result.work().layerCacheHits()).as("%s", result.work()).isGreaterThanOrEqualTo(3);
+    assertThat(result.bytesRead()).as("no blob read on a warm render").isZero();
+  }
+
+  @Test
+  void eviction_dropsLeastRecentlyUsedFilesOfBothSubtrees_downToTheLimit() throws Exception {
+    LayerCache cache = LayerCache.open(tmp.resolve("cache"), 1L << 30);
+    List<LayerBlob> layers = image(5).inMemoryBlobs();
+    LayerCacheIdentity.tar(LayerCache.attach(cache, layers, new WorkTally()));
+    Path blocks = Files.createDirectories(cache.root().resolve(LayerCache.BLOCKS).resolve("zstd-3-131072"));
+    Path oldBlock = Files.write(blocks.resolve("old.blocks"), new byte[50_000]);
+    Path newBlock = Files.write(blocks.resolve("new.blocks"), new byte[50_000]);
+    long now = System.currentTimeMillis();
+    Files.setLastModifiedTime(oldBlock, FileTime.fromMillis(now - 50_000));
+    Files.setLastModifiedTime(cache.entryFor(layers.get(0)), FileTime.fromMillis(now - 40_000));
+    Files.setLastModifiedTime(cache.entryFor(layers.get(1)), FileTime.fromMillis(now - 30_000));
+    Files.setLastModifiedTime(cache.entryFor(layers.get(2)), FileTime.fromMillis(now - 20_000));
+    Files.setLastModifiedTime(newBlock, FileTime.fromMillis(now - 10_000));
+    long top = Files.size(cache.entryFor(layers.get(2)));
+    long middle = Files.size(cache.entryFor(layers.get(1)));
+    // Eviction goes down to nine tenths of the limit: this one leaves exactly the three newest files.
+    long limit = (top + middle + 50_000) * 10 / 9 + 100;
+
+    long left = LayerCache.open(cache.root(), limit).sizeOnDisk();
+    assertThat(left).isLessThanOrEqualTo(limit);
+    assertThat(oldBlock).doesNotExist();
+    assertThat(cache.entryFor(layers.get(0))).doesNotExist();
+    assertThat(newBlock).exists();
+    assertThat(cache.entryFor(layers.get(1))).exists();
+    assertThat(cache.entryFor(layers.get(2))).exists();
+
+    // A hit makes an entry the most recently used.
+    WorkTally tally = new WorkTally();
+    LayerCacheIdentity.tar(LayerCache.attach(cache, layers.subList(2, 3), tally));
+    assertThat(tally.layerCacheHits()).isEqualTo(1);
+    assertThat(Files.getLastModifiedTime(cache.entryFor(layers.get(2))).toMillis()).isGreaterThanOrEqualTo(now - 1000);
+  }
+
+  @Test
+  void rendersUnderASmallLimit_stayIdentical_andTheCacheStaysWithinIt() throws Exception {
+    int images = 4;
+    List<List<LayerBlob>> stacks = new ArrayList<>();
+    List<byte[]> references = new ArrayList<>();
+    long largest = 0;
+    LayerCache probe = LayerCache.open(tmp.resolve("probe"), 1L << 30);
+    for (int i = 0; i < images; i++) {
+      List<LayerBlob> layers = image(10 + i).inMemoryBlobs();
+      stacks.add(layers);
+      references.add(LayerCacheIdentity.tar(LayerCache.attach(probe, layers, new WorkTally())));
+      for (LayerBlob l : layers) {
+        largest = Math.max(largest, Files.size(probe.entryFor(l)));
+      }
+    }
+    // Room for about two images' layers: every round evicts while other renders read.
+    long limit = 2 * largest + 200_000;
+    LayerCache cache = LayerCache.open(tmp.resolve("cache"), limit);
+    int threads = 3;
+    int rounds = 4;
+    ExecutorService pool = Executors.newFixedThreadPool(threads);
+    try {
+      List<Future<?>> futures = new ArrayList<>();
+      for (int t = 0; t < threads; t++) {
+        int first = t;
+        futures.add(pool.submit((Callable<Void>) () -> {
+          for (int r = 0; r < rounds; r++) {
+            int i = (first + r) % images;
+            assertThat(LayerCacheIdentity.tar(LayerCache.attach(cache, stacks.get(i), new WorkTally())))
+                .as("image %d, round %d", i, r).isEqualTo(references.get(i));
+          }
+          return null;
+        }));
+      }
+      for (Future<?> f : futures) {
+        f.get();
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+    assertThat(cache.sizeOnDisk()).isLessThanOrEqualTo(limit);
+    assertThat(cache.evict()).isLessThanOrEqualTo(limit);
+  }
+}

@@ -1,0 +1,84 @@
+package dev.ocirender.pipeline;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.ocirender.layer.decoded.LayerCache;
+import dev.ocirender.render.OutputFormat;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The catalog pipeline with its layer work cache on DirectRunner: a cold run, a warm run
+ * ({@code --overwrite}, same cache) and a run with the cache off give the same records and
+ * byte-identical outputs, each equal to a render of the image alone without any cache; the
+ * metrics say what the cache did, and the decoded bytes add up across the three runs.
+ */
+class CatalogPipelineLayerCacheTest {
+
+  @TempDir Path root;
+
+  private record Run(Map<String, Long> metrics, Map<Long, String> results, Map<Long, String> deadLetters) {
+    long get(String name) {
+      return metrics.getOrDefault(name, 0L);
+    }
+  }
+
+  private Run run(CatalogFixture f, String name, String... extra) throws Exception {
+    Map<String, Long> metrics = CatalogFixture.counters(CatalogPipelineDirectRunnerTest.run(f, f.args(name, extra)));
+    return new Run(metrics, CatalogPipelineDirectRunnerTest.statusByLine(CatalogFixture.readRecords(root.resolve(name), "results"), "status"),
+        CatalogPipelineDirectRunnerTest.statusByLine(CatalogFixture.readRecords(root.resolve(name), "dead-letters"), "stage"));
+  }
+
+  private void outputsEqualRendersAlone(CatalogFixture f, String run) throws Exception {
+    assertThat(Files.readAllBytes(Path.of(f.customOutputA))).as(run).isEqualTo(f.renderAlone(f.imageA));
+    assertThat(Files.readAllBytes(Path.of(f.defaultOutput(f.imageA, OutputFormat.SQUASHFS)))).as(run)
+        .isEqualTo(f.renderAlone(f.imageA, OutputFormat.SQUASHFS));
+    assertThat(Files.readAllBytes(Path.of(f.defaultOutput(f.imageB)))).as(run).isEqualTo(f.renderAlone(f.imageB));
+    assertThat(Files.readAllBytes(Path.of(f.defaultOutput(f.imageC)))).as(run).isEqualTo(f.renderAlone(f.imageC));
+  }
+
+  @Test
+  void coldWarmAndOff_sameRecordsAndOutputs_metricsAccountForEveryDecodedByte() throws Exception {
+    CatalogFixture f = new CatalogFixture(root);
+    Path cache = root.resolve("cache");
+
+    Run cold = run(f, "cold", "--layerCacheDir=" + cache);
+    assertThat(cold.results).isEqualTo(f.expectedResults);
+    assertThat(cold.deadLetters).isEqualTo(f.expectedDeadLetters);
+    outputsEqualRendersAlone(f, "cold");
+    assertThat(cold.get(PipelineMetrics.IMAGES_RENDERED)).isEqualTo(4);
+    // A (2 layers), B (3), C (2): each decoded at least once; A's second render may find them cached.
+    assertThat(cold.get(PipelineMetrics.LAYER_CACHE_MISSES)).as("%s", cold.metrics).isGreaterThanOrEqualTo(7);
+    assertThat(cold.get(PipelineMetrics.BYTES_DECODED)).as("%s", cold.metrics).isPositive();
+    try (Stream<Path> entries = Files.list(cache.resolve(LayerCache.LAYERS))) {
+      // The corrupt image's layer never verified, so it has no entry.
+      assertThat(entries).as("one entry per distinct good layer").hasSize(7);
+    }
+
+    Run warm = run(f, "warm", "--layerCacheDir=" + cache, "--overwrite=true");
+    assertThat(warm.results).isEqualTo(f.expectedResults);
+    assertThat(warm.deadLetters).as("the corrupt blob still fails").isEqualTo(f.expectedDeadLetters);
+    outputsEqualRendersAlone(f, "warm");
+    assertThat(warm.get(PipelineMetrics.IMAGES_RENDERED)).isEqualTo(4);
+    assertThat(warm.get(PipelineMetrics.LAYER_CACHE_MISSES)).as("%s", warm.metrics).isZero();
+    assertThat(warm.get(PipelineMetrics.BYTES_DECODED)).as("%s", warm.metrics).isZero();
+    assertThat(warm.get(PipelineMetrics.LAYER_CACHE_HITS)).as("%s", warm.metrics).isGreaterThanOrEqualTo(9);
+    assertThat(warm.get(PipelineMetrics.BYTES_FETCHED)).as("no blob read by a warm render").isZero();
+    // The same renders read the same tar bytes, decoded or from the cache.
+    assertThat(warm.get(PipelineMetrics.BYTES_REUSED))
+        .isEqualTo(cold.get(PipelineMetrics.BYTES_DECODED) + cold.get(PipelineMetrics.BYTES_REUSED));
+
+    Run off = run(f, "off", "--layerCacheMaxBytes=0", "--overwrite=true");
+    assertThat(off.results).isEqualTo(f.expectedResults);
+    assertThat(off.deadLetters).isEqualTo(f.expectedDeadLetters);
+    outputsEqualRendersAlone(f, "off");
+    assertThat(off.get(PipelineMetrics.LAYER_CACHE_HITS) + off.get(PipelineMetrics.LAYER_CACHE_MISSES)).isZero();
+    assertThat(off.get(PipelineMetrics.BYTES_REUSED)).isZero();
+    assertThat(off.get(PipelineMetrics.BYTES_DECODED)).isEqualTo(warm.get(PipelineMetrics.BYTES_REUSED));
+    assertThat(off.get(PipelineMetrics.BYTES_FETCHED)).isPositive();
+  }
+}
