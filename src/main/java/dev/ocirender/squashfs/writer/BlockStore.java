@@ -66,9 +66,14 @@ public final class BlockStore {
   private static final Map<Path, BlockStore> SHARED = new ConcurrentHashMap<>();
   private static final Map<String, byte[]> FINGERPRINTS = new ConcurrentHashMap<>();
 
+  /**
+   * Small values recently read, of every store in this JVM, by file path: one budget for the JVM
+   * however many cache roots it uses. Guarded by itself.
+   */
+  private static final Map<Path, Cached> MEMORY = new LinkedHashMap<>(64, 0.75f, true);
+  private static long memoryBytes;
+
   private final Path dir;
-  private final Map<String, Cached> memory = new LinkedHashMap<>(64, 0.75f, true);
-  private long memoryBytes;
   private final LongAdder bytesReused = new LongAdder();
   private final LongAdder bytesCompressed = new LongAdder();
   private final LongAdder corruptFiles = new LongAdder();
@@ -212,8 +217,8 @@ public final class BlockStore {
    */
   Run find(String key, int blocks) {
     Cached c;
-    synchronized (memory) {
-      c = memory.get(key);
+    synchronized (MEMORY) {
+      c = MEMORY.get(file(key));
     }
     long now = System.currentTimeMillis();
     if (c != null) {
@@ -263,11 +268,10 @@ public final class BlockStore {
   }
 
   private void remember(String key, byte[] file, long now) {
-    synchronized (memory) {
-      if (memory.put(key, new Cached(file, now)) == null) {
-        memoryBytes += file.length;
-      }
-      var it = memory.entrySet().iterator();
+    synchronized (MEMORY) {
+      Cached old = MEMORY.put(file(key), new Cached(file, now));
+      memoryBytes += file.length - (old == null ? 0 : old.file.length);
+      var it = MEMORY.entrySet().iterator();
       while (memoryBytes > MEMORY_BUDGET && it.hasNext()) {
         memoryBytes -= it.next().getValue().file.length;
         it.remove();
@@ -278,8 +282,8 @@ public final class BlockStore {
   /** Drops a value found corrupt, from memory and disk. */
   void discard(String key) {
     corruptFiles.increment();
-    synchronized (memory) {
-      Cached c = memory.remove(key);
+    synchronized (MEMORY) {
+      Cached c = MEMORY.remove(file(key));
       if (c != null) {
         memoryBytes -= c.file.length;
       }
