@@ -39,9 +39,9 @@ import java.util.zip.CRC32C;
  * content it has just read and checksummed to the same value, so a wrong identity costs a
  * recompression, never a wrong image.
  *
- * <p>On disk, values live under {@code ROOT/blocks/}, one file per key, named by the key's hex. A
- * file is written to a temporary in the same directory and renamed into place (readers never see a
- * partial file), carries CRC32C checksums of its table and of every stored block (a corrupt or
+ * <p>On disk, values live under {@code ROOT/blocks/}, one file per key, {@code <64 hex>.blk}. A
+ * file is written to a temporary in the same directory ({@code .tmp-*.tmp}, left behind only by a
+ * crash) and renamed into place (readers never see a partial file), carries CRC32C checksums of its table and of every stored block (a corrupt or
  * truncated file is deleted and its content compressed again), and has its mtime touched on every
  * hit: the layer cache that owns {@code ROOT} evicts by oldest mtime. Several renders in one JVM and
  * several JVMs may share a root. Small values are also kept in a bounded in-memory LRU.
@@ -464,7 +464,7 @@ public final class BlockStore {
   void put(String key, int[] words, int[] contentCrcs, FileChannel image, long start) {
     Path tmp = null;
     try {
-      tmp = Files.createTempFile(dir, ".tmp-", ".blk");
+      tmp = Files.createTempFile(dir, ".tmp-", ".tmp");
       ByteBuffer table = ByteBuffer.allocate(words.length * 12).order(ByteOrder.LITTLE_ENDIAN);
       try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
         ByteBuffer buf = ByteBuffer.allocate(SquashfsOptions.MAX_BLOCK_SIZE);
