@@ -9,6 +9,7 @@ import dev.ocirender.layer.LayerTarReader;
 import dev.ocirender.merge.PathNode.MarkKind;
 import dev.ocirender.merge.PathNode.PendingLink;
 import dev.ocirender.merge.PathNode.State;
+import dev.ocirender.output.ContentOrigin;
 import dev.ocirender.output.EntrySink;
 import java.io.IOException;
 import java.io.InputStream;
@@ -381,7 +382,7 @@ final class StreamingMerger {
     n.claimLayer = l;
     n.claimEntry = seen;
     if (h.type() == EntryType.FILE) {
-      write(h, reader.content());
+      write(h, reader.content(), ContentOrigin.of(layers.get(l), reader.ordinal(), h.size()));
       files++;
       contentBytes += h.size();
     }
@@ -734,7 +735,7 @@ final class StreamingMerger {
         List<EntryPath> paths = wanted.get(reader.ordinal());
         if (paths != null) {
           for (EntryPath p : paths) {
-            write(h.toBuilder().path(p).build(), reader.content());
+            write(h.toBuilder().path(p).build(), reader.content(), ContentOrigin.of(layer, reader.ordinal(), h.size()));
             files++;
             contentBytes += h.size();
           }
@@ -752,7 +753,11 @@ final class StreamingMerger {
   }
 
   private void write(EntryHeader h, InputStream content) throws IOException {
-    sink.accept(h, content);
+    write(h, content, null);
+  }
+
+  private void write(EntryHeader h, InputStream content, ContentOrigin origin) throws IOException {
+    sink.accept(h, content, origin);
     entriesWritten++;
   }
 }

@@ -32,6 +32,15 @@ public interface EntrySink extends Closeable {
    */
   void accept(EntryHeader header, InputStream content) throws IOException;
 
+  /**
+   * Takes one entry, with where its content comes from when the merge knows it ({@code origin} may
+   * be null). A sink that reuses work per content overrides this; the others ignore the origin.
+   * A sink that wraps another forwards the origin.
+   */
+  default void accept(EntryHeader header, InputStream content, ContentOrigin origin) throws IOException {
+    accept(header, content);
+  }
+
   /** Every entry has arrived: complete the output (trailers, tables, atomic publish). */
   void finish() throws IOException;
 

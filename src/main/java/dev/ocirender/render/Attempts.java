@@ -1,6 +1,7 @@
 package dev.ocirender.render;
 
 import dev.ocirender.layer.EntryHeader;
+import dev.ocirender.output.ContentOrigin;
 import dev.ocirender.output.EntrySink;
 import java.io.Closeable;
 import java.io.IOException;
@@ -131,6 +132,11 @@ final class Attempts<T> implements Closeable {
     @Override
     public final void accept(EntryHeader header, InputStream content) throws IOException {
       sink.accept(header, content);
+    }
+
+    @Override
+    public final void accept(EntryHeader header, InputStream content, ContentOrigin origin) throws IOException {
+      sink.accept(header, content, origin);
     }
 
     @Override

@@ -89,6 +89,17 @@ final class DataWriter implements AutoCloseable {
       this.task = null;
     }
 
+    /** A block compressed before (reused): written as given, no worker involved. */
+    Job(byte[] stored, int storedLength, int sizeWord, BlockResult result) {
+      this.data = null;
+      this.length = sizeWord;
+      this.result = result;
+      this.output = stored;
+      this.compressedLength = storedLength;
+      this.task = null;
+      this.done = true;
+    }
+
     Job(InOrderTask task) {
       this.data = null;
       this.length = 0;
@@ -169,6 +180,15 @@ final class DataWriter implements AutoCloseable {
   }
 
   /**
+   * Queues a block that was compressed before: {@code storedLength} bytes of {@code stored} are
+   * written as they are, in order with the other blocks, with size word {@code sizeWord} (which
+   * carries the uncompressed flag when the block was stored raw). Nothing is compressed.
+   */
+  void stored(byte[] stored, int storedLength, int sizeWord, BlockResult result) throws IOException {
+    enqueue(new Job(stored, storedLength, sizeWord, result));
+  }
+
+  /**
    * Runs {@code task} on the submitting thread once every block queued before it is written: it
    * may then read them back from the file, read {@link #position()} (where the next block will
    * land) and {@link #moveTo} another position.
@@ -228,6 +248,12 @@ final class DataWriter implements AutoCloseable {
   private void complete(Job job) throws IOException {
     if (job.task != null) {
       job.task.run();
+      return;
+    }
+    if (job.data == null) {
+      long at = position;
+      write(job.output, job.compressedLength);
+      job.result.written(at, job.length); // a reused block: length holds its size word
       return;
     }
     job.awaitDone();

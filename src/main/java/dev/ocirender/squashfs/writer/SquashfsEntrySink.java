@@ -5,6 +5,7 @@ import static dev.ocirender.squashfs.SquashfsFormat.SUPERBLOCK_SIZE;
 import dev.ocirender.layer.EntryHeader;
 import dev.ocirender.layer.EntryPath;
 import dev.ocirender.layer.EntryType;
+import dev.ocirender.output.ContentOrigin;
 import dev.ocirender.output.EntrySink;
 import java.io.EOFException;
 import java.io.IOException;
@@ -41,6 +42,17 @@ import java.util.zip.CRC32C;
  * {@link StoredBlocks}), and a copy is then written over by what follows. Full blocks of zeros
  * become sparse blocks (size 0, nothing stored).
  *
+ * <p>With a {@link BlockStore} ({@link SquashfsOptions#blockCacheRoot()}), a file whose content
+ * has a {@link ContentOrigin} seen before has its full blocks written from the store instead of
+ * compressed, and a fragment block whose exact sequence of tails was seen before likewise. Every
+ * decision about the layout (what is a block, a fragment, a duplicate, a sparse block) is taken
+ * from the content read here exactly as without the store, and a stored block is only used when
+ * its recorded content CRC32C equals that of the block just read; so the image is byte-identical
+ * with and without the store, cold or warm. The content is still read in full (the merge must
+ * advance past it, and de-duplication checksums it); only compression is skipped. Runs and
+ * fragment blocks compressed here are added to the store once the image is finished, read back
+ * from the image file.
+ *
  * <p>Deliberately not done: de-duplication of single blocks within differing runs, xattr namespaces
  * other than {@code user.}, {@code trusted.} and {@code security.} (the format cannot store them;
  * they are dropped and counted), out-of-line xattr values, sub-second mtimes (the format has
@@ -59,6 +71,17 @@ public final class SquashfsEntrySink implements EntrySink {
   private final StoredBlocks stored;
   private final CRC32C crc32c = new CRC32C();
   private final CRC32 crc32 = new CRC32();
+  /** The block store, or null; with it the settings' share of every key. */
+  private final BlockStore store;
+  private final byte[] storeSettings;
+  private final CRC32C blockCrc = new CRC32C();
+  /** Runs and fragment blocks compressed by this render, for the store once the image is done. */
+  private final List<NewRun> newRuns = new ArrayList<>();
+  private final List<NewFragment> newFragments = new ArrayList<>();
+  /** The origins of the tails in the open fragment block, in order; null once one is unknown. */
+  private List<ContentOrigin> fragmentTails = new ArrayList<>();
+  private long bytesCompressed;
+  private long bytesReused;
 
   final Map<EntryPath, Node.Dir> dirs = new HashMap<>();
   final List<byte[]> xattrSets = new ArrayList<>();
@@ -83,6 +106,12 @@ public final class SquashfsEntrySink implements EntrySink {
     /** Its content while queued for compression; null once written (the buffer is reused). */
     byte[] queued;
   }
+
+  /** A file's full blocks compressed by this render, to store under {@code key}. */
+  private record NewRun(String key, Node.FileData fd, int[] contentCrcs) {}
+
+  /** A fragment block compressed by this render, to store under {@code key}. */
+  private record NewFragment(String key, Fragment fragment, int contentCrc) {}
 
   /**
    * A sink writing to {@code channel} from its current start (offset 0 is the superblock). The
@@ -111,6 +140,8 @@ public final class SquashfsEntrySink implements EntrySink {
     long dataStart = SUPERBLOCK_SIZE + (compressorOptions == null ? 0 : 2 + compressorOptions.length);
     this.data = new DataWriter(channel, dataStart, options);
     this.stored = new StoredBlocks(channel, data, options.compression(), blockSize);
+    this.store = options.blockCacheRoot() == null ? null : BlockStore.at(options.blockCacheRoot());
+    this.storeSettings = store == null ? null : BlockStore.settingsFingerprint(options);
     Node.Dir root = new Node.Dir();
     dirs.put(EntryPath.ROOT, root);
   }
@@ -141,6 +172,11 @@ public final class SquashfsEntrySink implements EntrySink {
 
   @Override
   public void accept(EntryHeader h, InputStream content) throws IOException {
+    accept(h, content, null);
+  }
+
+  @Override
+  public void accept(EntryHeader h, InputStream content, ContentOrigin origin) throws IOException {
     if (finished || closed) {
       throw new IllegalStateException("squashfs sink already " + (finished ? "finished" : "closed"));
     }
@@ -169,7 +205,7 @@ public final class SquashfsEntrySink implements EntrySink {
       }
       case FILE -> {
         Node.File f = new Node.File();
-        f.data = writeContent(h, content);
+        f.data = writeContent(h, content, origin != null && origin.size() == h.size() ? origin : null);
         node = f;
       }
       case SYMLINK -> {
@@ -310,16 +346,20 @@ public final class SquashfsEntrySink implements EntrySink {
    * and one large method here cost the JIT about 0.5 s per (re)compilation, three times per run.
    */
 
-  private Node.FileData writeContent(EntryHeader h, InputStream content) throws IOException {
+  private Node.FileData writeContent(EntryHeader h, InputStream content, ContentOrigin origin) throws IOException {
     long size = h.size();
     Node.FileData fd = new Node.FileData(size);
     int tailLength = options.fragments() ? (int) (size % blockSize) : 0;
     fd.sizes = new int[Math.toIntExact((size - tailLength + blockSize - 1) / blockSize)];
     if (fd.sizes.length > 0) {
-      writeBlocks(fd, h, content, size - tailLength);
+      if (store != null && origin != null) {
+        writeBlocksReusing(fd, h, content, size - tailLength, origin);
+      } else {
+        writeBlocks(fd, h, content, size - tailLength);
+      }
     }
     if (tailLength > 0) {
-      writeTail(fd, h, content, tailLength);
+      writeTail(fd, h, content, tailLength, store != null ? origin : null);
     }
     return fd;
   }
@@ -345,8 +385,61 @@ public final class SquashfsEntrySink implements EntrySink {
         data.release(buf);
       } else {
         data.block(buf, len, new BlockSize(sizes, i));
+        bytesCompressed += len;
       }
     }
+    deduplicateBlocks(fd, length);
+  }
+
+  /**
+   * As {@link #writeBlocks}, but each block whose stored copy (from the run the store has for this
+   * content) was made from the same content, by its CRC32C, is written from the store instead of
+   * compressed. A run not wholly reused is stored again once the image is finished.
+   */
+  private void writeBlocksReusing(Node.FileData fd, EntryHeader h, InputStream content, long length,
+      ContentOrigin origin) throws IOException {
+    data.inOrder(() -> fd.start = data.position());
+    crc32c.reset();
+    crc32.reset();
+    int[] sizes = fd.sizes;
+    int[] contentCrcs = new int[sizes.length];
+    String key = BlockStore.fileKey(storeSettings, origin);
+    boolean allReused = true;
+    try (BlockStore.Run run = store.find(key, sizes.length)) {
+      for (int i = 0; i < sizes.length; i++) {
+        int len = (int) Math.min(blockSize, length - (long) i * blockSize);
+        byte[] buf = data.buffer();
+        readFully(content, buf, 0, len, h);
+        crc32c.update(buf, 0, len);
+        crc32.update(buf, 0, len);
+        blockCrc.reset();
+        blockCrc.update(buf, 0, len);
+        contentCrcs[i] = (int) blockCrc.getValue();
+        if (len == blockSize && Arrays.equals(buf, 0, len, ZEROS, 0, len)) {
+          fd.sparseBytes += len;
+          data.release(buf);
+          continue;
+        }
+        byte[] reused = run != null && run.word(i) != 0 && run.contentCrc(i) == contentCrcs[i] ? run.block(i) : null;
+        if (reused != null) {
+          data.release(buf);
+          data.stored(reused, reused.length, run.word(i), new BlockSize(sizes, i));
+          bytesReused += len;
+        } else {
+          data.block(buf, len, new BlockSize(sizes, i));
+          bytesCompressed += len;
+          allReused = false;
+        }
+      }
+    }
+    if (!allReused) {
+      newRuns.add(new NewRun(key, fd, contentCrcs));
+    }
+    deduplicateBlocks(fd, length);
+  }
+
+  /** Nominates {@code fd}'s full blocks (checksummed as they were read) for de-duplication. */
+  private void deduplicateBlocks(Node.FileData fd, long length) throws IOException {
     if (options.deduplicate()) {
       Node.FileData original = blockRuns.putIfAbsent(new ContentKey(length, crc32c.getValue(), crc32.getValue()), fd);
       if (original != null) {
@@ -376,7 +469,8 @@ public final class SquashfsEntrySink implements EntrySink {
    * fragment block when it fits there, else into {@link #tailBuffer}; it only counts as added once
    * it is known not to repeat a tail already stored, whichever file that came from.
    */
-  private void writeTail(Node.FileData fd, EntryHeader h, InputStream content, int len) throws IOException {
+  private void writeTail(Node.FileData fd, EntryHeader h, InputStream content, int len, ContentOrigin origin)
+      throws IOException {
     boolean inPlace = fragmentFill + len <= blockSize;
     byte[] into;
     int at;
@@ -408,7 +502,7 @@ public final class SquashfsEntrySink implements EntrySink {
         return;
       }
     }
-    addFragment(fd, len, inPlace);
+    addFragment(fd, len, inPlace, origin);
     if (key != null) {
       tails.putIfAbsent(key, fd);
     }
@@ -457,7 +551,7 @@ public final class SquashfsEntrySink implements EntrySink {
    * Adds the tail just read to the open fragment block: it is already in place there, or it is in
    * {@link #tailBuffer} because the open block is too full and has to be queued first.
    */
-  private void addFragment(Node.FileData fd, int len, boolean inPlace) throws IOException {
+  private void addFragment(Node.FileData fd, int len, boolean inPlace, ContentOrigin origin) throws IOException {
     if (!inPlace) {
       flushFragment();
       fragmentBuffer = data.buffer();
@@ -465,6 +559,14 @@ public final class SquashfsEntrySink implements EntrySink {
     }
     if (fragmentFill == 0) {
       fragments.add(new Fragment());
+      fragmentTails = store != null ? new ArrayList<>() : null;
+    }
+    if (fragmentTails != null) {
+      if (origin != null) {
+        fragmentTails.add(origin);
+      } else {
+        fragmentTails = null; // a tail of unknown origin: this block is compressed, never stored
+      }
     }
     fd.fragment = fragments.size() - 1;
     fd.fragmentOffset = fragmentFill;
@@ -477,13 +579,53 @@ public final class SquashfsEntrySink implements EntrySink {
     }
     Fragment f = fragments.get(fragments.size() - 1);
     f.queued = fragmentBuffer;
-    data.block(fragmentBuffer, fragmentFill, (pos, word) -> {
-      f.start = pos;
-      f.sizeWord = word;
-      f.queued = null;
-    });
+    boolean reused = false;
+    if (fragmentTails != null) {
+      String key = BlockStore.fragmentKey(storeSettings, fragmentTails);
+      blockCrc.reset();
+      blockCrc.update(fragmentBuffer, 0, fragmentFill);
+      int contentCrc = (int) blockCrc.getValue();
+      reused = reuseFragment(f, key, contentCrc);
+      if (!reused) {
+        newFragments.add(new NewFragment(key, f, contentCrc));
+      }
+    }
+    if (!reused) {
+      data.block(fragmentBuffer, fragmentFill, (pos, word) -> {
+        f.start = pos;
+        f.sizeWord = word;
+        f.queued = null;
+      });
+      bytesCompressed += fragmentFill;
+    }
+    fragmentTails = null;
     fragmentBuffer = null;
     fragmentFill = 0;
+  }
+
+  /**
+   * Writes the open fragment block from the store if it holds the block for exactly these tails,
+   * made from the same content (by CRC32C); false if it does not, and nothing was queued.
+   */
+  private boolean reuseFragment(Fragment f, String key, int contentCrc) throws IOException {
+    try (BlockStore.Run run = store.find(key, 1)) {
+      if (run == null) {
+        return false;
+      }
+      byte[] reused = run.contentCrc(0) == contentCrc ? run.block(0) : null;
+      if (reused == null) {
+        return false;
+      }
+      byte[] buffer = fragmentBuffer;
+      data.stored(reused, reused.length, run.word(0), (pos, word) -> {
+        f.start = pos;
+        f.sizeWord = word;
+        f.queued = null;
+        data.release(buffer);
+      });
+      bytesReused += fragmentFill;
+      return true;
+    }
   }
 
   private static void readFully(InputStream in, byte[] buf, int off, int len, EntryHeader h) throws IOException {
@@ -519,6 +661,27 @@ public final class SquashfsEntrySink implements EntrySink {
       channel.truncate(padded);
     }
     finished = true;
+    if (store != null) {
+      store.countCompressed(bytesCompressed);
+      store.countReused(bytesReused);
+      fillStore();
+    }
+  }
+
+  /**
+   * Adds what this render compressed to the store, read back from the finished image (whose data
+   * area no longer moves). Only a finished image does this: every layer it read was verified
+   * against its digest by then, so no value can come from bytes that failed verification.
+   */
+  private void fillStore() {
+    for (NewRun r : newRuns) {
+      store.put(r.key(), r.fd().sizes, r.contentCrcs(), channel, r.fd().start);
+    }
+    for (NewFragment nf : newFragments) {
+      store.put(nf.key(), new int[] {nf.fragment().sizeWord}, new int[] {nf.contentCrc()}, channel, nf.fragment().start);
+    }
+    newRuns.clear();
+    newFragments.clear();
   }
 
   void writeAt(ByteBuffer buf, long at) throws IOException {
@@ -543,6 +706,16 @@ public final class SquashfsEntrySink implements EntrySink {
   /** How many entries had an mtime before 1970 or after 2106, clamped to squashfs's range. */
   public long clampedMtimes() {
     return clampedMtimes;
+  }
+
+  /** Uncompressed bytes of data and fragment blocks this sink compressed. */
+  public long bytesCompressed() {
+    return bytesCompressed;
+  }
+
+  /** Uncompressed bytes of data and fragment blocks written from the block store, not compressed. */
+  public long bytesReused() {
+    return bytesReused;
   }
 
   /** How many xattrs were dropped because squashfs has no namespace for them. */

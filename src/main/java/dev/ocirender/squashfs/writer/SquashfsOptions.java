@@ -1,5 +1,6 @@
 package dev.ocirender.squashfs.writer;
 
+import java.nio.file.Path;
 import java.util.OptionalLong;
 
 /**
@@ -7,6 +8,8 @@ import java.util.OptionalLong;
  * de-duplication, the compression worker count, and the filesystem's modification time.
  *
  * @param mkfsTime the superblock time; empty means the newest inode mtime (deterministic)
+ * @param blockCacheRoot a cache root whose {@code blocks/} directory keeps compressed blocks for
+ *     reuse by later renders ({@link BlockStore}); null for none. The image is the same either way.
  */
 public record SquashfsOptions(
     SquashfsCompression compression,
@@ -15,7 +18,8 @@ public record SquashfsOptions(
     boolean fragments,
     boolean deduplicate,
     int threads,
-    OptionalLong mkfsTime) {
+    OptionalLong mkfsTime,
+    Path blockCacheRoot) {
 
   public static final int MIN_BLOCK_SIZE = 4096;
   public static final int MAX_BLOCK_SIZE = 1 << 20;
@@ -31,6 +35,12 @@ public record SquashfsOptions(
     }
   }
 
+  /** Options without a block cache. */
+  public SquashfsOptions(SquashfsCompression compression, int level, int blockSize, boolean fragments,
+      boolean deduplicate, int threads, OptionalLong mkfsTime) {
+    this(compression, level, blockSize, fragments, deduplicate, threads, mkfsTime, null);
+  }
+
   /** zstd level 3, 128 KiB blocks, fragments and de-duplication on, one worker per core. */
   public static SquashfsOptions defaults() {
     return new SquashfsOptions(SquashfsCompression.ZSTD, 3, DEFAULT_BLOCK_SIZE, true, true,
@@ -38,27 +48,32 @@ public record SquashfsOptions(
   }
 
   public SquashfsOptions withCompression(SquashfsCompression c, int lvl) {
-    return new SquashfsOptions(c, lvl, blockSize, fragments, deduplicate, threads, mkfsTime);
+    return new SquashfsOptions(c, lvl, blockSize, fragments, deduplicate, threads, mkfsTime, blockCacheRoot);
   }
 
   public SquashfsOptions withBlockSize(int size) {
-    return new SquashfsOptions(compression, level, size, fragments, deduplicate, threads, mkfsTime);
+    return new SquashfsOptions(compression, level, size, fragments, deduplicate, threads, mkfsTime, blockCacheRoot);
   }
 
   public SquashfsOptions withFragments(boolean on) {
-    return new SquashfsOptions(compression, level, blockSize, on, deduplicate, threads, mkfsTime);
+    return new SquashfsOptions(compression, level, blockSize, on, deduplicate, threads, mkfsTime, blockCacheRoot);
   }
 
   public SquashfsOptions withDeduplicate(boolean on) {
-    return new SquashfsOptions(compression, level, blockSize, fragments, on, threads, mkfsTime);
+    return new SquashfsOptions(compression, level, blockSize, fragments, on, threads, mkfsTime, blockCacheRoot);
   }
 
   public SquashfsOptions withThreads(int n) {
-    return new SquashfsOptions(compression, level, blockSize, fragments, deduplicate, n, mkfsTime);
+    return new SquashfsOptions(compression, level, blockSize, fragments, deduplicate, n, mkfsTime, blockCacheRoot);
   }
 
   public SquashfsOptions withMkfsTime(OptionalLong t) {
-    return new SquashfsOptions(compression, level, blockSize, fragments, deduplicate, threads, t);
+    return new SquashfsOptions(compression, level, blockSize, fragments, deduplicate, threads, t, blockCacheRoot);
+  }
+
+  /** With compressed blocks kept under {@code root}/blocks for reuse (null: no block cache). */
+  public SquashfsOptions withBlockCacheRoot(Path root) {
+    return new SquashfsOptions(compression, level, blockSize, fragments, deduplicate, threads, mkfsTime, root);
   }
 
   /** {@code SOURCE_DATE_EPOCH} from the environment, when set to a number. */
