@@ -24,6 +24,7 @@ import org.apache.beam.sdk.values.TupleTag;
  *
  * <pre>
  * ReadCatalog -> ResolveImages -> DeduplicateImages -> SkipExisting -> RenderImages -> results
+ *                                                                    (Affinity: by base)
  *      \               \                                    \               \
  *       +---------------+------------ dead letters ----------+---------------+
  * </pre>
@@ -90,7 +91,8 @@ public final class CatalogPipeline {
     PCollection<ImageGroup> groups = resolved.get(ResolveImages.RESOLVED).apply("DeduplicateImages", new DeduplicateImages());
     PCollectionTuple checked = groups.apply("SkipExisting", new SkipExisting(stores, options.getOverwrite()));
     PCollectionTuple rendered = checked.get(SkipExisting.TO_RENDER).apply("RenderImages",
-        new RenderImages(stores, registries, options.getVerifyOutputs(), RenderImages.Limits.from(options)));
+        new RenderImages(stores, registries, options.getVerifyOutputs(), RenderImages.Limits.from(options),
+            Affinity.Settings.from(options)));
 
     PCollection<String> results = PCollectionList.of(checked.get(RESULTS)).and(rendered.get(RESULTS))
         .apply("AllResults", Flatten.pCollections());
