@@ -7,7 +7,10 @@ import dev.ocirender.pipeline.DryRun;
 import dev.ocirender.pipeline.PipelineMetrics;
 import dev.ocirender.pipeline.PipelineProgress;
 import dev.ocirender.store.S3StoreOptions;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -59,6 +62,10 @@ final class PipelineCommand implements Callable<Integer> {
       description = "Seconds between progress log lines when not on a terminal. Default: ${DEFAULT-VALUE}.")
   long progressIntervalSeconds;
 
+  @Option(names = "--metrics-json", paramLabel = "FILE",
+      description = "After the job, write its counters (namespace ocirender, attempted values) to FILE as one JSON object.")
+  Path metricsJson;
+
   @Unmatched List<String> args = new ArrayList<>();
 
   @Override
@@ -92,6 +99,9 @@ final class PipelineCommand implements Callable<Integer> {
       }
     } catch (RuntimeException e) {
       throw slotShortage(e).orElseThrow(() -> e);
+    }
+    if (metricsJson != null) {
+      Files.writeString(metricsJson, new ObjectMapper().writeValueAsString(PipelineProgress.counters(result)) + "\n");
     }
     err.println("pipeline " + state.toString().toLowerCase() + ": " + summary(result) + "; records under " + options.getResultsPrefix());
     err.flush();
