@@ -82,6 +82,9 @@ final class PipelineCommand implements Callable<Integer> {
     }
     PrintWriter err = spec.commandLine().getErr();
     PipelineProgress.Mode mode = PipelineProgress.Mode.parse(progress, System.console() != null);
+    if (progressIntervalSeconds <= 0) {
+      throw new IllegalArgumentException("--progress-interval must be a positive number of seconds, got " + progressIntervalSeconds);
+    }
     if (mode != PipelineProgress.Mode.OFF) {
       String elsewhere = PipelineProgress.prepare(options);
       if (elsewhere != null) {

@@ -87,7 +87,7 @@ public interface CatalogPipelineOptions extends PipelineOptions {
 
   @Description("With affinity, the most images of one base rendered in turn on one worker: a base with more is "
       + "split over several workers, to keep them all busy.")
-  @Default.Integer(8)
+  @Default.Integer(4)
   int getAffinityGroupSize();
 
   void setAffinityGroupSize(int value);
