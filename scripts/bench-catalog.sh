@@ -47,8 +47,8 @@ fi
 jar=$PWD/target/ocirender.jar
 mapfile -t runner < <(grep -v '^\s*#' pipelines/catalog-render/runners/direct.args | sed '/^\s*$/d')
 
-# One gzip layer from tar arguments: WORK/NAME.tgz (numeric owners, sorted names, fixed mtime of
-# the staging directories so that a rebuild gives the same digests).
+# One gzip layer from tar arguments: OUT.tgz (numeric owners, sorted names; the top layers' staging
+# files get a fixed mtime in build).
 tgz() {
   local out=$1
   shift
