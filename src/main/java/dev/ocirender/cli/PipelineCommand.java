@@ -1,23 +1,24 @@
 package dev.ocirender.cli;
 
+import dev.ocirender.io.Sizes;
 import dev.ocirender.pipeline.CatalogPipeline;
 import dev.ocirender.pipeline.CatalogPipelineOptions;
 import dev.ocirender.pipeline.DryRun;
 import dev.ocirender.pipeline.PipelineMetrics;
+import dev.ocirender.pipeline.PipelineProgress;
 import dev.ocirender.store.S3StoreOptions;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.io.PrintWriter;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import org.apache.beam.sdk.PipelineResult;
-import org.apache.beam.sdk.metrics.MetricNameFilter;
-import org.apache.beam.sdk.metrics.MetricQueryResults;
-import org.apache.beam.sdk.metrics.MetricResult;
-import org.apache.beam.sdk.metrics.MetricsFilter;
 import org.apache.beam.sdk.options.PipelineOptionsFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -30,7 +31,9 @@ import picocli.CommandLine.Unmatched;
  * the catalog pipeline ({@link CatalogPipeline}) and waits for it. Every argument is a Beam
  * pipeline option and is passed through untouched ({@code --runner=FlinkRunner}, ...;
  * {@code --help=CatalogPipelineOptions} lists them); DirectRunner is the default. Prints one
- * summary line of the job's counters on stderr. Exit status 0 when the job finished, even with dead
+ * summary line of the job's counters on stderr, and while the job runs its progress
+ * ({@link PipelineProgress}: a live line on a terminal, a log line every {@code --progress-interval}
+ * seconds otherwise). Exit status 0 when the job finished, even with dead
  * letters (they are the job's output too); 1 when the job itself failed.
  *
  * <p>{@code --dry-run} is this command's own flag, not a pipeline option, so that it never becomes
@@ -49,6 +52,20 @@ final class PipelineCommand implements Callable<Integer> {
       + "print its parameters and steps as JSON, and run nothing.")
   boolean dryRun;
 
+  @Option(names = "--progress", defaultValue = "auto", paramLabel = "auto|line|log|off",
+      description = "Progress while the job runs (DirectRunner, Flink in process), on stderr: a live line (line), a log line "
+          + "every --progress-interval seconds (log), or none (off). auto: line on a terminal, log otherwise. "
+          + "Remote runners show it in their own UI. Default: ${DEFAULT-VALUE}.")
+  String progress;
+
+  @Option(names = "--progress-interval", defaultValue = "30", paramLabel = "SECONDS",
+      description = "Seconds between progress log lines when not on a terminal. Default: ${DEFAULT-VALUE}.")
+  long progressIntervalSeconds;
+
+  @Option(names = "--metrics-json", paramLabel = "FILE",
+      description = "After the job, write its counters (namespace ocirender, attempted values) to FILE as one JSON object.")
+  Path metricsJson;
+
   @Unmatched List<String> args = new ArrayList<>();
 
   @Override
@@ -63,15 +80,32 @@ final class PipelineCommand implements Callable<Integer> {
       out.flush();
       return 0;
     }
+    PrintWriter err = spec.commandLine().getErr();
+    PipelineProgress.Mode mode = PipelineProgress.Mode.parse(progress, System.console() != null);
+    if (progressIntervalSeconds <= 0) {
+      throw new IllegalArgumentException("--progress-interval must be a positive number of seconds, got " + progressIntervalSeconds);
+    }
+    if (mode != PipelineProgress.Mode.OFF) {
+      String elsewhere = PipelineProgress.prepare(options);
+      if (elsewhere != null) {
+        err.println("ocirender: " + elsewhere);
+        err.flush();
+        mode = PipelineProgress.Mode.OFF;
+      }
+    }
     PipelineResult result;
     PipelineResult.State state;
     try {
       result = CatalogPipeline.run(options);
-      state = result.waitUntilFinish();
+      try (PipelineProgress shown = PipelineProgress.watch(result, mode, Duration.ofSeconds(progressIntervalSeconds), err)) {
+        state = PipelineProgress.waitUntilFinish(result);
+      }
     } catch (RuntimeException e) {
       throw slotShortage(e).orElseThrow(() -> e);
     }
-    PrintWriter err = spec.commandLine().getErr();
+    if (metricsJson != null) {
+      Files.writeString(metricsJson, new ObjectMapper().writeValueAsString(PipelineProgress.counters(result)) + "\n");
+    }
     err.println("pipeline " + state.toString().toLowerCase() + ": " + summary(result) + "; records under " + options.getResultsPrefix());
     err.flush();
     return state == PipelineResult.State.DONE ? 0 : 1;
@@ -92,13 +126,9 @@ final class PipelineCommand implements Callable<Integer> {
   }
 
   static String summary(PipelineResult result) {
-    Map<String, Long> c = new TreeMap<>();
+    Map<String, Long> c;
     try {
-      MetricQueryResults q = result.metrics().queryMetrics(MetricsFilter.builder()
-          .addNameFilter(MetricNameFilter.inNamespace(PipelineMetrics.NAMESPACE)).build());
-      for (MetricResult<Long> m : q.getCounters()) {
-        c.merge(m.getName().getName(), m.getAttempted(), Long::sum);
-      }
+      c = PipelineProgress.counters(result);
     } catch (UnsupportedOperationException e) {
       return "no metrics from this runner";
     }

@@ -1,5 +1,6 @@
 package dev.ocirender.cli;
 
+import dev.ocirender.io.Sizes;
 import dev.ocirender.layer.LayerBlob;
 import dev.ocirender.render.RenderListener;
 import dev.ocirender.source.ResolvedImage;

@@ -1,5 +1,6 @@
 package dev.ocirender.cli;
 
+import dev.ocirender.io.Sizes;
 import dev.ocirender.image.Platform;
 import dev.ocirender.io.TemporaryFiles;
 import dev.ocirender.layer.decoded.LayerCache;

@@ -24,6 +24,7 @@ import org.apache.beam.sdk.values.TupleTag;
  *
  * <pre>
  * ReadCatalog -> ResolveImages -> DeduplicateImages -> SkipExisting -> RenderImages -> results
+ *                                                                    (Affinity: by base)
  *      \               \                                    \               \
  *       +---------------+------------ dead letters ----------+---------------+
  * </pre>
@@ -91,7 +92,7 @@ public final class CatalogPipeline {
     PCollectionTuple checked = groups.apply("SkipExisting", new SkipExisting(stores, options.getOverwrite()));
     PCollectionTuple rendered = checked.get(SkipExisting.TO_RENDER).apply("RenderImages",
         new RenderImages(stores, registries, options.getVerifyOutputs(), RenderImages.Limits.from(options),
-            LayerCacheSettings.from(options)));
+            LayerCacheSettings.from(options), Affinity.Settings.from(options)));
 
     PCollection<String> results = PCollectionList.of(checked.get(RESULTS)).and(rendered.get(RESULTS))
         .apply("AllResults", Flatten.pCollections());

@@ -77,6 +77,21 @@ public interface CatalogPipelineOptions extends PipelineOptions {
 
   void setMaxOutputBytes(long value);
 
+  @Description("Render images that share a base (their bottom layers holding half their bytes) on the same worker, "
+      + "one after the other, so its caches pay for the base once; false: spread renders at random. Records and "
+      + "outputs are the same either way.")
+  @Default.Boolean(true)
+  boolean getAffinity();
+
+  void setAffinity(boolean value);
+
+  @Description("With affinity, the most images of one base rendered in turn on one worker: a base with more is "
+      + "split over several workers, to keep them all busy.")
+  @Default.Integer(4)
+  int getAffinityGroupSize();
+
+  void setAffinityGroupSize(int value);
+
   // Registries (docker:// images). Each worker JVM keeps one set of HTTP clients, one download pool
   // and one on-disk blob cache for all images it resolves and renders (WorkerRegistries), so layers
   // that images share are downloaded once per worker. Credentials are not options: they come from the

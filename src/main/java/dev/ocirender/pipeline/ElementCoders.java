@@ -64,7 +64,7 @@ final class ElementCoders {
     }
   }
 
-  /** {@link ResolvedRequest}: the request, the manifest digest, the resolve time. */
+  /** {@link ResolvedRequest}: the request, the manifest digest, the resolve time, the base key. */
   static final class ResolvedRequestCoder extends AtomicCoder<ResolvedRequest> {
     static final ResolvedRequestCoder INSTANCE = new ResolvedRequestCoder();
 
@@ -77,11 +77,12 @@ final class ElementCoders {
       ImageRequestCoder.INSTANCE.encode(r.request(), out);
       STRING.encode(r.manifestDigest(), out);
       LONG.encode(r.resolveMillis(), out);
+      STRING.encode(r.baseKey(), out);
     }
 
     @Override
     public ResolvedRequest decode(InputStream in) throws IOException {
-      return new ResolvedRequest(ImageRequestCoder.INSTANCE.decode(in), STRING.decode(in), LONG.decode(in));
+      return new ResolvedRequest(ImageRequestCoder.INSTANCE.decode(in), STRING.decode(in), LONG.decode(in), STRING.decode(in));
     }
 
     @Override

@@ -23,14 +23,14 @@ import org.slf4j.LoggerFactory;
 import org.apache.beam.sdk.transforms.DoFn;
 import org.apache.beam.sdk.transforms.PTransform;
 import org.apache.beam.sdk.transforms.ParDo;
-import org.apache.beam.sdk.transforms.Reshuffle;
 import org.apache.beam.sdk.values.PCollection;
 import org.apache.beam.sdk.values.PCollectionTuple;
 import org.apache.beam.sdk.values.TupleTag;
 import org.apache.beam.sdk.values.TupleTagList;
 
 /**
- * The heavy step: spreads the renders over workers, then fetches each image's layers, merges them
+ * The heavy step: spreads the renders over workers (images sharing a base together:
+ * {@link Affinity}), then fetches each image's layers, merges them
  * as a stream and publishes the output to its store ({@link StoreRenderTarget}). Emits a result for
  * the rendered line and each of its duplicates, or a dead letter for each of them when the render
  * fails (nothing is published then). Renders one image per element; parallelism comes from the
@@ -72,30 +72,33 @@ public final class RenderImages extends PTransform<PCollection<ImageGroup>, PCol
   private final boolean verifyOutputs;
   private final Limits limits;
   private final LayerCacheSettings layerCache;
+  private final Affinity.Settings affinity;
 
-  /** Rendering without a layer cache. */
+  /** Rendering without a layer cache, spread by base ({@link Affinity.Settings#DEFAULT}). */
   public RenderImages(OutputStores stores, WorkerRegistries.Settings registries, boolean verifyOutputs, Limits limits) {
-    this(stores, registries, verifyOutputs, limits, LayerCacheSettings.OFF);
+    this(stores, registries, verifyOutputs, limits, LayerCacheSettings.OFF, Affinity.Settings.DEFAULT);
   }
 
   /**
    * @param registries how workers reach registries; one context and blob cache per worker ({@link WorkerRegistries})
    * @param verifyOutputs read each published output back and compare it with the image ({@link OutputVerifier})
    * @param layerCache each worker's layer work cache, shared by its renders
+   * @param affinity how renders are spread over workers: by base ({@link Affinity}) or at random
    */
   public RenderImages(OutputStores stores, WorkerRegistries.Settings registries, boolean verifyOutputs, Limits limits,
-      LayerCacheSettings layerCache) {
+      LayerCacheSettings layerCache, Affinity.Settings affinity) {
     this.stores = stores;
     this.registries = registries;
     this.verifyOutputs = verifyOutputs;
     this.limits = limits;
     this.layerCache = layerCache;
+    this.affinity = affinity;
   }
 
   @Override
   public PCollectionTuple expand(PCollection<ImageGroup> groups) {
     PCollectionTuple out = groups
-        .apply("SpreadRenders", Reshuffle.viaRandomKey())
+        .apply("Affinity", new Affinity(affinity))
         .apply("RenderImage", ParDo.of(new RenderImageFn(stores, registries, verifyOutputs, limits, layerCache))
             .withOutputTags(CatalogPipeline.RESULTS, TupleTagList.of(CatalogPipeline.DEAD_LETTERS)));
     out.get(CatalogPipeline.RESULTS).setCoder(StringUtf8Coder.of());

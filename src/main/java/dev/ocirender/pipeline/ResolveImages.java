@@ -1,6 +1,7 @@
 package dev.ocirender.pipeline;
 
 import dev.ocirender.image.Platform;
+import dev.ocirender.layer.LayerBlob;
 import dev.ocirender.source.ImageSource;
 import dev.ocirender.source.ResolvedImage;
 import org.apache.beam.sdk.coders.KvCoder;
@@ -73,7 +74,7 @@ public final class ResolveImages extends PTransform<PCollection<ImageRequest>, P
       try (ImageSource source = registries.open(request.image())) {
         ResolvedImage image = source.resolve(Platform.parse(request.platform()));
         ResolvedRequest resolved = new ResolvedRequest(request, image.manifestDigest().toString(),
-            (System.nanoTime() - start) / 1_000_000);
+            (System.nanoTime() - start) / 1_000_000, Affinity.baseKey(image.layers().stream().map(LayerBlob::descriptor).toList()));
         PipelineMetrics.imagesResolved.inc();
         out.get(RESOLVED).output(KV.of(resolved.dedupKey(), resolved));
       } catch (Exception | Error e) {

@@ -1,5 +1,6 @@
 package dev.ocirender.pipeline;
 
+import java.util.Objects;
 
 /**
  * A catalog request whose reference was resolved to a manifest.
@@ -7,10 +8,21 @@ package dev.ocirender.pipeline;
  * @param request the catalog line
  * @param manifestDigest the digest of the manifest chosen for the request's platform
  * @param resolveMillis how long resolving took
+ * @param baseKey the image's base ({@link Affinity#baseKey}): what the render step groups by; empty
+ *     when not known
  *
  * <p>Carried between steps by {@link ElementCoders} (deterministic, field by field).
  */
-public record ResolvedRequest(ImageRequest request, String manifestDigest, long resolveMillis) {
+public record ResolvedRequest(ImageRequest request, String manifestDigest, long resolveMillis, String baseKey) {
+
+  public ResolvedRequest {
+    Objects.requireNonNull(baseKey, "baseKey");
+  }
+
+  /** A request whose base is not known (it renders alone under affinity's empty key). */
+  public ResolvedRequest(ImageRequest request, String manifestDigest, long resolveMillis) {
+    this(request, manifestDigest, resolveMillis, "");
+  }
 
   /** What makes two requests the same render: manifest, platform and format. */
   public String dedupKey() {

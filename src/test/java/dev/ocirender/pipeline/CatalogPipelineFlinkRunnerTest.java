@@ -49,7 +49,7 @@ class CatalogPipelineFlinkRunnerTest {
   }
 
   /** Records by line with timings dropped and the run's own temp directory replaced by a placeholder. */
-  private static Map<Long, String> normalised(CatalogFixture f, String prefix) throws Exception {
+  static Map<Long, String> normalised(CatalogFixture f, String prefix) throws Exception {
     Map<Long, String> records = CatalogFixture.comparable(CatalogFixture.readRecords(f.root.resolve("run"), prefix));
     // Default output names embed the (run-specific) reference; compare them by which image they are for.
     records.replaceAll((line, json) -> json

@@ -28,6 +28,7 @@ class ElementCodersTest {
   private static final ImageRequest WITH_NULLS = new ImageRequest("c", 1, null, null, null, null, null);
   private static final ResolvedRequest RA = new ResolvedRequest(A, "sha256:" + "ab".repeat(32), 12);
   private static final ResolvedRequest RB = new ResolvedRequest(B, "sha256:" + "cd".repeat(32), 0);
+  private static final ResolvedRequest RC = new ResolvedRequest(A, "sha256:" + "ab".repeat(32), 12, "sha256:" + "ef".repeat(32));
 
   @Test
   void imageRequest_roundTripsAndIsDeterministic() throws Exception {
@@ -45,10 +46,13 @@ class ElementCodersTest {
   @Test
   void resolvedRequest_roundTripsAndIsDeterministic() throws Exception {
     Coder<ResolvedRequest> coder = ElementCoders.ResolvedRequestCoder.of();
-    for (ResolvedRequest r : List.of(RA, RB)) {
+    for (ResolvedRequest r : List.of(RA, RB, RC)) {
       CoderProperties.coderDecodeEncodeEqual(coder, r);
-      CoderProperties.coderDeterministic(coder, r, new ResolvedRequest(copyOf(r.request()), r.manifestDigest(), r.resolveMillis()));
+      CoderProperties.coderDeterministic(coder, r,
+          new ResolvedRequest(copyOf(r.request()), r.manifestDigest(), r.resolveMillis(), r.baseKey()));
     }
+    // The base key is part of the encoding (affinity groups by it after a shuffle).
+    assertThat(CoderUtils.encodeToByteArray(coder, RA)).isNotEqualTo(CoderUtils.encodeToByteArray(coder, RC));
     CoderProperties.coderSerializable(coder);
     assertThatCode(coder::verifyDeterministic).doesNotThrowAnyException();
   }
@@ -58,7 +62,8 @@ class ElementCodersTest {
     Coder<ImageGroup> coder = ElementCoders.ImageGroupCoder.of();
     ImageGroup lone = new ImageGroup(RA, List.of(), null);
     ImageGroup full = new ImageGroup(RA, List.of(RB, RB), "1700000000123");
-    for (ImageGroup g : List.of(lone, full)) {
+    ImageGroup withBase = new ImageGroup(RC, List.of(RB), null);
+    for (ImageGroup g : List.of(lone, full, withBase)) {
       CoderProperties.coderDecodeEncodeEqual(coder, g);
       CoderProperties.coderDeterministic(coder, g, new ImageGroup(g.canonical(), List.copyOf(g.duplicates()), g.replaceVersion()));
     }
@@ -73,6 +78,7 @@ class ElementCodersTest {
     KvCoder<String, ResolvedRequest> coder = KvCoder.of(StringUtf8Coder.of(), ElementCoders.ResolvedRequestCoder.of());
     assertThatCode(coder::verifyDeterministic).doesNotThrowAnyException();
     CoderProperties.coderDeterministic(coder, KV.of(RA.dedupKey(), RA), KV.of(RA.dedupKey(), RA));
+    CoderProperties.coderDeterministic(coder, KV.of(RC.baseKey(), RC), KV.of(RC.baseKey(), RC));
     CoderProperties.coderDecodeEncodeEqual(coder, KV.of(RB.dedupKey(), RB));
   }
 

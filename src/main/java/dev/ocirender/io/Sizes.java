@@ -1,13 +1,13 @@
-package dev.ocirender.cli;
+package dev.ocirender.io;
 
 import java.time.Duration;
 import java.util.Locale;
 
 /** Human-readable sizes and durations for terminal output (binary units, one decimal). */
-final class Sizes {
+public final class Sizes {
   private Sizes() {}
 
-  static String bytes(long n) {
+  public static String bytes(long n) {
     if (n < 1024) {
       return n + " B";
     }
@@ -21,7 +21,7 @@ final class Sizes {
     return String.format(Locale.ROOT, "%.1f %s", v, units[u]);
   }
 
-  static String duration(Duration d) {
+  public static String duration(Duration d) {
     double seconds = d.toNanos() / 1e9;
     return seconds < 60
         ? String.format(Locale.ROOT, "%.2f s", seconds)
