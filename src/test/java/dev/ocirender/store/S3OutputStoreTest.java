@@ -23,7 +23,8 @@ import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
  * pipeline options), against a real S3 implementation, s3rver, on 127.0.0.1: single-request and
  * multipart outputs with the same metadata as on GCS, abandoned uploads, no clobbering, replacement.
  * s3rver ignores conditional writes, so the no-clobber case here exercises the HEAD check; the
- * {@code If-None-Match}/{@code If-Match} headers themselves are not verified by any server here.
+ * {@code If-None-Match}/{@code If-Match} headers, and the multipart self-copy of outputs above the
+ * CopyObject limit (s3rver has no UploadPartCopy), are tested in {@link S3ConditionalWritesTest}.
  */
 class S3OutputStoreTest {
 
