@@ -40,7 +40,9 @@ import software.amazon.awssdk.services.s3.model.S3Exception;
  * condition (412, or 409 ConditionalRequestConflict for a concurrent writer, or 404 for a replaced
  * version that is gone) is an {@link OutputExistsException}. Servers that ignore conditional writes
  * (s3rver) are still checked by a HEAD just before, which narrows but does not close the race. The
- * version token is the ETag. Not here: server-side encryption options, storage classes.
+ * version token is the ETag. A publish whose condition failed answers the output there if it is a
+ * complete render of the same image ({@link #adoptEarlierPublish}: a runner's retry of a publish that
+ * had succeeded), and refuses otherwise. Not here: server-side encryption options, storage classes.
  */
 public final class S3OutputStore implements OutputStore {
 
@@ -105,18 +107,23 @@ public final class S3OutputStore implements OutputStore {
     return new Upload(uri, metadata, parts) {
       @Override
       protected StoredOutput publish(long size, OutputMetadata complete) throws IOException {
-        checkPrecondition(uri, replaceVersion);
         try {
-          boolean multipart = parts.uploadId != null;
-          String etag = multipart ? parts.complete(replaceVersion) : parts.putWhole(complete, replaceVersion);
-          if (multipart) {
-            etag = recordSha256(key, uri, size, etag, complete);
+          checkPrecondition(uri, replaceVersion);
+          try {
+            boolean multipart = parts.uploadId != null;
+            String etag = multipart ? parts.complete(replaceVersion) : parts.putWhole(complete, replaceVersion);
+            if (multipart) {
+              etag = recordSha256(key, uri, size, etag, complete);
+            }
+            return new StoredOutput(uri, size, etag, complete);
+          } catch (AwsServiceException e) {
+            throw translate(uri, e);
+          } catch (SdkException e) {
+            throw new IOException("uploading " + uri + ": " + e.getMessage(), e);
           }
-          return new StoredOutput(uri, size, etag, complete);
-        } catch (AwsServiceException e) {
-          throw translate(uri, e);
-        } catch (SdkException e) {
-          throw new IOException("uploading " + uri + ": " + e.getMessage(), e);
+        } catch (OutputExistsException lost) {
+          parts.abort(); // answered or refused, this upload publishes nothing: drop its parts now
+          return adoptEarlierPublish(uri, complete, lost); // a retry of our own publish, or a refusal
         }
       }
 

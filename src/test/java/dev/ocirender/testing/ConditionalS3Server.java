@@ -133,7 +133,10 @@ public final class ConditionalS3Server implements AutoCloseable {
     before.put(operation, action);
   }
 
-  /** The operations served so far, by S3 name ("PutObject", "UploadPartCopy", ...), in order. */
+  /**
+   * The operations served so far, by S3 name ("PutObject", "UploadPartCopy", ...), in order; a write
+   * refused for its condition is followed by "PreconditionFailed" or "ConditionalRequestConflict".
+   */
   public synchronized List<String> operations() {
     return List.copyOf(operations);
   }
@@ -401,6 +404,7 @@ public final class ConditionalS3Server implements AutoCloseable {
   }
 
   private S3Error conditionFailed(String header) {
+    operations.add(conflictAs409 ? "ConditionalRequestConflict" : "PreconditionFailed");
     return conflictAs409
         ? new S3Error(409, "ConditionalRequestConflict", "A conflicting operation occurred. If using PutObject you can retry the request. "
             + "If using multipart upload you should initiate another CreateMultipartUpload request and re-upload each part.")
