@@ -117,7 +117,10 @@ final class PipelineCommand implements Callable<Integer> {
    */
   static Optional<IOException> slotShortage(Throwable e) {
     for (Throwable t = e; t != null; t = t.getCause()) {
-      if (t.getClass().getName().endsWith(".NoResourceAvailableException")) {
+      // NoResourceAvailableException: a slot request bulk that cannot be fulfilled; the TimeoutException
+      // "Pending slot request timed out in slot pool": a restart that found no TaskManagers (FlinkClusterIT).
+      if (t.getClass().getName().endsWith(".NoResourceAvailableException")
+          || t instanceof java.util.concurrent.TimeoutException && String.valueOf(t.getMessage()).contains("slot request timed out")) {
         return Optional.of(new IOException("the Flink cluster did not give the job its task slots in time ("
             + Main.oneLine(t.getMessage()) + "): run with a --parallelism the cluster's free slots allow, or add TaskManagers", e));
       }

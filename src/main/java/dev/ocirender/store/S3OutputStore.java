@@ -30,32 +30,47 @@ import software.amazon.awssdk.services.s3.model.S3Exception;
  * only at commit (an abandoned one is aborted). Neither makes anything visible under the name before
  * the render succeeded. The {@code ocirender-*} metadata is the same as on GCS ({@link OutputMetadata});
  * S3 metadata cannot be patched, so for a multipart output the sha256 is added by a server-side
- * self-copy with the full metadata, guarded by the completed object's ETag. An object without
- * {@code ocirender-sha256} is an interrupted publish and is rendered again by the next run (as on GCS).
+ * self-copy with the full metadata, guarded by the completed object's ETag: one CopyObject up to S3's
+ * 5 GiB copy limit, above it a multipart copy (UploadPartCopy of ranges of at most 5 GiB, completed
+ * with {@code If-Match} on that ETag, aborted on failure). An object without {@code ocirender-sha256}
+ * is an interrupted publish and is rendered again by the next run (as on GCS).
  *
  * <p>No clobbering: the final request carries {@code If-None-Match: *} (new output) or
- * {@code If-Match: ETAG} (replacing exactly that version), which AWS S3 and MinIO enforce; servers
- * that ignore conditional writes (s3rver) are still checked by a HEAD just before, which narrows
- * but does not close the race. The version token is the ETag. Not here: objects over 5 GiB get no
- * sha256 metadata yet (a single CopyObject is limited to 5 GiB), server-side encryption options,
- * storage classes.
+ * {@code If-Match: ETAG} (replacing exactly that version), which AWS S3 and MinIO enforce; a failed
+ * condition (412, or 409 ConditionalRequestConflict for a concurrent writer, or 404 for a replaced
+ * version that is gone) is an {@link OutputExistsException}. Servers that ignore conditional writes
+ * (s3rver) are still checked by a HEAD just before, which narrows but does not close the race. The
+ * version token is the ETag. A publish whose condition failed answers the output there if it is a
+ * complete render of the same image ({@link #adoptEarlierPublish}: a runner's retry of a publish that
+ * had succeeded), and refuses otherwise. Not here: server-side encryption options, storage classes.
  */
 public final class S3OutputStore implements OutputStore {
 
   /** S3's smallest part (except the last) is 5 MiB. */
   static final int MIN_PART_SIZE = 5 << 20;
-  private static final long MAX_COPY_SIZE = 5L << 30;
+  /** S3's largest CopyObject source, and largest UploadPartCopy range. */
+  static final long MAX_COPY_SIZE = 5L << 30;
   private static final Logger LOG = LoggerFactory.getLogger(S3OutputStore.class);
 
   private final S3Client s3;
   private final int partSize;
+  private final long copyLimit;
 
   public S3OutputStore(S3Client s3, int partSize) {
+    this(s3, partSize, MAX_COPY_SIZE);
+  }
+
+  /** With a lower copy limit than S3's, so that a test reaches the multipart self-copy with a small object. */
+  S3OutputStore(S3Client s3, int partSize, long copyLimit) {
     if (partSize < MIN_PART_SIZE) {
       throw new IllegalArgumentException("S3 part size " + partSize + " is below S3's minimum of 5 MiB");
     }
+    if (copyLimit < MIN_PART_SIZE || copyLimit > MAX_COPY_SIZE) {
+      throw new IllegalArgumentException("S3 copy limit " + copyLimit + " is outside S3's part sizes (5 MiB to 5 GiB)");
+    }
     this.s3 = s3;
     this.partSize = partSize;
+    this.copyLimit = copyLimit;
   }
 
   public S3OutputStore(S3Client s3) {
@@ -92,17 +107,23 @@ public final class S3OutputStore implements OutputStore {
     return new Upload(uri, metadata, parts) {
       @Override
       protected StoredOutput publish(long size, OutputMetadata complete) throws IOException {
-        checkPrecondition(uri, replaceVersion);
         try {
-          String etag = parts.uploadId == null ? parts.putWhole(complete, replaceVersion) : parts.complete(replaceVersion);
-          if (parts.uploadId != null) {
-            etag = recordSha256(key, uri, size, etag, complete);
+          checkPrecondition(uri, replaceVersion);
+          try {
+            boolean multipart = parts.uploadId != null;
+            String etag = multipart ? parts.complete(replaceVersion) : parts.putWhole(complete, replaceVersion);
+            if (multipart) {
+              etag = recordSha256(key, uri, size, etag, complete);
+            }
+            return new StoredOutput(uri, size, etag, complete);
+          } catch (AwsServiceException e) {
+            throw translate(uri, e);
+          } catch (SdkException e) {
+            throw new IOException("uploading " + uri + ": " + e.getMessage(), e);
           }
-          return new StoredOutput(uri, size, etag, complete);
-        } catch (AwsServiceException e) {
-          throw translate(uri, e);
-        } catch (SdkException e) {
-          throw new IOException("uploading " + uri + ": " + e.getMessage(), e);
+        } catch (OutputExistsException lost) {
+          parts.abort(); // answered or refused, this upload publishes nothing: drop its parts now
+          return adoptEarlierPublish(uri, complete, lost); // a retry of our own publish, or a refusal
         }
       }
 
@@ -128,8 +149,8 @@ public final class S3OutputStore implements OutputStore {
 
   /** Adds the sha256 to a completed multipart object's metadata by copying it onto itself. */
   private String recordSha256(Key key, String uri, long size, String etag, OutputMetadata complete) {
-    if (size > MAX_COPY_SIZE) {
-      return etag; // no sha256 recorded: see the class comment
+    if (size > copyLimit) {
+      return multipartSelfCopy(key, uri, size, etag, complete);
     }
     return s3.copyObject(CopyObjectRequest.builder()
             .sourceBucket(key.bucket).sourceKey(key.name).destinationBucket(key.bucket).destinationKey(key.name)
@@ -138,11 +159,54 @@ public final class S3OutputStore implements OutputStore {
         .copyObjectResult().eTag();
   }
 
+  /**
+   * The self-copy of an object above the CopyObject limit: a multipart upload with the full metadata
+   * whose parts are server-side copies of ranges of the object (version {@code etag}), completed only
+   * if the object is still that version. Nothing changes under the name unless it completes.
+   */
+  private String multipartSelfCopy(Key key, String uri, long size, String etag, OutputMetadata complete) {
+    String uploadId = s3.createMultipartUpload(r -> r.bucket(key.bucket).key(key.name)
+        .metadata(complete.toMap()).contentType("application/octet-stream")).uploadId();
+    try {
+      List<CompletedPart> parts = new ArrayList<>();
+      for (long start = 0; start < size; start += copyLimit) {
+        int number = parts.size() + 1;
+        String range = "bytes=" + start + "-" + (Math.min(size, start + copyLimit) - 1);
+        String partEtag = s3.uploadPartCopy(r -> r.sourceBucket(key.bucket).sourceKey(key.name)
+                .destinationBucket(key.bucket).destinationKey(key.name).uploadId(uploadId).partNumber(number)
+                .copySourceRange(range).copySourceIfMatch(etag))
+            .copyPartResult().eTag();
+        parts.add(CompletedPart.builder().partNumber(number).eTag(partEtag).build());
+      }
+      return s3.completeMultipartUpload(b -> b.bucket(key.bucket).key(key.name).uploadId(uploadId)
+              .multipartUpload(m -> m.parts(parts)).overrideConfiguration(o -> condition(o, etag)))
+          .eTag();
+    } catch (RuntimeException e) {
+      abort(key, uri, uploadId);
+      throw e;
+    }
+  }
+
   private static IOException translate(String uri, AwsServiceException e) {
-    if (e.statusCode() == 412) {
-      return new OutputExistsException(uri + " already exists or changed (S3 precondition failed); not overwriting it", e);
+    String code = e.awsErrorDetails() == null ? null : e.awsErrorDetails().errorCode();
+    // 409 ConditionalRequestConflict: a concurrent conditional write won; NoSuchKey on If-Match: the version to replace is gone.
+    if (e.statusCode() == 412 || "ConditionalRequestConflict".equals(code) || "NoSuchKey".equals(code)) {
+      return new OutputExistsException(uri + " already exists or changed (S3 " + (code == null ? e.statusCode() : code)
+          + "); not overwriting it", e);
     }
     return new IOException("uploading " + uri + ": " + e.getMessage(), e);
+  }
+
+  /** Best-effort abort of a multipart upload (see {@link Parts#abort}). */
+  private void abort(Key key, String uri, String uploadId) {
+    try {
+      s3.abortMultipartUpload(AbortMultipartUploadRequest.builder().bucket(key.bucket).key(key.name).uploadId(uploadId).build());
+    } catch (SdkException e) {
+      // Nothing is visible under the name either way; what stays is invisible parts, which a bucket's
+      // AbortIncompleteMultipartUpload lifecycle rule removes. Not worth failing the caller's clean-up.
+      LOG.warn("aborting the multipart upload of {} failed; its parts stay until the bucket's "
+          + "AbortIncompleteMultipartUpload lifecycle rule removes them: {}", uri, e.getMessage());
+    }
   }
 
   /** The bytes of one upload: buffered up to a part, then sent as parts of a multipart upload. */
@@ -209,20 +273,13 @@ public final class S3OutputStore implements OutputStore {
       CompleteMultipartUploadResponse r = s3.completeMultipartUpload(b -> b.bucket(key.bucket).key(key.name)
           .uploadId(uploadId).multipartUpload(m -> m.parts(done))
           .overrideConfiguration(o -> condition(o, replaceVersion)));
+      uploadId = null; // completed: nothing left to abort if the self-copy fails
       return r.eTag();
     }
 
     void abort() {
-      if (uploadId == null) {
-        return;
-      }
-      try {
-        s3.abortMultipartUpload(AbortMultipartUploadRequest.builder().bucket(key.bucket).key(key.name).uploadId(uploadId).build());
-      } catch (SdkException e) {
-        // Nothing is visible under the name either way; what stays is invisible parts, which a bucket's
-        // AbortIncompleteMultipartUpload lifecycle rule removes. Not worth failing the caller's clean-up.
-        LOG.warn("aborting the multipart upload of {} failed; its parts stay until the bucket's "
-            + "AbortIncompleteMultipartUpload lifecycle rule removes them: {}", uri, e.getMessage());
+      if (uploadId != null) {
+        S3OutputStore.this.abort(key, uri, uploadId);
       }
     }
   }

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.ocirender.render.OutputFormat;
 import dev.ocirender.testing.Compression;
+import dev.ocirender.testing.FifoBlob;
 import dev.ocirender.testing.FlinkCluster;
 import dev.ocirender.testing.ImageBuilder;
 import java.io.IOException;
@@ -35,19 +36,24 @@ import org.junit.jupiter.api.TestMethodOrder;
  * uploads. Runs in the integration-test phase, after the jar is built.
  *
  * <p>The cluster's own restart strategy is switched off here ({@code restart-strategy.type: none}),
- * so the failover test shows that the job's profile asks for its restarts itself.
+ * so the failover test shows that the job's profile asks for its restarts itself. The kills do not
+ * depend on timing: an image's layer blob is a named pipe ({@link FifoBlob}) that the test feeds, so
+ * the test knows a render is in flight, and on which TaskManager, when it kills it.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class FlinkClusterIT {
 
   private static final Path ROOT = Path.of("target/flink-cluster-it").toAbsolutePath();
+  /** The image of the failover test whose render the kill interrupts (a tar output). */
+  private static final int GATED = 1;
   private static FlinkCluster cluster;
 
   @BeforeAll
   static void startCluster() throws Exception {
     assertThat(Path.of("target/ocirender.jar")).as("the shaded jar (built in the package phase)").exists();
     deleteTree(ROOT);
-    cluster = FlinkCluster.start(ROOT.resolve("cluster"), FlinkCluster.CONFIG_DIR, 2, Map.of("restart-strategy.type", "none"));
+    cluster = FlinkCluster.start(ROOT.resolve("cluster"), FlinkCluster.CONFIG_DIR, 2, Map.of("restart-strategy.type", "none",
+        "slot.request.timeout", "10000")); // the out-of-slots test waits this long
   }
 
   @AfterAll
@@ -110,10 +116,8 @@ class FlinkClusterIT {
     Path images = Files.createDirectories(ROOT.resolve("failover-images"));
     List<String> lines = new ArrayList<>();
     for (int i = 0; i < 12; i++) {
-      // Incompressible content, so that each render takes a moment and the kill lands while renders run:
-      // 12 MiB was enough on a loaded machine, but an idle one finished the whole job before the test
-      // saw the render step running.
-      byte[] data = new byte[40 << 20];
+      // Small images; one of them (GATED) has a larger layer that the test feeds through a FIFO.
+      byte[] data = new byte[i == GATED ? 4 << 20 : 256 << 10];
       new Random(i).nextBytes(data);
       ImageBuilder.image()
           .layer(layer().dir("data", 0755).file("data/base.txt", "image " + i + "\n", 0644))
@@ -131,16 +135,26 @@ class FlinkClusterIT {
         "--targetParallelism=2").withValidation().as(CatalogPipelineOptions.class));
     assertThat(direct.waitUntilFinish()).isEqualTo(PipelineResult.State.DONE);
 
+    // The gated image's big layer becomes a named pipe: its render blocks until the test writes it, so
+    // the kill below provably lands mid-render, on the TaskManager that runs it.
     Path out = ROOT.resolve("failover-flink/outputs");
     Path results = ROOT.resolve("failover-flink/results");
     int jobsBefore = cluster.get("/jobs/overview").orElseThrow().path("jobs").size();
-    // No --parallelism: the job takes the cluster's 4 slots.
-    Process submitter = start("--catalog=" + catalog, "--outputPrefix=" + out, "--resultsPrefix=" + results + "/");
-    String jobId = awaitRendering(jobsBefore, submitter);
-    Process victim = cluster.taskManagers().get(0);
-    cluster.kill(victim);
-    cluster.startTaskManager();
-    assertThat(submitter.waitFor(10, TimeUnit.MINUTES)).as("the job ends").isTrue();
+    Process submitter;
+    String jobId;
+    try (FifoBlob gate = FifoBlob.replace(largestBlob(images.resolve("img-" + GATED)))) {
+      // No --parallelism: the job takes the cluster's 4 slots.
+      submitter = start("--catalog=" + catalog, "--outputPrefix=" + out, "--resultsPrefix=" + results + "/");
+      List<Process> taskManagers = cluster.taskManagers();
+      long reader = gate.awaitReader(taskManagers.stream().map(Process::pid).toList(), Duration.ofMinutes(5), submitter::isAlive);
+      assertThat(cluster.get("/jobs/overview").orElseThrow().path("jobs").size()).isEqualTo(jobsBefore + 1);
+      jobId = lastJobId();
+      Process victim = taskManagers.stream().filter(tm -> tm.pid() == reader).findFirst().orElseThrow();
+      cluster.kill(victim);
+      cluster.startTaskManager();
+      gate.serveAll(); // the restarted render (on the survivor or the replacement) reads the whole layer
+      assertThat(submitter.waitFor(10, TimeUnit.MINUTES)).as("the job ends").isTrue();
+    }
     String log = Files.readString(ROOT.resolve("submitter.log"));
     assertThat(submitter.exitValue()).as(log).isZero();
 
@@ -181,25 +195,39 @@ class FlinkClusterIT {
     assertThat(exceptions.path("exceptionHistory").path("entries").size()).as(exceptions.toString()).isPositive();
   }
 
-  /** Waits until the job submitted after {@code jobsBefore} others is running its render step; returns its id. */
-  private static String awaitRendering(int jobsBefore, Process submitter) throws Exception {
-    long deadline = System.nanoTime() + Duration.ofMinutes(5).toNanos();
-    while (System.nanoTime() < deadline) {
-      assertThat(submitter.isAlive()).as("the submitter is still running: " + Files.readString(ROOT.resolve("submitter.log"))).isTrue();
-      for (JsonNode j : cluster.get("/jobs/overview").orElseThrow().path("jobs")) {
-        if (!j.path("state").asText().equals("RUNNING")) {
-          continue;
-        }
-        String id = j.path("jid").asText();
-        for (JsonNode v : cluster.get("/jobs/" + id).orElseThrow().path("vertices")) {
-          if (v.path("name").asText().contains("RenderImage") && v.path("status").asText().equals("RUNNING")) {
-            return id;
-          }
-        }
+  @Test
+  @Order(4)
+  void everyTaskManagerLostMidJob_theRestartFindsNoSlots_andTheSubmitterSaysSoInOneLine() throws Exception {
+    // Runs last: it leaves the cluster without TaskManagers.
+    Path dir = Files.createDirectories(ROOT.resolve("no-slots"));
+    byte[] data = new byte[1 << 20];
+    new Random(99).nextBytes(data);
+    ImageBuilder.image().layer(layer().file("blob.bin", data, 0644), Compression.GZIP).tag("v1").writeLayout(dir.resolve("img"));
+    Files.writeString(dir.resolve("catalog.jsonl"), "oci:" + dir.resolve("img") + ":v1\n");
+    try (FifoBlob gate = FifoBlob.replace(largestBlob(dir.resolve("img")))) {
+      // One restart, after the JobManager has dropped the killed TaskManagers (heartbeat timeout 20 s):
+      // the restarted job then waits for slots that never come, slot.request.timeout (here 10 s).
+      Process submitter = start("--catalog=" + dir.resolve("catalog.jsonl"), "--outputPrefix=" + dir.resolve("out"),
+          "--resultsPrefix=" + dir.resolve("results") + "/", "--numberOfExecutionRetries=1", "--executionRetryDelay=25000");
+      List<Process> taskManagers = cluster.taskManagers();
+      gate.awaitReader(taskManagers.stream().map(Process::pid).toList(), Duration.ofMinutes(5), submitter::isAlive);
+      for (Process tm : taskManagers) {
+        cluster.kill(tm);
       }
-      Thread.sleep(100);
+      assertThat(submitter.waitFor(5, TimeUnit.MINUTES)).as("the job ends").isTrue();
+      String log = Files.readString(ROOT.resolve("submitter.log"));
+      assertThat(submitter.exitValue()).as(log).isNotZero();
+      List<String> errors = log.lines().filter(l -> l.startsWith("ocirender: error:")).toList();
+      assertThat(errors).as(log).hasSize(1);
+      assertThat(errors.get(0)).contains("did not give the job its task slots in time").contains("--parallelism");
     }
-    throw new AssertionError("the job never ran its render step");
+  }
+
+  /** The layout's largest blob: the big layer. */
+  private static Path largestBlob(Path layout) throws IOException {
+    try (Stream<Path> s = Files.list(layout.resolve("blobs/sha256"))) {
+      return s.max(java.util.Comparator.comparingLong(p -> p.toFile().length())).orElseThrow();
+    }
   }
 
   private static String lastJobId() throws Exception {

@@ -23,11 +23,13 @@ import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
  * pipeline options), against a real S3 implementation, s3rver, on 127.0.0.1: single-request and
  * multipart outputs with the same metadata as on GCS, abandoned uploads, no clobbering, replacement.
  * s3rver ignores conditional writes, so the no-clobber case here exercises the HEAD check; the
- * {@code If-None-Match}/{@code If-Match} headers themselves are not verified by any server here.
+ * {@code If-None-Match}/{@code If-Match} headers, and the multipart self-copy of outputs above the
+ * CopyObject limit (s3rver has no UploadPartCopy), are tested in {@link S3ConditionalWritesTest}.
  */
 class S3OutputStoreTest {
 
   private static final OutputMetadata META = OutputMetadata.of("oci:/img:v1", "sha256:" + "ab".repeat(32), "linux/amd64", "tar");
+  private static final OutputMetadata OTHER_IMAGE = OutputMetadata.of("oci:/other:v1", "sha256:" + "cd".repeat(32), "linux/amd64", "tar");
 
   @TempDir Path tmp;
   private S3rverServer server;
@@ -79,11 +81,20 @@ class S3OutputStoreTest {
   }
 
   @Test
-  void existingOutput_newUpload_isRefusedAndLeavesTheOldOne() throws Exception {
+  void existingOutput_newUploadOfAnotherImage_isRefusedAndLeavesTheOldOne() throws Exception {
     byte[] first = bytes(1000, 4);
     write("s3://bucket/x.tar", first, null);
-    assertThatThrownBy(() -> write("s3://bucket/x.tar", bytes(1000, 5), null)).isInstanceOf(OutputExistsException.class);
+    assertThatThrownBy(() -> write("s3://bucket/x.tar", OTHER_IMAGE, bytes(1000, 5), null)).isInstanceOf(OutputExistsException.class)
+        .hasMessageContaining("owned by another writer");
     assertThat(get("x.tar")).isEqualTo(first);
+  }
+
+  @Test
+  void existingOutput_newUploadOfTheSameImage_answersTheExistingOutput() throws Exception {
+    // A runner's retry of a publish that had succeeded: the earlier output is the result.
+    StoredOutput first = write("s3://bucket/r.tar", bytes(1000, 4), null);
+    assertThat(write("s3://bucket/r.tar", bytes(1000, 4), null)).isEqualTo(first);
+    assertThat(get("r.tar")).isEqualTo(bytes(1000, 4));
   }
 
   @Test
@@ -92,11 +103,16 @@ class S3OutputStoreTest {
     byte[] second = bytes(2000, 7);
     write("s3://bucket/y.tar", second, old.version());
     assertThat(get("y.tar")).isEqualTo(second);
-    assertThatThrownBy(() -> write("s3://bucket/y.tar", bytes(10, 8), old.version())).isInstanceOf(OutputExistsException.class);
+    assertThatThrownBy(() -> write("s3://bucket/y.tar", OTHER_IMAGE, bytes(10, 8), old.version())).isInstanceOf(OutputExistsException.class);
+    assertThat(get("y.tar")).isEqualTo(second);
   }
 
   private StoredOutput write(String uri, byte[] content, String replaceVersion) throws Exception {
-    try (Upload upload = store.create(uri, META, replaceVersion)) {
+    return write(uri, META, content, replaceVersion);
+  }
+
+  private StoredOutput write(String uri, OutputMetadata metadata, byte[] content, String replaceVersion) throws Exception {
+    try (Upload upload = store.create(uri, metadata, replaceVersion)) {
       upload.stream().write(content);
       return upload.commit();
     }

@@ -13,8 +13,9 @@ import java.util.concurrent.TimeUnit;
  * in a directory of the test. {@code .ci/run} installs it under {@code target/tools/s3rver}; elsewhere
  * it is looked up on the PATH, and a missing one skips the test unless tools are required (as CI does).
  * Its fixed credentials are {@code S3RVER}/{@code S3RVER}. What it lacks: conditional writes
- * ({@code If-None-Match}/{@code If-Match} on PUT and multipart completion are ignored) and
- * multipart-upload listing; tests that need those say so.
+ * ({@code If-None-Match}/{@code If-Match} on PUT and multipart completion and
+ * {@code x-amz-copy-source-if-match} are ignored), UploadPartCopy (NotImplemented), aborting multipart
+ * uploads and multipart-upload listing; {@link ConditionalS3Server} stands in for the first two.
  */
 public final class S3rverServer implements AutoCloseable {
 
