@@ -5,8 +5,9 @@
 # README ran it before) and the JVM's own floor (`java -version`), alternating, one warm-up round, then
 # ROUNDS rounds; medians of wall and CPU (user + sys) time and peak RSS from /usr/bin/time.
 #
-# `big IMAGE` instead renders IMAGE (an image spec) to tar with the launcher's JIT flags (C1 only) and
-# with the JVM's default tiered compilation (C2), to show what the start-up flags cost a long render.
+# `big IMAGE` instead renders IMAGE (an image spec) to tar through the launcher with C1 only
+# (-XX:TieredStopAtLevel=1, a start-up flag) and with the JVM's default tiered compilation (C2), and
+# from the whole jar: what C1 alone would cost a long render.
 #
 # Usage: scripts/bench-startup.sh [--no-build] [ROUNDS]          (default 5)
 #        scripts/bench-startup.sh [--no-build] big IMAGE [ROUNDS] (default 3)
@@ -35,11 +36,12 @@ if [[ $mode == startup ]]; then
   cmd[floor]="java -version"
   cmd[whole-jar]="java -jar target/ocirender.jar render $spec --output $work/out.tar"
   cmd[launcher]="bin/ocirender render $spec --output $work/out.tar"
-  variants=(floor whole-jar launcher)
+  cmd[launcher-c1]="env OCIRENDER_JAVA_OPTS=-XX:TieredStopAtLevel=1 bin/ocirender render $spec --output $work/out.tar"
+  variants=(floor whole-jar launcher launcher-c1)
 else
   bin/ocirender --version >/dev/null
-  cmd[launcher-c1]="bin/ocirender render $image --output $work/out.tar"
-  cmd[launcher-c2]="env OCIRENDER_JAVA_OPTS=-XX:TieredStopAtLevel=4 bin/ocirender render $image --output $work/out.tar"
+  cmd[launcher-c1]="env OCIRENDER_JAVA_OPTS=-XX:TieredStopAtLevel=1 bin/ocirender render $image --output $work/out.tar"
+  cmd[launcher-c2]="bin/ocirender render $image --output $work/out.tar"
   cmd[whole-jar]="java -jar target/ocirender.jar render $image --output $work/out.tar"
   variants=(launcher-c1 launcher-c2 whole-jar)
 fi
