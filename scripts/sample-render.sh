@@ -11,12 +11,11 @@ if [[ "${1:-}" != "--no-build" ]]; then
   mvn -B -q -DskipTests package
 fi
 
-jar=target/ocirender.jar
 layout=target/sample-image
 output=target/sample.tar
 
 rm -rf "$layout"
-spec=$(java -jar "$jar" sample "$layout")
-java -jar "$jar" inspect "$spec"
-java -jar "$jar" render "$spec" --format tar --output "$output"
+spec=$(bin/ocirender sample "$layout")
+bin/ocirender inspect "$spec"
+bin/ocirender render "$spec" --format tar --output "$output"
 tar -tvf "$output"

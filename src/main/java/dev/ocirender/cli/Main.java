@@ -4,6 +4,7 @@ import dev.ocirender.image.Messages;
 import dev.ocirender.render.RenderException;
 import java.io.PrintWriter;
 import java.util.List;
+import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -12,6 +13,7 @@ import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.ParseResult;
 import picocli.CommandLine.ScopeType;
 import picocli.CommandLine.Spec;
+import picocli.CommandLine.Unmatched;
 
 /**
  * The {@code ocirender} command line: parses arguments, runs one subcommand, and turns every
@@ -82,11 +84,38 @@ public final class Main implements Runnable {
       case "render" -> new RenderCommand();
       case "inspect" -> new InspectCommand();
       case "verify" -> new VerifyCommand();
-      case "pipeline" -> new PipelineCommand();
+      case "pipeline" -> pipelineCommand();
       case "sample" -> new SampleCommand();
       case "help" -> new CommandLine.HelpCommand();
       default -> throw new IllegalArgumentException(name);
     };
+  }
+
+  /**
+   * The pipeline command, loaded by name: the command-line jar ({@code target/ocirender-cli.jar}, which
+   * {@code bin/ocirender} starts for every other command) leaves it out with Beam, Flink and the cloud
+   * clients, and gets a stand-in that says where the pipeline is.
+   */
+  private static Object pipelineCommand() {
+    try {
+      return Class.forName("dev.ocirender.cli.PipelineCommand").getDeclaredConstructor().newInstance();
+    } catch (ClassNotFoundException e) {
+      return new PipelineNotInThisJar();
+    } catch (ReflectiveOperationException e) {
+      throw new IllegalStateException("cannot create the pipeline command", e);
+    }
+  }
+
+  /** {@code pipeline} in the command-line jar: one line saying which jar runs it. */
+  @Command(name = "pipeline", description = "The catalog pipeline: runs from target/ocirender.jar (bin/ocirender starts it there).")
+  static final class PipelineNotInThisJar implements Callable<Integer> {
+    @Unmatched List<String> args;
+
+    @Override
+    public Integer call() {
+      throw new IllegalArgumentException("the pipeline command is not in the command-line jar (no Beam): "
+          + "run it with bin/ocirender pipeline … or java -jar target/ocirender.jar pipeline …");
+    }
   }
 
   private static int usageError(ParameterException e, String[] args) {

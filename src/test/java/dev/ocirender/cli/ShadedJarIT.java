@@ -4,23 +4,30 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.ocirender.store.S3ClientFactory;
+import dev.ocirender.store.S3StoreOptions;
 import dev.ocirender.testing.ExternalTools;
 import dev.ocirender.testing.Requires;
+import dev.ocirender.testing.S3rverServer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
+import org.apache.beam.sdk.options.PipelineOptionsFactory;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import software.amazon.awssdk.core.sync.RequestBody;
+import software.amazon.awssdk.services.s3.S3Client;
+import software.amazon.awssdk.services.s3.model.S3Object;
 
 /**
  * Starts every entry point of the shaded jar ({@code target/ocirender.jar}) in a fresh JVM, as users
  * and runners do: the CLI's commands, the catalog pipeline on DirectRunner and on in-process Flink,
- * the Dataflow dry run, and {@link dev.ocirender.pipeline.CatalogPipeline}'s own main (the Flex
- * Template's). A jar can build and still fail here: a dependency left out that some runner loads, a
+ * the Dataflow dry run, the pipeline with catalog, outputs and results on S3 (s3rver), and
+ * {@link dev.ocirender.pipeline.CatalogPipeline}'s own main (the Flex Template's). A jar can build and still fail here: a dependency left out that some runner loads, a
  * {@code META-INF/services} file lost in the merge (Beam registers options, coders, runners and
  * filesystems through them), Flink's {@code reference.conf}. Run by Failsafe after {@code package}.
  */
@@ -111,6 +118,40 @@ class ShadedJarIT {
         "dev.ocirender.pipeline.CatalogPipeline", "--catalog=" + work.resolve("one.jsonl"),
         "--outputPrefix=" + work.resolve("out-main"), "--resultsPrefix=" + results + "/", "--runner=DirectRunner");
     assertThat(statuses(results)).containsExactly("rendered");
+  }
+
+  /**
+   * The catalog, the outputs and the results on {@code s3://}, against a real S3 implementation
+   * (s3rver): Beam's S3 filesystem reads the catalog and writes the results, our S3 store publishes the
+   * output; the jar leaves out the AWS module's other IOs and the SDK clients behind them.
+   */
+  @Test
+  void pipeline_onS3_readsTheCatalogAndWritesOutputAndResultsThroughTheJar() throws Exception {
+    String bucket = "jar-it";
+    try (S3rverServer server = S3rverServer.start(work.resolve("s3rver"), bucket)) {
+      PipelineOptionsFactory.register(S3StoreOptions.class);
+      S3StoreOptions options = PipelineOptionsFactory.fromArgs(server.pipelineOptions().toArray(String[]::new)).as(S3StoreOptions.class);
+      try (S3Client client = new S3ClientFactory().createBuilder(options).build()) {
+        client.putObject(b -> b.bucket(bucket).key("catalogs/one.jsonl"), RequestBody.fromFile(work.resolve("one.jsonl")));
+        List<Object> args = new ArrayList<>(List.of("pipeline", "--catalog=s3://" + bucket + "/catalogs/one.jsonl",
+            "--outputPrefix=s3://" + bucket + "/out", "--resultsPrefix=s3://" + bucket + "/results/",
+            "--s3ClientFactoryClass=" + S3ClientFactory.class.getName(), "--runner=DirectRunner"));
+        args.addAll(server.pipelineOptions());
+        java(args.toArray());
+
+        List<String> keys = client.listObjectsV2Paginator(b -> b.bucket(bucket)).contents().stream().map(S3Object::key).sorted().toList();
+        Path results = Files.createDirectories(work.resolve("s3-results"));
+        for (String key : keys.stream().filter(k -> k.startsWith("results/results-")).toList()) {
+          Files.write(results.resolve(key.substring("results/".length())), client.getObjectAsBytes(b -> b.bucket(bucket).key(key)).asByteArray());
+        }
+        assertThat(statuses(results)).containsExactly("rendered");
+        List<String> tars = keys.stream().filter(k -> k.startsWith("out/") && k.endsWith(".tar")).toList();
+        assertThat(tars).hasSize(1);
+        Path local = work.resolve("s3-reference.tar");
+        java("render", sample, "--output", local);
+        assertThat(client.getObjectAsBytes(b -> b.bucket(bucket).key(tars.get(0))).asByteArray()).isEqualTo(Files.readAllBytes(local));
+      }
+    }
   }
 
   private static List<String> statuses(Path results) throws IOException {

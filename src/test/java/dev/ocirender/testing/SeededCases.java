@@ -59,6 +59,8 @@ public final class SeededCases {
     int tries = Integer.getInteger(TRIES_PROPERTY, defaultTries);
     Failure<T> failure = firstFailure(base, tries, generator, property);
     if (failure == null) {
+      // The count, as a property-testing library reports it: a run that checked fewer cases shows here.
+      System.out.println("SeededCases: " + tries + " cases passed (seeds " + base + " to " + (base + tries - 1) + ")");
       return;
     }
     Shrunk<T> shrunk = shrink(failure, shrinker, property);

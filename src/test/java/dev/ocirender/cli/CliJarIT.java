@@ -1,0 +1,95 @@
+package dev.ocirender.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.ocirender.testing.ExternalTools;
+import dev.ocirender.testing.Requires;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.zip.ZipFile;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The command-line jar ({@code target/ocirender-cli.jar}) and its launcher ({@code bin/ocirender}), as
+ * the README runs them: the jar leaves out the pipeline and everything only the pipeline needs, so every
+ * class left in it must resolve inside it (jdeps), the launcher must make and then use its class-data
+ * sharing archive, and {@code pipeline} must still reach the whole jar. Run by Failsafe after
+ * {@code package}; the launcher runs on copies in a temporary directory so the build's own archive is
+ * not touched.
+ */
+@Requires(tools = {"tar", "bash"})
+class CliJarIT {
+
+  static final Path CLI_JAR = Path.of("target/ocirender-cli.jar").toAbsolutePath();
+  static final Path FULL_JAR = Path.of("target/ocirender.jar").toAbsolutePath();
+  static final Path LAUNCHER = Path.of("bin/ocirender").toAbsolutePath();
+
+  @TempDir static Path jars;
+  @TempDir static Path work;
+
+  @BeforeAll
+  static void jars() throws IOException {
+    assertThat(CLI_JAR).as("the command-line jar (mvn package)").isRegularFile();
+    Files.copy(CLI_JAR, jars.resolve("ocirender-cli.jar"));
+    Files.createSymbolicLink(jars.resolve("ocirender.jar"), FULL_JAR);
+  }
+
+  /** Runs the launcher with the jars copied above; returns stdout, fails on a non-zero exit. */
+  static String launcher(String env, String args) {
+    return new String(ExternalTools.bash(work, "OCIRENDER_JARS='" + jars + "' " + env + " '" + LAUNCHER + "' " + args),
+        StandardCharsets.UTF_8);
+  }
+
+  @Test
+  void everyClassInTheCliJar_resolvesWithinIt() {
+    String jdeps = Path.of(System.getProperty("java.home"), "bin", "jdeps").toString();
+    String missing = ExternalTools.output(jdeps, "--multi-release", "17", "--missing-deps", CLI_JAR);
+    // Libraries may refer to optional dependencies of their own; our classes, and Google's credentials
+    // (used for gcr.io / pkg.dev pulls), must not, except to annotation types, which the JVM never loads.
+    List<String> ours = missing.lines().map(String::strip)
+        .filter(l -> l.startsWith("dev.ocirender.") || l.startsWith("com.google.auth."))
+        .filter(l -> !l.matches(".*-> (javax\\.annotation|com\\.google\\.api\\.core|com\\.google\\.auto\\.value|"
+            + "com\\.google\\.errorprone|org\\.checkerframework|com\\.google\\.j2objc)\\..*"))
+        .toList();
+    assertThat(ours).as("classes the command-line jar refers to but does not contain").isEmpty();
+  }
+
+  @Test
+  void cliJar_leavesOutThePipelineAndItsDependencies() throws IOException {
+    try (ZipFile zip = new ZipFile(CLI_JAR.toFile())) {
+      List<String> names = zip.stream().map(e -> e.getName()).toList();
+      assertThat(names).contains("dev/ocirender/cli/Main.class", "dev/ocirender/cli/RenderCommand.class")
+          .noneMatch(n -> n.startsWith("org/apache/beam/") || n.startsWith("org/apache/flink/")
+              || n.startsWith("software/amazon/") || n.startsWith("dev/ocirender/pipeline/"));
+    }
+  }
+
+  @Test
+  void launcher_makesItsArchiveOnce_rendersWithIt_andRunsThePipelineFromTheWholeJar() throws IOException {
+    String spec = launcher("", "sample '" + work.resolve("layout") + "'").strip();
+    List<Path> archives;
+    try (var files = Files.list(jars)) {
+      archives = files.filter(p -> p.getFileName().toString().endsWith(".jsa")).toList();
+    }
+    assertThat(archives).as("the class-data sharing archive made by the first run").hasSize(1);
+
+    // The render's own classes come from the archive, not from the jar.
+    Path classLog = work.resolve("classes.log");
+    Path tar = work.resolve("sample.tar");
+    launcher("OCIRENDER_JAVA_OPTS='-Xlog:class+load=info:file=" + classLog + "'", "render " + spec + " --output '" + tar + "'");
+    assertThat(Files.readString(classLog)).containsPattern("dev\\.ocirender\\.cli\\.RenderCommand source: shared objects file");
+    List<String> listing = ExternalTools.output("tar", "-tf", tar).lines().map(l -> l.replaceFirst("^\\./", "")).toList();
+    assertThat(listing).contains("usr/bin/tool-alias").doesNotContain("etc/motd");
+    try (var files = Files.list(jars)) {
+      assertThat(files.filter(p -> p.getFileName().toString().contains(".jsa")).toList()).isEqualTo(archives);
+    }
+
+    // pipeline: the whole jar, with Beam (its option listing names our options).
+    assertThat(launcher("", "pipeline --help")).contains("dev.ocirender.pipeline.CatalogPipelineOptions");
+  }
+}
