@@ -62,8 +62,10 @@ final class CachedLayerStream extends InputStream {
     FrameFile file;
     Object fileKey;
     try {
-      file = FrameFile.openForReading(entry);
+      // The key first: if the entry is replaced between the two calls, a damaged file we opened
+      // is never mistaken for its replacement (whose key differs), so discard leaves that alone.
       fileKey = Files.readAttributes(entry, BasicFileAttributes.class).fileKey();
+      file = FrameFile.openForReading(entry);
     } catch (NoSuchFileException e) {
       return null;
     } catch (IOException e) {
