@@ -33,7 +33,7 @@ import org.junit.jupiter.api.io.TempDir;
  * and be identical to the CLI's output.
  *
  * <p>The bad lines: a truncated layer blob, a layer whose digest does not match, a gzip bomb (a
- * 2 MB layer of one 4 GiB file of zeros, stopped by {@code --maxOutputBytes}), a layer of a million
+ * 2 MB layer of one 4 GiB file of one repeated byte, stopped by {@code --maxOutputBytes}), a layer of a million
  * empty files under the job's {@code --maxEntries} of {@value #MAX_ENTRIES} (a dead letter naming
  * the limit; no other line may meet it), a registry that
  * answers 500 to everything, an image that does not exist, a layer blob that never delivers a

@@ -32,8 +32,8 @@ import org.apache.commons.compress.archivers.tar.TarConstants;
  * Hostile, broken and huge images for the poison catalog, built in code as OCI layouts. Layers
  * with enormous names are written by hand (a PAX {@code path} record, then a short ustar header),
  * because a general tar writer spends quadratic time fitting such a name into the ustar field; the
- * gzip bomb is one tar header followed by copies of one gzip member of zeros (multi-member gzip, as
- * pigz writes), so a 2 MB blob expands to gigabytes without the test ever holding them. The sparse
+ * gzip bomb is one tar header followed by copies of one gzip member of a repeated byte (multi-member
+ * gzip, as pigz writes), so a 2 MB blob expands to gigabytes without the test ever holding them. The sparse
  * layer is written by GNU tar itself ({@code --sparse --format=posix}), as the sparse output tests
  * build theirs; the million-entry layer is streamed straight to its blob file.
  */
@@ -92,10 +92,15 @@ final class PoisonImages {
     e.writeEntryHeader(header);
     ByteArrayOutputStream blob = new ByteArrayOutputStream();
     blob.write(gzip(header));
-    byte[] zeros = gzip(new byte[chunk]);
-    for (long i = 0; i <= copies; i++) { // one more than the content: the end-of-archive blocks are zeros too
-      blob.write(zeros);
+    // Not zeros: a file of zeros is written sparse (a few KB of output), so only the time limit
+    // would stop it, after gigabytes of inflating; bytes of 'A' meet the output size limit at once.
+    byte[] filled = new byte[chunk];
+    java.util.Arrays.fill(filled, (byte) 'A');
+    byte[] content = gzip(filled);
+    for (long i = 0; i < copies; i++) {
+      blob.write(content);
     }
+    blob.write(gzip(new byte[chunk])); // the end-of-archive blocks (and padding) are zeros
     writeLayout(dir, blob.toByteArray(), GZIP_TAR);
     return "oci:" + dir + ":v1";
   }
