@@ -29,7 +29,9 @@ work=${3:-target/bench-image}
 jar=${OCIRENDER_JAR:-target/ocirender.jar}
 [[ -f $jar ]] || mvn -q -o -DskipTests package
 [[ -f target/test-classes/dev/ocirender/bench/GunzipBlobs.class ]] || mvn -q -o -DskipTests test-compile
-[[ -d $work/real && -d $work/million ]] || scripts/bench-image.sh "$work"
+# Build only the images this run uses.
+[[ -d $work/real || $what == million || $what == startup ]] || scripts/bench-image.sh "$work" real
+[[ -d $work/million || ($what != million && $what != all) ]] || scripts/bench-image.sh "$work" million
 out=$work/out
 mkdir -p "$out"
 log=$out/rounds.txt
