@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.ocirender.image.Descriptor;
 import dev.ocirender.image.Platform;
 import dev.ocirender.layer.LayerBlob;
+import dev.ocirender.layer.inflate.GzipDecoding;
 import dev.ocirender.render.RenderException;
 import dev.ocirender.source.ImageSource;
 import dev.ocirender.source.ResolvedImage;
@@ -76,6 +77,8 @@ final class InspectCommand implements Callable<Integer> {
       p.put("variant", image.platform().variant());
     }
     root.set("config", descriptor(mapper, image.config()));
+    // Which decoder this machine gives gzip layers: ISA-L or the JDK's (see GzipDecoding).
+    root.put("gzipDecoder", GzipDecoding.describe());
     ArrayNode layers = root.putArray("layers");
     for (LayerBlob layer : image.layers()) {
       ObjectNode l = descriptor(mapper, layer.descriptor());
@@ -97,6 +100,7 @@ final class InspectCommand implements Callable<Integer> {
     out.println("manifest   " + image.manifest().digest() + "  " + image.manifest().mediaType());
     out.println("platform   " + image.platform());
     out.println("config     " + image.config().digest() + "  " + image.config().mediaType());
+    out.println("gzip       " + GzipDecoding.describe());
     out.println("layers     " + image.layers().size());
     int typeWidth = "MEDIA TYPE".length();
     int sizeWidth = "SIZE".length();

@@ -1,15 +1,15 @@
 package dev.ocirender.layer;
 
 import com.github.luben.zstd.ZstdInputStreamNoFinalizer;
+import dev.ocirender.layer.inflate.GzipDecoding;
 import java.io.IOException;
 import java.io.InputStream;
-import java.util.zip.GZIPInputStream;
 import org.apache.commons.compress.compressors.bzip2.BZip2CompressorInputStream;
 import org.tukaani.xz.XZInputStream;
 
 /**
  * The compressions a layer blob may use, how to recognise each by its first bytes, and which
- * library decodes it. Every decoder reads all members/frames/streams of a concatenated input, as
+ * library decodes it (gzip: ISA-L or the JDK, see {@link GzipDecoding}). Every decoder reads all members/frames/streams of a concatenated input, as
  * {@code gzip -d}, {@code zstd -d} and {@code xz -d} do; image builders do produce those.
  *
  * <p>Only decoding: choosing a compression from a media type, and turning decoder failures into
@@ -24,8 +24,6 @@ public enum Compression {
 
   /** How many leading bytes {@link #sniff} looks at. */
   public static final int MAGIC_BYTES = 10;
-
-  private static final int GZIP_BUFFER = 64 * 1024;
 
   private final String displayName;
 
@@ -76,7 +74,7 @@ public enum Compression {
   public InputStream decoder(InputStream in) throws IOException {
     return switch (this) {
       case NONE -> in;
-      case GZIP -> new GZIPInputStream(in, GZIP_BUFFER);
+      case GZIP -> GzipDecoding.open(in);
       case ZSTD -> new ZstdInputStreamNoFinalizer(in);
       case BZIP2 -> new BZip2CompressorInputStream(in, true);
       case XZ -> new XZInputStream(in);

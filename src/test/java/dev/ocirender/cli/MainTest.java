@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.ocirender.layer.inflate.GzipDecoding;
 import dev.ocirender.image.Digest;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -173,6 +174,25 @@ class MainTest {
 
     assertThat(r.exitCode()).as(r.err()).isZero();
     assertThat(r.out()).contains(layout.manifestDigest.toString(), layout.configDigest.toString(), layout.layerDigest.toString(), "linux/amd64");
+    assertThat(r.out()).containsPattern("(?m)^gzip +(ISA-L igzip|JDK java.util.zip)");
+  }
+
+  @Test
+  void inspectJson_saysWhichGzipDecoder_andTheForcedOne() throws IOException {
+    Layout layout = Layout.write(tmp.resolve("layout"));
+    String before = System.getProperty(GzipDecoding.PROPERTY);
+    System.setProperty(GzipDecoding.PROPERTY, "jdk");
+    try {
+      Run r = run("inspect", "--json", "oci:" + layout.dir + ":v1");
+      assertThat(new ObjectMapper().readTree(r.out()).path("gzipDecoder").asText())
+          .isEqualTo("JDK java.util.zip (ocirender.inflater=jdk)");
+    } finally {
+      if (before == null) {
+        System.clearProperty(GzipDecoding.PROPERTY);
+      } else {
+        System.setProperty(GzipDecoding.PROPERTY, before);
+      }
+    }
   }
 
   @Test
