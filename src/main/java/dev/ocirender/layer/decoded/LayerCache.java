@@ -25,6 +25,7 @@ import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.stream.Stream;
@@ -91,6 +92,8 @@ public final class LayerCache {
   private final AtomicLong estimate = new AtomicLong();
   private final AtomicLong addedSinceScan = new AtomicLong();
   private final ReentrantLock evicting = new ReentrantLock();
+  /** Set by every caller of {@link #evict}: whoever holds the lock scans again while it is set. */
+  private final AtomicBoolean evictRequested = new AtomicBoolean();
 
   private LayerCache(Path root, long maxBytes) {
     this.root = root;
@@ -198,40 +201,48 @@ public final class LayerCache {
    * Scans every regular file under the root and deletes the least recently used (oldest mtime)
    * until the total is at most nine tenths of the size; removes temporaries that crashed writers
    * left. Returns the bytes on disk afterwards. One scan at a time: a caller that finds another
-   * scan running returns at once (that scan does the work).
+   * scan running returns at once, and that scan runs once more when it ends, since it may have
+   * listed the directories before this caller's file was renamed into place.
    */
   public long evict() {
-    if (!evicting.tryLock()) {
-      return estimate.get();
-    }
-    try {
-      List<CachedFile> files = scan();
-      long total = 0;
-      for (CachedFile f : files) {
-        total += f.size;
+    evictRequested.set(true);
+    long total = estimate.get();
+    while (evictRequested.get() && evicting.tryLock()) {
+      try {
+        evictRequested.set(false);
+        total = evictOnce();
+      } finally {
+        evicting.unlock();
       }
-      long target = total > maxBytes ? maxBytes - maxBytes / 10 : total;
-      files.sort(Comparator.comparing((CachedFile f) -> f.modified).thenComparing(f -> f.path.toString()));
-      for (int i = 0; i < files.size() && total > target; i++) {
-        CachedFile f = files.get(i);
-        if (TemporaryFiles.OUTPUT_TEMPORARY.matcher(f.path.getFileName().toString()).matches()) {
-          continue; // being written now (stale ones went in the scan); its writer renames or removes it
-        }
-        try {
-          // A render reading this file keeps its open descriptor: on Linux the data stays until closed.
-          if (Files.deleteIfExists(f.path)) {
-            total -= f.size;
-          }
-        } catch (IOException e) {
-          LOG.debug("could not evict {}: {}", f.path, e.toString());
-        }
-      }
-      estimate.set(total);
-      addedSinceScan.set(0);
-      return total;
-    } finally {
-      evicting.unlock();
     }
+    return total;
+  }
+
+  private long evictOnce() {
+    List<CachedFile> files = scan();
+    long total = 0;
+    for (CachedFile f : files) {
+      total += f.size;
+    }
+    long target = total > maxBytes ? maxBytes - maxBytes / 10 : total;
+    files.sort(Comparator.comparing((CachedFile f) -> f.modified).thenComparing(f -> f.path.toString()));
+    for (int i = 0; i < files.size() && total > target; i++) {
+      CachedFile f = files.get(i);
+      if (TemporaryFiles.OUTPUT_TEMPORARY.matcher(f.path.getFileName().toString()).matches()) {
+        continue; // being written now (stale ones went in the scan); its writer renames or removes it
+      }
+      try {
+        // A render reading this file keeps its open descriptor: on Linux the data stays until closed.
+        if (Files.deleteIfExists(f.path)) {
+          total -= f.size;
+        }
+      } catch (IOException e) {
+        LOG.debug("could not evict {}: {}", f.path, e.toString());
+      }
+    }
+    estimate.set(total);
+    addedSinceScan.set(0);
+    return total;
   }
 
   /** Bytes of the regular files under the root now (entries and temporaries being written). */
