@@ -127,6 +127,32 @@ class LayerCacheFlagsTest {
     }
   }
 
+  /** Bytes of the regular files under {@code root}, walked directly (opening a cache would evict). */
+  private static long bytesUnder(Path root) throws IOException {
+    try (Stream<Path> files = Files.walk(root)) {
+      return files.filter(Files::isRegularFile).mapToLong(p -> p.toFile().length()).sum();
+    }
+  }
+
+  /**
+   * The block store's files count toward the cache's size limit: squashfs with a 1 KiB cache leaves
+   * at most 1 KiB under DIR, layers and blocks together, and renders the same bytes.
+   */
+  @Test
+  void squashfsWithSmallLayerCache_blocksAreEvictedToo_sameBytes() throws IOException {
+    String spec = sample();
+    Path cache = tmp.resolve("cache");
+    Path plain = tmp.resolve("plain.sqfs");
+    assertThat(render(spec, "squashfs", plain).exitCode()).isZero();
+    for (int i = 0; i < 2; i++) {
+      Path out = tmp.resolve("small-" + i + ".sqfs");
+      MainTest.Run r = render(spec, "squashfs", out, "--layer-cache", cache.toString(), "--layer-cache-size", "1k");
+      assertThat(r.exitCode()).as(r.err()).isZero();
+      assertThat(Files.readAllBytes(out)).isEqualTo(Files.readAllBytes(plain));
+      assertThat(bytesUnder(cache)).as(r.err()).isLessThanOrEqualTo(1024);
+    }
+  }
+
   @Test
   void layerCacheSize_withoutLayerCache_isAUsageError() {
     MainTest.Run r = render(sample(), "tar", tmp.resolve("x.tar"), "--layer-cache-size", "1g");
