@@ -22,8 +22,8 @@
 # (24 images of 250-400 MB each).
 #
 # The cache options are variables, so the same script runs before and after the cache exists:
-#   NO_CACHE_OPTS  options of the no-cache leg (default none: today's behaviour; once the pipeline's
-#                  cache is on by default, e.g. "--layerCacheMaxBytes=0")
+#   NO_CACHE_OPTS  options of the no-cache leg (default "--layerCacheMaxBytes=0": the pipeline's cache
+#                  is on by default, so the no-cache leg turns it off)
 #   CACHE_OPTS     options of the cold and warm legs, @DIR@ standing for the cache directory (e.g.
 #                  "--layerCacheDir=@DIR@ --layerCacheMaxBytes=21474836480"); unset: only the
 #                  no-cache leg runs
@@ -191,9 +191,10 @@ leg() {
   local cache_mb="-"
   [[ -n ${cache_dir:-} && -d ${cache_dir:-} ]] && cache_mb=$(du -sm "$cache_dir" | cut -f1)
   rm -rf "$out"
-  printf '%-8s %-8s %7.1f s %6.1f images/min  decoded %s  compressed %s  written %s  cache hits/misses %s/%s  cache disk %s MB\n' \
+  printf '%-8s %-8s %7.1f s %6.1f images/min  decoded %s  compressed %s (reused %s)  written %s  cache hits/misses %s/%s  cache disk %s MB\n' \
     "$format" "$name" "$(echo "$t1 - $t0" | bc)" "$(echo "$n * 60 / ($t1 - $t0)" | bc -l)" \
-    "$(counter "$m" bytes_decoded)" "$(counter "$m" bytes_compressed)" "$(counter "$m" bytes_written)" \
+    "$(counter "$m" bytes_decoded)" "$(counter "$m" bytes_compressed)" \
+    "$(counter "$m" bytes_compression_reused)" "$(counter "$m" bytes_written)" \
     "$(counter "$m" layer_cache_hits)" "$(counter "$m" layer_cache_misses)" "$cache_mb"
 }
 
@@ -205,7 +206,7 @@ same() {  # $1 format, $2 and $3 legs: the outputs must be byte-identical
 echo "machine: $(nproc) cores, $(java -version 2>&1 | head -1), $(date -u +%F)"
 echo "input: $n images, $(du -sm "$dir/layout" | cut -f1) MB of blobs; runner: ${runner[*]}"
 [[ -n ${CACHE_OPTS:-} ]] || echo "CACHE_OPTS unset: the no-cache leg only"
-read -r -a no_cache <<< "${NO_CACHE_OPTS:-}"
+read -r -a no_cache <<< "${NO_CACHE_OPTS---layerCacheMaxBytes=0}"
 for r in $(seq 1 "$rounds"); do
   echo "round $r"
   for format in $formats; do

@@ -30,4 +30,10 @@ public interface WorkCounters {
 
   /** {@code n} bytes of file content were compressed for an output (squashfs data blocks). */
   default void bytesCompressed(long n) {}
+
+  /**
+   * {@code n} bytes of file content went into an output as compressed blocks taken from the
+   * squashfs block store, instead of being compressed again.
+   */
+  default void bytesCompressionReused(long n) {}
 }

@@ -12,6 +12,7 @@ public final class WorkTally implements WorkCounters {
   private final AtomicLong bytesDecoded = new AtomicLong();
   private final AtomicLong bytesReused = new AtomicLong();
   private final AtomicLong bytesCompressed = new AtomicLong();
+  private final AtomicLong bytesCompressionReused = new AtomicLong();
 
   @Override
   public void layerCacheHit() {
@@ -38,6 +39,11 @@ public final class WorkTally implements WorkCounters {
     bytesCompressed.addAndGet(n);
   }
 
+  @Override
+  public void bytesCompressionReused(long n) {
+    bytesCompressionReused.addAndGet(n);
+  }
+
   public long layerCacheHits() {
     return layerCacheHits.get();
   }
@@ -58,9 +64,14 @@ public final class WorkTally implements WorkCounters {
     return bytesCompressed.get();
   }
 
+  public long bytesCompressionReused() {
+    return bytesCompressionReused.get();
+  }
+
   @Override
   public String toString() {
     return "layer cache " + layerCacheHits() + " hits, " + layerCacheMisses() + " misses; " + bytesDecoded()
-        + " bytes decoded, " + bytesReused() + " reused, " + bytesCompressed() + " compressed";
+        + " bytes decoded, " + bytesReused() + " reused, " + bytesCompressed() + " compressed, "
+        + bytesCompressionReused() + " compression reused";
   }
 }

@@ -24,7 +24,11 @@ import org.apache.beam.sdk.metrics.Metrics;
  * from the worker's layer work cache ({@link dev.ocirender.layer.decoded.LayerCache}) and openings
  * that decoded the blob; {@code bytes_decoded} counts the decoded (tar) bytes that decompressing
  * blobs produced and {@code bytes_reused} those read from the layer cache instead, so their sum is
- * the tar bytes the renders read. They come from each successful render's
+ * the tar bytes the renders read. {@code bytes_compressed} counts the file content bytes that
+ * squashfs renders compressed, and {@code bytes_compression_reused} those written as compressed
+ * blocks taken from the worker's block store ({@link dev.ocirender.squashfs.writer.BlockStore},
+ * under the same cache root) instead; their sum is the squashfs data the renders wrote, before
+ * sparse blocks (tar renders compress nothing and count neither). They come from each successful render's
  * {@link dev.ocirender.io.WorkTally}; a failed render's work is not counted.
  */
 public final class PipelineMetrics {
@@ -50,6 +54,8 @@ public final class PipelineMetrics {
   public static final String LAYER_CACHE_MISSES = "layer_cache_misses";
   public static final String BYTES_DECODED = "bytes_decoded";
   public static final String BYTES_REUSED = "bytes_reused";
+  public static final String BYTES_COMPRESSED = "bytes_compressed";
+  public static final String BYTES_COMPRESSION_REUSED = "bytes_compression_reused";
   public static final String RENDER_MILLIS = "render_millis";
   public static final String OUTPUTS_VERIFIED = "outputs_verified";
   public static final String OUTPUTS_MISMATCHED = "outputs_mismatched";
@@ -73,6 +79,8 @@ public final class PipelineMetrics {
   static final Counter layerCacheMisses = counter(LAYER_CACHE_MISSES);
   static final Counter bytesDecoded = counter(BYTES_DECODED);
   static final Counter bytesReused = counter(BYTES_REUSED);
+  static final Counter bytesCompressed = counter(BYTES_COMPRESSED);
+  static final Counter bytesCompressionReused = counter(BYTES_COMPRESSION_REUSED);
   static final Counter outputsVerified = counter(OUTPUTS_VERIFIED);
   static final Counter outputsMismatched = counter(OUTPUTS_MISMATCHED);
   static final Distribution renderMillis = Metrics.distribution(NAMESPACE, RENDER_MILLIS);

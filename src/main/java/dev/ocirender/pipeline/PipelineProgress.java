@@ -70,8 +70,8 @@ public final class PipelineProgress implements AutoCloseable {
   }
 
   /** The counters of the layer work cache (added with it; the hit rate is left out while absent). */
-  static final String LAYER_CACHE_HITS = "layer_cache_hits";
-  static final String LAYER_CACHE_MISSES = "layer_cache_misses";
+  static final String LAYER_CACHE_HITS = PipelineMetrics.LAYER_CACHE_HITS;
+  static final String LAYER_CACHE_MISSES = PipelineMetrics.LAYER_CACHE_MISSES;
 
   private static final Duration LINE_INTERVAL = Duration.ofSeconds(1);
   private static final String FLINK_IN_PROCESS = "[local]";

@@ -1,7 +1,10 @@
 package dev.ocirender.pipeline;
 
 import dev.ocirender.image.Platform;
+import dev.ocirender.io.WorkTally;
 import dev.ocirender.layer.decoded.LayerCache;
+import dev.ocirender.squashfs.writer.BlockStore;
+import dev.ocirender.squashfs.writer.SquashfsOptions;
 import dev.ocirender.merge.MergeStats;
 import dev.ocirender.render.RenderListener;
 import dev.ocirender.render.RenderResult;
@@ -162,11 +165,23 @@ public final class RenderImages extends PTransform<PCollection<ImageGroup>, PCol
       registries = WorkerRegistries.of(settings);
       try {
         layerCache = layerCacheSettings.open();
+        if (layerCache != null) {
+          BlockStore.at(layerCache.root()).reportFilesAddedTo(layerCache::fileAdded);
+        }
       } catch (IOException | RuntimeException e) {
         // A cache is worth no lost image: without it every render still works, only slower.
         LOG.warn("layer cache {} unusable, rendering without it: {}", layerCacheSettings.root(), e.toString());
         layerCache = null;
       }
+    }
+
+    /**
+     * Squashfs settings of this worker's renders: with the layer cache on, its root also keeps the
+     * compressed blocks ({@code ROOT/blocks}, evicted with the layers) so shared content is
+     * compressed once per worker.
+     */
+    private SquashfsOptions squashfsOptions() {
+      return layerCache == null ? SquashfsOptions.defaults() : SquashfsOptions.defaults().withBlockCacheRoot(layerCache.root());
     }
 
     @ProcessElement
@@ -193,15 +208,16 @@ public final class RenderImages extends PTransform<PCollection<ImageGroup>, PCol
         rendered = PerImage.call("rendering " + q.image(), limits.timeout(), () -> {
           OutputStore store = OutputStores.limited(router.forUri(q.output()), limits.maxOutputBytes());
           OutputMetadata metadata = OutputMetadata.of(q.image(), first.manifestDigest(), q.platform(), q.format());
+          WorkTally work = new WorkTally();
           try (ImageSource source = registries.open(pinned);
               StoreRenderTarget target = new StoreRenderTarget(store, q.output(), CatalogParser.format(q.format()), metadata,
-                  group.replaceVersion())) {
+                  group.replaceVersion(), squashfsOptions(), work)) {
             open[0] = source;
             open[1] = target;
             // One decoding thread: the runner already renders one image per core, so decoding layers
             // ahead would only add the cost of its temporary store.
             RenderResult result = new Renderer(RenderListener.NONE, limits.merge(), 1).withLayerCache(layerCache)
-                .render(source, Platform.parse(q.platform()), target);
+                .render(source, Platform.parse(q.platform()), target, work);
             String digest = result.image().manifestDigest().toString();
             if (!digest.equals(first.manifestDigest())) {
               // Only for references that cannot be pinned (docker-archive): the output would be labelled wrongly.
@@ -253,6 +269,8 @@ public final class RenderImages extends PTransform<PCollection<ImageGroup>, PCol
       PipelineMetrics.layerCacheMisses.inc(result.work().layerCacheMisses());
       PipelineMetrics.bytesDecoded.inc(result.work().bytesDecoded());
       PipelineMetrics.bytesReused.inc(result.work().bytesReused());
+      PipelineMetrics.bytesCompressed.inc(result.work().bytesCompressed());
+      PipelineMetrics.bytesCompressionReused.inc(result.work().bytesCompressionReused());
       Records.RenderFacts facts = new Records.RenderFacts(stats.entriesWritten(), result.image().layers().size(), result.bytesRead(), millis);
       out.get(CatalogPipeline.RESULTS).output(Records.result(Records.RENDERED, first, stored, facts, null, verdict));
       // Duplicates describe the same output but cost nothing themselves.

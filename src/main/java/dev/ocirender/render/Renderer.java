@@ -111,6 +111,17 @@ public final class Renderer {
    *     layer and entry when known)
    */
   public RenderResult render(ImageSource source, Platform platform, OverlayMerge.SinkOpener opener) throws RenderException {
+    return render(source, platform, opener, new WorkTally());
+  }
+
+  /**
+   * As {@link #render(ImageSource, Platform, OverlayMerge.SinkOpener)}, counting the work into
+   * {@code work} (which becomes {@link RenderResult#work()}): hand the same tally to sinks that
+   * count their own work, such as a squashfs sink's compression
+   * ({@link dev.ocirender.squashfs.writer.SquashfsEntrySink#reportingTo}).
+   */
+  public RenderResult render(ImageSource source, Platform platform, OverlayMerge.SinkOpener opener, WorkTally work)
+      throws RenderException {
     long start = System.nanoTime();
     String reference = source.reference();
     ResolvedImage image;
@@ -128,7 +139,6 @@ public final class Renderer {
       counted.add(new LayerBlob(layer.index(), layer.descriptor(), layer.verifyUncompressed(),
           () -> new CountingInputStream(layer.openRaw(), counter)));
     }
-    WorkTally work = new WorkTally();
     List<LayerBlob> layers = LayerCache.attach(layerCache, counted, work);
     MergeStats stats;
     int threads = Math.min(decodeThreads, layers.size());
@@ -164,7 +174,12 @@ public final class Renderer {
    * what the target reports (a directory's stats) afterwards.
    */
   public RenderResult renderTo(ImageSource source, Platform platform, RenderTarget target) throws IOException {
-    RenderResult result = render(source, platform, target);
+    return renderTo(source, platform, target, new WorkTally());
+  }
+
+  /** As {@link #renderTo(ImageSource, Platform, RenderTarget)}, counting the work into {@code work}. */
+  public RenderResult renderTo(ImageSource source, Platform platform, RenderTarget target, WorkTally work) throws IOException {
+    RenderResult result = render(source, platform, target, work);
     try {
       target.publish();
     } catch (IOException e) {

@@ -1,6 +1,7 @@
 package dev.ocirender.render;
 
 import dev.ocirender.io.TemporaryFiles;
+import dev.ocirender.io.WorkCounters;
 import dev.ocirender.merge.OverlayMerge;
 import dev.ocirender.output.EntrySink;
 import dev.ocirender.squashfs.writer.SquashfsEntrySink;
@@ -34,6 +35,8 @@ public final class StoreRenderTarget implements OverlayMerge.SinkOpener, Closeab
   private final OutputFormat format;
   private final OutputMetadata metadata;
   private final String replaceVersion;
+  private final SquashfsOptions squashfs;
+  private final WorkCounters counters;
   private final Attempts<Upload> attempts = new Attempts<>(Upload::close);
 
   /**
@@ -41,7 +44,18 @@ public final class StoreRenderTarget implements OverlayMerge.SinkOpener, Closeab
    * @throws IllegalArgumentException for a format this target cannot write to {@code uri}
    */
   public StoreRenderTarget(OutputStore store, String uri, OutputFormat format, OutputMetadata metadata, String replaceVersion) {
+    this(store, uri, format, metadata, replaceVersion, SquashfsOptions.defaults(), WorkCounters.NONE);
+  }
+
+  /**
+   * As above, writing squashfs with {@code squashfs} (with a block cache root, to reuse compressed
+   * blocks) and reporting the finished image's compression work to {@code counters}.
+   */
+  public StoreRenderTarget(OutputStore store, String uri, OutputFormat format, OutputMetadata metadata, String replaceVersion,
+      SquashfsOptions squashfs, WorkCounters counters) {
     checkWritable(format, uri, store.isLocal(uri));
+    this.squashfs = java.util.Objects.requireNonNull(squashfs, "squashfs");
+    this.counters = java.util.Objects.requireNonNull(counters, "counters");
     this.store = store;
     this.uri = uri;
     this.format = format;
@@ -64,7 +78,7 @@ public final class StoreRenderTarget implements OverlayMerge.SinkOpener, Closeab
     if (format == OutputFormat.SQUASHFS) {
       Path spool = TemporaryFiles.register(Files.createTempFile("ocirender-", ".sqfs"));
       try {
-        return new SpooledAttempt(SquashfsEntrySink.create(spool, SquashfsOptions.defaults()), spool);
+        return new SpooledAttempt(SquashfsEntrySink.create(spool, squashfs).reportingTo(counters), spool);
       } catch (IOException | RuntimeException e) {
         Files.deleteIfExists(spool);
         TemporaryFiles.forget(spool);

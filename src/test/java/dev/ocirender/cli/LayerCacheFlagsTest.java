@@ -3,11 +3,14 @@ package dev.ocirender.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ocirender.layer.decoded.LayerCache;
+import dev.ocirender.squashfs.writer.BlockStore;
 import dev.ocirender.testing.ExternalTools;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -64,6 +67,51 @@ class LayerCacheFlagsTest {
     ExternalTools.run(tmp, List.of("tar", "-tf", tmp.resolve("warm.tar").toString()));
   }
 
+  private static String between(String text, String before, String after) {
+    Matcher m = Pattern.compile(Pattern.quote(before) + "(.+?)" + Pattern.quote(after)).matcher(text);
+    assertThat(m.find()).as("'%s...%s' in %s", before, after, text).isTrue();
+    return m.group(1);
+  }
+
+  /**
+   * Squashfs with {@code --layer-cache}: the first render compresses the content and keeps its blocks
+   * under DIR/blocks; the second compresses nothing and reuses exactly what the first compressed;
+   * both are byte-identical to a render without the cache, and unsquashfs reads the warm one.
+   */
+  @Test
+  void squashfsWithLayerCache_secondRenderCompressesNothing_sameBytesAsWithout() throws IOException {
+    String spec = sample();
+    Path cache = tmp.resolve("cache");
+    Path plain = tmp.resolve("plain.sqfs");
+    MainTest.Run r = render(spec, "squashfs", plain);
+    assertThat(r.exitCode()).as(r.err()).isZero();
+    assertThat(r.err()).doesNotContain("blocks:");
+
+    Path cold = tmp.resolve("cold.sqfs");
+    r = render(spec, "squashfs", cold, "--layer-cache", cache.toString());
+    assertThat(r.exitCode()).as(r.err()).isZero();
+    String compressed = between(r.err(), "; blocks: ", " compressed, ");
+    assertThat(compressed).as(r.err()).isNotEqualTo("0 B");
+    assertThat(between(r.err(), " compressed, ", " reused compressed")).as(r.err()).isEqualTo("0 B");
+    assertThat(Files.readAllBytes(cold)).isEqualTo(Files.readAllBytes(plain));
+    try (Stream<Path> blocks = Files.list(cache.resolve(BlockStore.DIRECTORY))) {
+      assertThat(blocks.filter(p -> p.getFileName().toString().endsWith(".blk"))).isNotEmpty();
+    }
+
+    Path warm = tmp.resolve("warm.sqfs");
+    r = render(spec, "squashfs", warm, "--layer-cache", cache.toString());
+    assertThat(r.exitCode()).as(r.err()).isZero();
+    assertThat(between(r.err(), "; blocks: ", " compressed, ")).as(r.err()).isEqualTo("0 B");
+    assertThat(between(r.err(), " compressed, ", " reused compressed")).as(r.err()).isEqualTo(compressed);
+    assertThat(Files.readAllBytes(warm)).isEqualTo(Files.readAllBytes(plain));
+
+    // Tar has no blocks to report.
+    r = render(spec, "tar", tmp.resolve("x.tar"), "--layer-cache", cache.toString());
+    assertThat(r.err()).contains("layer cache: ").doesNotContain("blocks:");
+    ExternalTools.assumeTools("unsquashfs");
+    ExternalTools.run(tmp, List.of("unsquashfs", "-d", tmp.resolve("unpacked").toString(), warm.toString()));
+  }
+
   @Test
   void layerCacheSize_smallerThanTheLayers_rendersTheSame_andTheCacheStaysWithinIt() throws IOException {
     String spec = sample();
@@ -76,6 +124,32 @@ class LayerCacheFlagsTest {
       assertThat(r.exitCode()).as(r.err()).isZero();
       assertThat(Files.readAllBytes(out)).isEqualTo(Files.readAllBytes(plain));
       assertThat(LayerCache.open(cache, 1L << 30).sizeOnDisk()).isLessThanOrEqualTo(1024);
+    }
+  }
+
+  /** Bytes of the regular files under {@code root}, walked directly (opening a cache would evict). */
+  private static long bytesUnder(Path root) throws IOException {
+    try (Stream<Path> files = Files.walk(root)) {
+      return files.filter(Files::isRegularFile).mapToLong(p -> p.toFile().length()).sum();
+    }
+  }
+
+  /**
+   * The block store's files count toward the cache's size limit: squashfs with a 1 KiB cache leaves
+   * at most 1 KiB under DIR, layers and blocks together, and renders the same bytes.
+   */
+  @Test
+  void squashfsWithSmallLayerCache_blocksAreEvictedToo_sameBytes() throws IOException {
+    String spec = sample();
+    Path cache = tmp.resolve("cache");
+    Path plain = tmp.resolve("plain.sqfs");
+    assertThat(render(spec, "squashfs", plain).exitCode()).isZero();
+    for (int i = 0; i < 2; i++) {
+      Path out = tmp.resolve("small-" + i + ".sqfs");
+      MainTest.Run r = render(spec, "squashfs", out, "--layer-cache", cache.toString(), "--layer-cache-size", "1k");
+      assertThat(r.exitCode()).as(r.err()).isZero();
+      assertThat(Files.readAllBytes(out)).isEqualTo(Files.readAllBytes(plain));
+      assertThat(bytesUnder(cache)).as(r.err()).isLessThanOrEqualTo(1024);
     }
   }
 

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ocirender.layer.decoded.LayerCache;
 import dev.ocirender.render.OutputFormat;
+import dev.ocirender.squashfs.writer.BlockStore;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -15,7 +16,8 @@ import org.junit.jupiter.api.io.TempDir;
  * The catalog pipeline with its layer work cache on DirectRunner: a cold run, a warm run
  * ({@code --overwrite}, same cache) and a run with the cache off give the same records and
  * byte-identical outputs, each equal to a render of the image alone without any cache; the
- * metrics say what the cache did, and the decoded bytes add up across the three runs.
+ * metrics say what the cache did, and the decoded bytes and the squashfs bytes compressed or taken
+ * from the block store (same cache root) add up across the three runs.
  */
 class CatalogPipelineLayerCacheTest {
 
@@ -58,6 +60,11 @@ class CatalogPipelineLayerCacheTest {
       // The corrupt image's layer never verified, so it has no entry.
       assertThat(entries).as("one entry per distinct good layer").hasSize(7);
     }
+    // A's squashfs output: its content compressed once, its blocks kept under the same root.
+    assertThat(cold.get(PipelineMetrics.BYTES_COMPRESSED)).as("%s", cold.metrics).isPositive();
+    try (Stream<Path> blocks = Files.list(cache.resolve(BlockStore.DIRECTORY))) {
+      assertThat(blocks.filter(p -> p.getFileName().toString().endsWith(".blk"))).as("block store files").isNotEmpty();
+    }
 
     Run warm = run(f, "warm", "--layerCacheDir=" + cache, "--overwrite=true");
     assertThat(warm.results).isEqualTo(f.expectedResults);
@@ -71,6 +78,10 @@ class CatalogPipelineLayerCacheTest {
     // The same renders read the same tar bytes, decoded or from the cache.
     assertThat(warm.get(PipelineMetrics.BYTES_REUSED))
         .isEqualTo(cold.get(PipelineMetrics.BYTES_DECODED) + cold.get(PipelineMetrics.BYTES_REUSED));
+    // Nothing compressed again: every block of the squashfs output came from the block store.
+    assertThat(warm.get(PipelineMetrics.BYTES_COMPRESSED)).as("%s", warm.metrics).isZero();
+    assertThat(warm.get(PipelineMetrics.BYTES_COMPRESSION_REUSED)).as("%s", warm.metrics)
+        .isEqualTo(cold.get(PipelineMetrics.BYTES_COMPRESSED) + cold.get(PipelineMetrics.BYTES_COMPRESSION_REUSED));
 
     Run off = run(f, "off", "--layerCacheMaxBytes=0", "--overwrite=true");
     assertThat(off.results).isEqualTo(f.expectedResults);
@@ -80,5 +91,8 @@ class CatalogPipelineLayerCacheTest {
     assertThat(off.get(PipelineMetrics.BYTES_REUSED)).isZero();
     assertThat(off.get(PipelineMetrics.BYTES_DECODED)).isEqualTo(warm.get(PipelineMetrics.BYTES_REUSED));
     assertThat(off.get(PipelineMetrics.BYTES_FETCHED)).isPositive();
+    // Without the cache no block store: everything compressed, as much as the warm run reused.
+    assertThat(off.get(PipelineMetrics.BYTES_COMPRESSION_REUSED)).isZero();
+    assertThat(off.get(PipelineMetrics.BYTES_COMPRESSED)).isEqualTo(warm.get(PipelineMetrics.BYTES_COMPRESSION_REUSED));
   }
 }

@@ -78,6 +78,8 @@ public final class BlockStore {
   private final LongAdder bytesCompressed = new LongAdder();
   private final LongAdder corruptFiles = new LongAdder();
   private final LongAdder writeFailures = new LongAdder();
+  /** Told the size of every file this store adds: the cache root's owner, which evicts. */
+  private volatile java.util.function.LongConsumer fileAdded = n -> {};
 
   private static final class Cached {
     final byte[] file;
@@ -101,6 +103,15 @@ public final class BlockStore {
     Path dir = root.toAbsolutePath().normalize().resolve(DIRECTORY);
     Files.createDirectories(dir);
     return SHARED.computeIfAbsent(dir, BlockStore::new);
+  }
+
+  /**
+   * Reports the size of every file this store adds from now on to {@code listener}: the layer
+   * cache that owns the root ({@code LayerCache::fileAdded}), so that its size estimate and
+   * eviction include the blocks without waiting for a rescan.
+   */
+  public void reportFilesAddedTo(java.util.function.LongConsumer listener) {
+    this.fileAdded = java.util.Objects.requireNonNull(listener, "listener");
   }
 
   /** Where the files live: {@code ROOT/blocks}. */
@@ -504,6 +515,7 @@ public final class BlockStore {
         throw new IOException("the cache directory does not support atomic renames: " + dir, e);
       }
       tmp = null;
+      fileAdded.accept(table.capacity() + TRAILER + storedBytes(words));
     } catch (IOException | UncheckedIOException e) {
       writeFailures.increment();
     } finally {
@@ -515,6 +527,14 @@ public final class BlockStore {
         }
       }
     }
+  }
+
+  private static long storedBytes(int[] words) {
+    long n = 0;
+    for (int w : words) {
+      n += w & ~DataWriter.UNCOMPRESSED_BIT;
+    }
+    return n;
   }
 
   private static void readFully(FileChannel ch, ByteBuffer into, long at) throws IOException {

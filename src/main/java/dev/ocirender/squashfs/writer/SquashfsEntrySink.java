@@ -5,6 +5,7 @@ import static dev.ocirender.squashfs.SquashfsFormat.SUPERBLOCK_SIZE;
 import dev.ocirender.layer.EntryHeader;
 import dev.ocirender.layer.EntryPath;
 import dev.ocirender.layer.EntryType;
+import dev.ocirender.io.WorkCounters;
 import dev.ocirender.output.ContentOrigin;
 import dev.ocirender.output.EntrySink;
 import java.io.EOFException;
@@ -82,6 +83,7 @@ public final class SquashfsEntrySink implements EntrySink {
   private List<ContentOrigin> fragmentTails = new ArrayList<>();
   private long bytesCompressed;
   private long bytesReused;
+  private WorkCounters counters = WorkCounters.NONE;
 
   final Map<EntryPath, Node.Dir> dirs = new HashMap<>();
   final List<byte[]> xattrSets = new ArrayList<>();
@@ -144,6 +146,16 @@ public final class SquashfsEntrySink implements EntrySink {
     this.storeSettings = store == null ? null : BlockStore.settingsFingerprint(options);
     Node.Dir root = new Node.Dir();
     dirs.put(EntryPath.ROOT, root);
+  }
+
+  /**
+   * Reports this sink's compression work ({@link #bytesCompressed()}, {@link #bytesReused()} as
+   * {@link WorkCounters#bytesCompressionReused}) to {@code counters} when the image is finished; a
+   * sink abandoned before that reports nothing. Returns this sink.
+   */
+  public SquashfsEntrySink reportingTo(WorkCounters counters) {
+    this.counters = java.util.Objects.requireNonNull(counters, "counters");
+    return this;
   }
 
   /** A sink that creates (truncating) and owns the file at {@code path}; for tests and tools. */
@@ -661,6 +673,8 @@ public final class SquashfsEntrySink implements EntrySink {
       channel.truncate(padded);
     }
     finished = true;
+    counters.bytesCompressed(bytesCompressed);
+    counters.bytesCompressionReused(bytesReused);
     if (store != null) {
       store.countCompressed(bytesCompressed);
       store.countReused(bytesReused);
