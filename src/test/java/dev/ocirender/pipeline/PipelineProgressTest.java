@@ -76,8 +76,16 @@ class PipelineProgressTest {
   void pipelineCommand_lineMode_redrawsInPlace_thenErasesBeforeTheSummary() throws Exception {
     Path catalog = catalog(root, 6);
     Path metrics = root.resolve("metrics.json");
-    MainAccess.Result r = MainAccess.run("pipeline", "--progress=line", "--metrics-json=" + metrics, "--catalog=" + catalog,
-        "--outputPrefix=" + root.resolve("out"), "--resultsPrefix=" + root.resolve("results") + "/", "--targetParallelism=2");
+    // Redrawn every 20 ms instead of every second: on an idle machine this job ends within a second,
+    // before the first redraw; at 20 ms the renders (12 MiB written) span many redraws.
+    System.setProperty("ocirender.progressLineMillis", "20");
+    MainAccess.Result r;
+    try {
+      r = MainAccess.run("pipeline", "--progress=line", "--metrics-json=" + metrics, "--catalog=" + catalog,
+          "--outputPrefix=" + root.resolve("out"), "--resultsPrefix=" + root.resolve("results") + "/", "--targetParallelism=2");
+    } finally {
+      System.clearProperty("ocirender.progressLineMillis");
+    }
     assertThat(r.exit()).as(r.err()).isZero();
     assertThat(r.err()).contains("\r\033[K6 lines, 6 resolved: ");
     int summary = r.err().indexOf("pipeline done: 6 catalog lines: 6 rendered");
