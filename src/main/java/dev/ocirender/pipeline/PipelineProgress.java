@@ -76,6 +76,12 @@ public final class PipelineProgress implements AutoCloseable {
   /** How often the live line is redrawn; the property is for tests, whose jobs end within a second. */
   private static final String LINE_INTERVAL_PROPERTY = "ocirender.progressLineMillis";
   private static final String FLINK_IN_PROCESS = "[local]";
+  /**
+   * FlinkDetachedRunnerResult keeps its JobClient to itself, and it is the only handle on the job's
+   * end. Looked up once; null when a Beam version lacks it, and then {@link #prepare} leaves the job
+   * attached, so a detached job is only ever started when its end can be awaited.
+   */
+  private static final Field JOB_CLIENT = jobClientField();
 
   private final PipelineResult result;
   private final Mode mode;
@@ -113,6 +119,9 @@ public final class PipelineProgress implements AutoCloseable {
     if (FlinkRunner.class.isAssignableFrom(runner)) {
       FlinkPipelineOptions flink = options.as(FlinkPipelineOptions.class);
       if (FLINK_IN_PROCESS.equals(flink.getFlinkMaster())) {
+        if (JOB_CLIENT == null) { // detached, we could not wait for the job's end: stay attached
+          return "progress: not shown for in-process Flink (this Beam version's detached result hides its job client)";
+        }
         flink.setAttachedMode(false);
         return null;
       }
@@ -164,14 +173,21 @@ public final class PipelineProgress implements AutoCloseable {
     return result.waitUntilFinish();
   }
 
-  /** FlinkDetachedRunnerResult keeps its JobClient to itself; it is the only handle on the job's end. */
-  private static JobClient jobClient(PipelineResult result) {
+  private static Field jobClientField() {
     try {
       Field f = FlinkDetachedRunnerResult.class.getDeclaredField("jobClient");
       f.setAccessible(true);
-      return (JobClient) f.get(result);
-    } catch (ReflectiveOperationException e) {
-      throw new IllegalStateException("this Beam version's FlinkDetachedRunnerResult has no jobClient field", e);
+      return JobClient.class.isAssignableFrom(f.getType()) ? f : null;
+    } catch (ReflectiveOperationException | RuntimeException e) {
+      return null;
+    }
+  }
+
+  private static JobClient jobClient(PipelineResult result) {
+    try {
+      return (JobClient) JOB_CLIENT.get(result);
+    } catch (IllegalAccessException e) {
+      throw new IllegalStateException("cannot read the detached Flink job's client", e);
     }
   }
 
