@@ -48,7 +48,25 @@ class PipelineProgressTest {
       assertThat(seen.get(i)[2]).isGreaterThanOrEqualTo(seen.get(i - 1)[2]);
       assertThat(seen.get(i)[2]).isLessThanOrEqualTo(8L);
     }
-    assertThat(run.log).contains(" left");
+    // Whether a time-left estimate shows here depends on how fast the job runs (it needs two readings
+    // with some records but not all); the estimate itself is checked on set readings below.
+  }
+
+  /** The estimate from set counter readings: none until the rate is known, then the lines left at that rate. */
+  @Test
+  void tracker_estimatesTimeLeft_fromTheRecordRate_onceLinesAreSettled() {
+    long s = 1_000_000_000L;
+    PipelineProgress.Tracker t = new PipelineProgress.Tracker(0);
+    assertThat(t.describe(counters(5, 0), 1 * s)).doesNotContain(" left"); // lines still being read
+    assertThat(t.describe(counters(10, 2), 2 * s)).doesNotContain(" left"); // first records: no rate yet
+    assertThat(t.describe(counters(10, 2), 3 * s)).doesNotContain(" left"); // no records since
+    // 4 records in 2 s since the first reading: 2 per second, 4 lines left: 2 s.
+    assertThat(t.describe(counters(10, 6), 4 * s)).contains("about 2 s left");
+    assertThat(t.describe(counters(10, 10), 5 * s)).contains("finishing").doesNotContain(" left");
+  }
+
+  private static java.util.Map<String, Long> counters(long lines, long rendered) {
+    return java.util.Map.of(PipelineMetrics.CATALOG_LINES, lines, PipelineMetrics.IMAGES_RENDERED, rendered);
   }
 
   /**
