@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ocirender.cli.MainAccess;
 import dev.ocirender.testing.Compression;
+import dev.ocirender.testing.FifoBlob;
 import dev.ocirender.testing.ImageBuilder;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -14,11 +15,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Stream;
 import org.apache.beam.runners.direct.DirectOptions;
 import org.apache.beam.sdk.PipelineResult;
 import org.apache.beam.sdk.options.PipelineOptionsFactory;
@@ -39,17 +42,36 @@ class PipelineProgressTest {
   @Test
   void directRunner_progressLinesWhileRunning_showPartialThenFinalCounts() throws Exception {
     Path catalog = catalog(root, 8);
-    Run run = run(catalog, "--targetParallelism=2");
+    // One image's top layer is a named pipe served only once a reading shows part of the job done, so
+    // a partial reading is certain however fast the machine: the job cannot finish before it.
+    List<long[]> seen;
+    Run run;
+    try (FifoBlob held = FifoBlob.replace(largestBlob(root.resolve("images/7")))) {
+      run = run(catalog, log -> {
+        long deadline = System.nanoTime() + Duration.ofMinutes(3).toNanos();
+        while (rendered(log.toString()).stream().noneMatch(r -> r[2] > 0) && System.nanoTime() < deadline) {
+          Thread.sleep(20);
+        }
+        held.serveAll();
+      }, "--targetParallelism=2");
+    }
     assertThat(run.finalCounters).containsEntry(PipelineMetrics.IMAGES_RENDERED, 8L);
-    List<long[]> seen = rendered(run.log);
+    seen = rendered(run.log);
     // DirectRunner commits metrics per bundle: the line moves image by image, never backwards.
-    assertThat(seen).anySatisfy(r -> assertThat(r[2]).isBetween(1L, 7L));
+    assertThat(seen).as(run.log).anySatisfy(r -> assertThat(r[2]).isBetween(1L, 7L));
     for (int i = 1; i < seen.size(); i++) {
       assertThat(seen.get(i)[2]).isGreaterThanOrEqualTo(seen.get(i - 1)[2]);
       assertThat(seen.get(i)[2]).isLessThanOrEqualTo(8L);
     }
     // Whether a time-left estimate shows here depends on how fast the job runs (it needs two readings
     // with some records but not all); the estimate itself is checked on set readings below.
+  }
+
+  /** The largest blob of an OCI layout: here the top layer. */
+  private static Path largestBlob(Path layout) throws IOException {
+    try (Stream<Path> blobs = Files.list(layout.resolve("blobs/sha256"))) {
+      return blobs.max(Comparator.comparingLong(p -> p.toFile().length())).orElseThrow();
+    }
   }
 
   /** The estimate from set counter readings: none until the rate is known, then the lines left at that rate. */
@@ -127,7 +149,16 @@ class PipelineProgressTest {
 
   record Run(String log, Map<String, Long> finalCounters) {}
 
-  private Run run(Path catalog, String... extra) {
+  /** What the test does while the job runs, with the progress log written so far. */
+  interface WhileRunning {
+    void during(StringWriter log) throws Exception;
+  }
+
+  private Run run(Path catalog, String... extra) throws Exception {
+    return run(catalog, log -> {}, extra);
+  }
+
+  private Run run(Path catalog, WhileRunning whileRunning, String... extra) throws Exception {
     List<String> args = new ArrayList<>(List.of("--catalog=" + catalog, "--outputPrefix=" + root.resolve("out"),
         "--resultsPrefix=" + root.resolve("results") + "/"));
     args.addAll(List.of(extra));
@@ -139,6 +170,7 @@ class PipelineProgressTest {
     PipelineResult.State state;
     try (PipelineProgress p = PipelineProgress.watch(result, PipelineProgress.Mode.LOG, Duration.ofMillis(50),
         new PrintWriter(log, true))) {
+      whileRunning.during(log);
       state = PipelineProgress.waitUntilFinish(result);
     }
     assertThat(state).isEqualTo(PipelineResult.State.DONE);
