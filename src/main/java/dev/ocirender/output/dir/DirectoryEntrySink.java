@@ -46,16 +46,26 @@ import java.util.TreeMap;
  * only inside such a directory. So every parent of every path it touches is a real directory it
  * made, not something the image planted, and the last component is created with an exclusive
  * operation that fails on anything already there, symlink included ({@code O_CREAT|O_EXCL},
- * {@code mkdir}, {@code symlink}, {@code link}, {@code rename} onto a free name). A path whose
- * parent is not one of those directories (a symlink, a file) is refused with an error, as are
- * names with empty, {@code .} or {@code ..} components and hard links to anything but an earlier
- * non-directory inside the root. Attribute changes use no-follow variants ({@code lchown}, fd-based
- * {@code fchmod}/{@code futimens} on an {@code O_NOFOLLOW} open, {@code lutimes},
- * {@code setfattr -h}, {@code touch -h}). This holds because nothing else writes into the
- * directory while the sink works: {@link dev.ocirender.render.DirectoryRenderTarget} gives it a
- * fresh 0700 staging directory. We chose this over a {@code SecureDirectoryStream} (openat-style)
- * walk because that API cannot create directories, symlinks, hard links or nodes, so half of the
- * operations would have been path-based anyway.
+ * {@code mkdir}, {@code symlink}, {@code link}, {@code mknod}, {@code rename} onto a free name). A
+ * path whose parent is not one of those directories (a symlink, a file) is refused with an error,
+ * as are names with empty, {@code .} or {@code ..} components and hard links to anything but an
+ * earlier non-directory inside the root. This holds because nothing else writes into the directory
+ * while the sink works: {@link dev.ocirender.render.DirectoryRenderTarget} gives it a fresh 0700
+ * staging directory.
+ *
+ * <p><b>Two ways to make the calls.</b> On Linux (x86-64, aarch64) the sink calls the kernel
+ * directly through {@link LinuxFs} (JNA): every entry is made with an {@code *at} call on its raw
+ * name bytes relative to its parent's descriptor, opened with {@code O_DIRECTORY|O_NOFOLLOW} from
+ * the grandparent's descriptor, down from the root (a bounded set stays open, least recently used
+ * closed first); files get owner, xattrs, mode and times on their own descriptor, symlinks and
+ * nodes with {@code AT_SYMLINK_NOFOLLOW}, and only {@code lsetxattr} (no descriptor form) takes an
+ * absolute path. No process is started. Where JNA or those calls are not available (or with
+ * {@code -Docirender.dir.noNative=true}) the fallback does the same through Java's path API
+ * (absolute paths; no-follow variants {@code lchown}, fd-based {@code fchmod}/{@code futimens} on an
+ * {@code O_NOFOLLOW} open, {@code lutimes}) and, for what Java cannot do, batched tool processes
+ * ({@link NativeTools}: {@code setfattr -h}, {@code touch -h}, {@code mknod}, {@code ln -s}). We chose
+ * raw {@code *at} calls over a {@code SecureDirectoryStream} because that API cannot create
+ * directories, symlinks, hard links or nodes.
  *
  * <p><b>Order.</b> The merge delivers regular files as layers stream and directories at the end,
  * so children often come before their parent's entry. Missing parents are made as 0700
@@ -70,8 +80,9 @@ import java.util.TreeMap;
  * {@code security.*}/{@code trusted.*} xattrs, counting what it skipped in {@link #stats()}.
  *
  * <p>Deliberately not done here: publishing (the staging directory is renamed into place by
- * {@link dev.ocirender.render.DirectoryRenderTarget}), deleting after a failure (same), fsync (like
- * umoci; a rootfs is rebuilt, not recovered), and replacing duplicates: the merge delivers each
+ * {@link dev.ocirender.render.DirectoryRenderTarget}), deleting after a failure (same), fsync: like
+ * umoci, the output is as durable as any unsynced write (a rootfs is rebuilt after a crash, not
+ * recovered; the caller runs {@code sync} if it needs more), and replacing duplicates: the merge delivers each
  * path once, so a second entry for a path is an error, not an overwrite. Not thread-safe.
  */
 public final class DirectoryEntrySink implements EntrySink {
@@ -778,9 +789,9 @@ public final class DirectoryEntrySink implements EntrySink {
   static final int PATH_MAX = 4096;
 
   /**
-   * Refuses an entry whose absolute path Linux cannot take. This writer works through absolute
-   * paths (Java has no openat/mkdirat), so a deeper tree, which the tar format allows, cannot be
-   * written here; the tar and squashfs outputs hold it.
+   * Refuses an entry whose absolute path Linux cannot take. The fallback works through absolute
+   * paths (Java has no openat/mkdirat), and so does lsetxattr with direct calls, so a deeper tree,
+   * which the tar format allows, is not written here; the tar and squashfs outputs hold it.
    */
   private void checkPathMax(EntryPath path) throws IOException {
     long length = rootBytes + 1 + path.length();
