@@ -17,10 +17,15 @@
 #   million   the 1 000 001-entry layer: render to tar and squashfs at -Xmx256m (and -Xmx384m if
 #             that fails), against tar2sqfs of its merged tar (goal 4 rows: heap, size).
 #   startup   render of the built-in sample image to tar (goal: < 0.5 s wall).
+#   dir       render --format dir of the real-file image against `umoci raw unpack` of the same image
+#             (goal 3: at least 2x faster), as root; before every run all directory outputs are
+#             deleted and `sync` run. A third contestant renders through the writer's fallback
+#             (-Docirender.dir.noNative=true: Java paths and tool processes, no direct Linux calls).
+#             Then, untimed, one `strace -f -c` run of each counts syscalls and processes started.
 #
 # The images come from scripts/bench-image.sh (built into WORKDIR unless already there).
 # RAW_SPILL=1 adds a tar variant with -Docirender.spill=raw (uncompressed frames on disk).
-# Usage: scripts/bench-real.sh [tar|squashfs|million|startup|all] [ROUNDS] [WORKDIR]
+# Usage: scripts/bench-real.sh [tar|squashfs|million|startup|dir|all] [ROUNDS] [WORKDIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
@@ -157,4 +162,53 @@ if [[ $what == startup || $what == all ]]; then
   done
   echo "== start-up: render of the sample image (goal < 0.5 s), and --version"
   summary startup-version
+fi
+
+if [[ $what == dir || $what == all ]]; then
+  [[ $(id -u) == 0 ]] || { echo "dir: run as root (umoci raw unpack and ocirender then both write owners and devices)" >&2; exit 1; }
+  command -v umoci > /dev/null || { echo "dir: umoci is not installed" >&2; exit 1; }
+  : > "$log"
+  dirs=("$out/dir-umoci" "$out/dir-ocirender" "$out/dir-fallback")
+  # dirrun NAME ROUND OUTPUT COMMAND...: every directory output deleted and synced first, then run.
+  dirrun() {
+    rm -rf "${dirs[@]}"
+    run "$@"
+  }
+  for round in $(seq 0 "$rounds"); do
+    dirrun umoci "$round" "$out/dir-umoci" umoci raw unpack --image "$work/real:latest" "$out/dir-umoci"
+    dirrun dir "$round" "$out/dir-ocirender" "${java_render[@]}" "oci:$work/real:latest" --format dir --output "$out/dir-ocirender"
+    dirrun dir-fallback "$round" "$out/dir-fallback" java -Docirender.dir.noNative=true -Xmx256m -jar "$jar" render \
+      "oci:$work/real:latest" --format dir --output "$out/dir-fallback"
+  done
+  echo "== dir (reference: umoci raw unpack; speed/ref is the goal-3 ratio, goal >= 2)"
+  summary umoci
+  if command -v strace > /dev/null; then
+    echo "== syscalls of one untimed run each (strace -f -c; processes = execve calls)"
+    for name in umoci dir dir-fallback; do
+      rm -rf "${dirs[@]}"
+      sync
+      case $name in
+        umoci) cmd=(umoci raw unpack --image "$work/real:latest" "$out/dir-umoci") ;;
+        dir) cmd=("${java_render[@]}" "oci:$work/real:latest" --format dir --output "$out/dir-ocirender") ;;
+        dir-fallback) cmd=(java -Docirender.dir.noNative=true -Xmx256m -jar "$jar" render "oci:$work/real:latest" \
+          --format dir --output "$out/dir-fallback") ;;
+      esac
+      strace -f -c -o "$out/strace-$name.txt" "${cmd[@]}" > /dev/null 2>&1
+      python3 - "$out/strace-$name.txt" "$name" <<'PY'
+import sys
+calls, top = {}, []
+for line in open(sys.argv[1]):
+    f = line.split()
+    if len(f) >= 5 and f[0][0].isdigit() and f[-1] != "total":
+        calls[f[-1]] = int(f[3])
+total = sum(calls.values())
+quiet = sum(v for k, v in calls.items() if k in ("futex", "nanosleep", "clock_nanosleep", "epoll_pwait", "sched_yield"))
+fs = sorted(((v, k) for k, v in calls.items() if k not in ("futex", "nanosleep", "clock_nanosleep", "epoll_pwait", "sched_yield")), reverse=True)
+print(f"{sys.argv[2]:14s} {total:9d} syscalls ({total - quiet} without futex/sleep/epoll/yield), "
+      f"{calls.get('execve', 0)} processes started, fsync {calls.get('fsync', 0) + calls.get('fdatasync', 0)}; "
+      + ", ".join(f"{k} {v}" for v, k in fs[:10]))
+PY
+    done
+    rm -rf "${dirs[@]}"
+  fi
 fi

@@ -46,16 +46,26 @@ import java.util.TreeMap;
  * only inside such a directory. So every parent of every path it touches is a real directory it
  * made, not something the image planted, and the last component is created with an exclusive
  * operation that fails on anything already there, symlink included ({@code O_CREAT|O_EXCL},
- * {@code mkdir}, {@code symlink}, {@code link}, {@code rename} onto a free name). A path whose
- * parent is not one of those directories (a symlink, a file) is refused with an error, as are
- * names with empty, {@code .} or {@code ..} components and hard links to anything but an earlier
- * non-directory inside the root. Attribute changes use no-follow variants ({@code lchown}, fd-based
- * {@code fchmod}/{@code futimens} on an {@code O_NOFOLLOW} open, {@code lutimes},
- * {@code setfattr -h}, {@code touch -h}). This holds because nothing else writes into the
- * directory while the sink works: {@link dev.ocirender.render.DirectoryRenderTarget} gives it a
- * fresh 0700 staging directory. We chose this over a {@code SecureDirectoryStream} (openat-style)
- * walk because that API cannot create directories, symlinks, hard links or nodes, so half of the
- * operations would have been path-based anyway.
+ * {@code mkdir}, {@code symlink}, {@code link}, {@code mknod}, {@code rename} onto a free name). A
+ * path whose parent is not one of those directories (a symlink, a file) is refused with an error,
+ * as are names with empty, {@code .} or {@code ..} components and hard links to anything but an
+ * earlier non-directory inside the root. This holds because nothing else writes into the directory
+ * while the sink works: {@link dev.ocirender.render.DirectoryRenderTarget} gives it a fresh 0700
+ * staging directory.
+ *
+ * <p><b>Two ways to make the calls.</b> On Linux (x86-64, aarch64) the sink calls the kernel
+ * directly through {@link LinuxFs} (JNA): every entry is made with an {@code *at} call on its raw
+ * name bytes relative to its parent's descriptor, opened with {@code O_DIRECTORY|O_NOFOLLOW} from
+ * the grandparent's descriptor, down from the root (a bounded set stays open, least recently used
+ * closed first); files get owner, xattrs, mode and times on their own descriptor, symlinks and
+ * nodes with {@code AT_SYMLINK_NOFOLLOW}, and only {@code lsetxattr} (no descriptor form) takes an
+ * absolute path. No process is started. Where JNA or those calls are not available (or with
+ * {@code -Docirender.dir.noNative=true}) the fallback does the same through Java's path API
+ * (absolute paths; no-follow variants {@code lchown}, fd-based {@code fchmod}/{@code futimens} on an
+ * {@code O_NOFOLLOW} open, {@code lutimes}) and, for what Java cannot do, batched tool processes
+ * ({@link NativeTools}: {@code setfattr -h}, {@code touch -h}, {@code mknod}, {@code ln -s}). We chose
+ * raw {@code *at} calls over a {@code SecureDirectoryStream} because that API cannot create
+ * directories, symlinks, hard links or nodes.
  *
  * <p><b>Order.</b> The merge delivers regular files as layers stream and directories at the end,
  * so children often come before their parent's entry. Missing parents are made as 0700
@@ -70,43 +80,82 @@ import java.util.TreeMap;
  * {@code security.*}/{@code trusted.*} xattrs, counting what it skipped in {@link #stats()}.
  *
  * <p>Deliberately not done here: publishing (the staging directory is renamed into place by
- * {@link dev.ocirender.render.DirectoryRenderTarget}), deleting after a failure (same), fsync (like
- * umoci; a rootfs is rebuilt, not recovered), and replacing duplicates: the merge delivers each
+ * {@link dev.ocirender.render.DirectoryRenderTarget}), deleting after a failure (same), fsync: like
+ * umoci, the output is as durable as any unsynced write (a rootfs is rebuilt after a crash, not
+ * recovered; the caller runs {@code sync} if it needs more), and replacing duplicates: the merge delivers each
  * path once, so a second entry for a path is an error, not an overwrite. Not thread-safe.
  */
 public final class DirectoryEntrySink implements EntrySink {
 
-  /** How the sink may use the machine. */
-  public record Options(boolean privileged) {
+  /**
+   * How the sink may use the machine.
+   *
+   * @param privileged whether to write ownership, device nodes and privileged xattrs (root)
+   * @param directCalls whether to make the Linux calls of {@link LinuxFs} directly (when they could
+   *     be bound) rather than through Java's path API and external tools
+   */
+  public record Options(boolean privileged, boolean directCalls) {
     /** Privileged when running as root (uid 0), like umoci's default vs {@code --rootless}. */
     public static Options detect() {
-      return new Options(isRoot());
+      return new Options(isRoot(), true);
     }
 
     public static Options rootless() {
-      return new Options(false);
+      return new Options(false, true);
     }
+
+    /** The same, through Java's path API and external tools even where direct calls are bound. */
+    public Options withoutDirectCalls() {
+      return new Options(privileged, false);
+    }
+  }
+
+  /** Why direct Linux calls are not used on this machine, or null when they are. */
+  public static String directCallsUnavailable() {
+    return LinuxFs.failure();
   }
 
   private static final FileAttribute<?> PLACEHOLDER_DIR = PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------"));
   private static final FileAttribute<?> NEW_FILE = PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------"));
   private static final LinkOption NOFOLLOW = LinkOption.NOFOLLOW_LINKS;
 
-  /** A directory this sink made; {@code header} is null while it is only a placeholder. */
+  /**
+   * A directory this sink made; {@code header} is null while it is only a placeholder. With direct
+   * calls, {@code fd} is its open descriptor while it is in {@link #openDirs}, else -1.
+   */
   private static final class Dir {
     final Path path;
+    final Dir parent;
+    /** Its name in {@code parent}, NUL-terminated (direct calls only). */
+    final byte[] cName;
+    final EntryPath entry;
     EntryHeader header;
+    int fd = -1;
 
-    Dir(Path path, EntryHeader header) {
+    Dir(Path path, Dir parent, byte[] name, EntryPath entry, EntryHeader header) {
       this.path = path;
+      this.parent = parent;
+      this.cName = name == null ? null : LinuxFs.c(name);
+      this.entry = entry;
       this.header = header;
     }
   }
+
+  /** How many directory descriptors stay open at most (most recently used first). */
+  static final int OPEN_DIRS = 128;
 
   private final Path root;
   /** Length of the root's absolute path, for the PATH_MAX check. */
   private final int rootBytes;
   private final boolean privileged;
+  /** Linux calls on descriptors (LinuxFs) rather than Java paths and tools (NativeTools). */
+  private final boolean direct;
+  /** The root's bytes with a trailing slash, for the few calls that only exist by path (lsetxattr). */
+  private final byte[] rootSlash;
+  /** Open directory descriptors, least recently used first; the root's stays open outside it. */
+  private final java.util.LinkedHashMap<Dir, Dir> openDirs = new java.util.LinkedHashMap<>(OPEN_DIRS * 2, 0.75f, true);
+  /** Staging for content on its way to pwrite (direct calls only). */
+  private final com.sun.jna.Memory nativeBuffer;
   private final Map<EntryPath, Dir> dirs = new HashMap<>();
   private final Set<EntryPath> skippedNodes = new HashSet<>();
   private final byte[] buffer = new byte[1 << 17];
@@ -144,6 +193,11 @@ public final class DirectoryEntrySink implements EntrySink {
     this.root = root.toAbsolutePath();
     this.rootBytes = this.root.toString().getBytes(StandardCharsets.UTF_8).length;
     this.privileged = options.privileged();
+    this.direct = options.directCalls() && LinuxFs.available();
+    byte[] rootBytes = NativePaths.rawBytes(this.root);
+    this.rootSlash = Arrays.copyOf(rootBytes, rootBytes.length + 1);
+    rootSlash[rootBytes.length] = '/';
+    this.nativeBuffer = direct ? new com.sun.jna.Memory(buffer.length) : null;
     // Until finish, the root is 0700 and (as root) owned by 0:0: no setgid bit to pass a group on to
     // new children, so everything we create starts as 0:0 and needs a chown only when the image
     // says otherwise.
@@ -151,7 +205,12 @@ public final class DirectoryEntrySink implements EntrySink {
     if (privileged) {
       chown(this.root, 0, 0, true);
     }
-    dirs.put(EntryPath.ROOT, new Dir(this.root, null));
+    Dir top = new Dir(this.root, null, null, EntryPath.ROOT, null);
+    if (direct) {
+      // The root by its absolute path, once; everything below is reached through descriptors.
+      top.fd = LinuxFs.openDirectory(LinuxFs.AT_FDCWD, LinuxFs.c(rootBytes), this.root);
+    }
+    dirs.put(EntryPath.ROOT, top);
   }
 
   /** The directory being written. */
@@ -188,15 +247,20 @@ public final class DirectoryEntrySink implements EntrySink {
       }
       d.header = h; // a placeholder made for earlier children
     } else {
-      Path p = childOf(h.path());
-      Files.createDirectory(p, PLACEHOLDER_DIR);
-      dirs.put(h.path(), new Dir(p, h));
+      Dir parent = parentOf(h.path());
+      dirs.put(h.path(), makeDirectory(parent, h.path(), h));
     }
     directories++;
-    queueXattrs(h); // applied at finish, before the directory's mode could lock it
+    if (!direct) {
+      queueXattrs(h); // applied at finish, before the directory's mode could lock it
+    }
   }
 
   private void file(EntryHeader h, InputStream content) throws IOException {
+    if (direct) {
+      directFile(h, content);
+      return;
+    }
     Path p = childOf(h.path());
     long written = 0;
     // CREATE_NEW is O_CREAT|O_EXCL: it fails on an existing name, a dangling symlink included.
@@ -204,7 +268,12 @@ public final class DirectoryEntrySink implements EntrySink {
       if (content != null) {
         int n;
         while ((n = content.read(buffer)) > 0) {
-          writeSkippingHoles(out, buffer, n, written);
+          writeSkippingHoles((off, len, at) -> {
+            ByteBuffer bb = ByteBuffer.wrap(buffer, off, len);
+            while (bb.hasRemaining()) {
+              at += out.write(bb, at);
+            }
+          }, buffer, n, written);
           written += n;
         }
         if (out.size() < written) {
@@ -229,6 +298,57 @@ public final class DirectoryEntrySink implements EntrySink {
     }
   }
 
+  /**
+   * A regular file through descriptors: created exclusively in its parent's descriptor, written
+   * with pwrite (holes left out), then owner, xattrs, mode and times on the same descriptor, in
+   * that order: chown clears setuid bits and file capabilities, and a read-only mode would refuse
+   * {@code user.*} xattrs to a rootless writer.
+   */
+  private void directFile(EntryHeader h, InputStream content) throws IOException {
+    Dir parent = parentOf(h.path());
+    int fd = LinuxFs.createFile(dirFd(parent), LinuxFs.c(h.path().name()), 0600, h.path());
+    long written = 0;
+    try {
+      long[] end = {0};
+      if (content != null) {
+        int n;
+        while ((n = content.read(buffer)) > 0) {
+          long base = written;
+          writeSkippingHoles((off, len, at) -> {
+            nativeBuffer.write(0, buffer, off, len);
+            LinuxFs.pwriteFully(fd, nativeBuffer, len, at, h.path());
+            end[0] = Math.max(end[0], at + len);
+          }, buffer, n, base);
+          written += n;
+        }
+        if (end[0] < written) {
+          // The file ends in a hole: its length, without writing a block.
+          LinuxFs.ftruncate(fd, written, h.path());
+        }
+      }
+      if (written != h.size()) {
+        throw new IOException(h.path() + ": content has " + written + " bytes, header says " + h.size());
+      }
+      if (privileged && (h.uid() != 0 || h.gid() != 0)) {
+        LinuxFs.fchown(fd, h.uid(), h.gid(), h.path());
+      }
+      for (Map.Entry<String, byte[]> x : xattrsToWrite(h)) {
+        LinuxFs.fsetxattr(fd, x.getKey(), x.getValue(), h.path());
+      }
+      LinuxFs.fchmod(fd, h.mode(), h.path());
+      LinuxFs.futimens(fd, h.mtimeSeconds(), h.mtimeNanos(), h.path());
+    } finally {
+      LinuxFs.close(fd, h.path());
+    }
+    files++;
+    contentBytes += written;
+  }
+
+  /** Where {@link #writeSkippingHoles} puts a run of bytes of the buffer. */
+  private interface RunWriter {
+    void write(int offset, int length, long position) throws IOException;
+  }
+
   /** Granularity of hole detection: the usual filesystem block. */
   private static final int HOLE_BLOCK = 4096;
 
@@ -238,7 +358,7 @@ public final class DirectoryEntrySink implements EntrySink {
    * of costing its expanded size, as {@code cp --sparse=always} does. Reads of a hole return zeros,
    * so the content is the same.
    */
-  private static void writeSkippingHoles(FileChannel out, byte[] b, int n, long position) throws IOException {
+  private static void writeSkippingHoles(RunWriter out, byte[] b, int n, long position) throws IOException {
     int start = 0;
     while (start < n) {
       // Find the next run of non-zero blocks [start, end); blocks are aligned to the file offset.
@@ -250,10 +370,8 @@ public final class DirectoryEntrySink implements EntrySink {
         }
         end = blockEnd;
       }
-      ByteBuffer bb = ByteBuffer.wrap(b, start, end - start);
-      long at = position + start;
-      while (bb.hasRemaining()) {
-        at += out.write(bb, at);
+      if (end > start) {
+        out.write(start, end - start, position + start);
       }
       // Skip the zero blocks that follow.
       start = end;
@@ -277,6 +395,15 @@ public final class DirectoryEntrySink implements EntrySink {
     byte[] target = h.symlinkTarget();
     if (target.length == 0 || indexOf(target, (byte) 0) >= 0) {
       throw new IOException(h.path() + ": symlink target is empty or contains a NUL byte");
+    }
+    if (direct) {
+      Dir parent = parentOf(h.path());
+      int dirfd = dirFd(parent);
+      byte[] name = LinuxFs.c(h.path().name());
+      LinuxFs.symlink(LinuxFs.c(target), dirfd, name, h.path());
+      symlinks++;
+      nodeMetadata(dirfd, name, h, false);
+      return;
     }
     Path p = childOf(h.path());
     var exact = NativePaths.exact(target);
@@ -320,6 +447,26 @@ public final class DirectoryEntrySink implements EntrySink {
     if (parent == null || dirs.containsKey(target)) {
       throw new IOException(h.path() + ": hard link to " + target + ", which is not an earlier non-directory entry inside the root");
     }
+    if (direct) {
+      Dir linkParent = parentOf(h.path());
+      // Our own descriptor of the target's directory: opening the link's may close cached ones.
+      int from = LinuxFs.dup(dirFd(parent), target);
+      try {
+        LinuxFs.link(from, LinuxFs.c(target.name()), dirFd(linkParent), LinuxFs.c(h.path().name()), h.path());
+      } catch (LinuxFs.ErrnoException e) {
+        if (e.errno == LinuxFs.ENOENT) {
+          throw new IOException(h.path() + ": hard link to " + target + ", which does not exist in the output", e);
+        }
+        if (e.errno == LinuxFs.EPERM) {
+          throw new IOException(h.path() + ": hard link to " + target + ", which is a directory or may not be linked", e);
+        }
+        throw e;
+      } finally {
+        LinuxFs.close(from, target);
+      }
+      hardLinks++;
+      return;
+    }
     Path targetPath = NativePaths.child(parent.path, target.name());
     BasicFileAttributes a;
     try {
@@ -341,6 +488,24 @@ public final class DirectoryEntrySink implements EntrySink {
     if (device && !privileged) {
       skippedNodes.add(h.path());
       skippedDevices++;
+      return;
+    }
+    if (direct) {
+      Dir parent = parentOf(h.path());
+      int dirfd = dirFd(parent);
+      byte[] name = LinuxFs.c(h.path().name());
+      int kind = switch (h.type()) {
+        case FIFO -> LinuxFs.S_IFIFO;
+        case CHAR_DEVICE -> LinuxFs.S_IFCHR;
+        default -> LinuxFs.S_IFBLK;
+      };
+      LinuxFs.mknod(dirfd, name, kind | 0600, h.devMajor(), h.devMinor(), h.path());
+      if (device) {
+        devices++;
+      } else {
+        fifos++;
+      }
+      nodeMetadata(dirfd, name, h, true);
       return;
     }
     Path p = childOf(h.path());
@@ -371,10 +536,43 @@ public final class DirectoryEntrySink implements EntrySink {
     queueXattrs(h);
   }
 
+  /**
+   * Owner, mode (nodes only: Linux has no symlink modes), xattrs and times of a symlink or node just
+   * made as {@code cName} in {@code dirfd}, never following it: chown and times with
+   * AT_SYMLINK_NOFOLLOW, xattrs with lsetxattr. Only lsetxattr has no descriptor form, so it takes
+   * the absolute path, inside directories this sink made.
+   */
+  private void nodeMetadata(int dirfd, byte[] cName, EntryHeader h, boolean node) throws IOException {
+    if (privileged && (h.uid() != 0 || h.gid() != 0)) {
+      LinuxFs.lchown(dirfd, cName, h.uid(), h.gid(), h.path());
+    }
+    if (node) {
+      // By name, following: the name holds the node made just now, which is no symlink.
+      LinuxFs.chmodOwnNode(dirfd, cName, h.mode(), h.path());
+    }
+    List<Map.Entry<String, byte[]>> xs = xattrsToWrite(h);
+    if (!xs.isEmpty()) {
+      byte[] path = LinuxFs.c(concat(rootSlash, h.path().bytes()));
+      for (Map.Entry<String, byte[]> x : xs) {
+        LinuxFs.lsetxattr(path, x.getKey(), x.getValue(), h.path());
+      }
+    }
+    LinuxFs.lutimens(dirfd, cName, h.mtimeSeconds(), h.mtimeNanos(), h.path());
+  }
+
   @Override
   public void finish() throws IOException {
     if (finished || closed) {
       throw new IllegalStateException("finish() after " + (closed ? "close()" : "finish()"));
+    }
+    if (direct) {
+      try {
+        finishDirect();
+      } finally {
+        closeDirs();
+      }
+      finished = true;
+      return;
     }
     if (xattrDump.size() > 0) {
       NativeTools.run(root, List.of("setfattr", "-h", "--restore=-"), xattrDump.toByteArray());
@@ -405,26 +603,158 @@ public final class DirectoryEntrySink implements EntrySink {
     finished = true;
   }
 
+  /** Directory metadata through each directory's own descriptor, children before parents. */
+  private void finishDirect() throws IOException {
+    List<EntryPath> order = new ArrayList<>(dirs.keySet());
+    order.sort(java.util.Comparator.reverseOrder());
+    for (EntryPath p : order) {
+      Dir d = dirs.get(p);
+      EntryHeader h = d.header;
+      int fd = dirFd(d);
+      if (privileged && (p.isRoot() || (h != null && (h.uid() != 0 || h.gid() != 0)))) {
+        LinuxFs.fchown(fd, h == null ? 0 : h.uid(), h == null ? 0 : h.gid(), p);
+      }
+      if (h != null) {
+        for (Map.Entry<String, byte[]> x : xattrsToWrite(h)) {
+          LinuxFs.fsetxattr(fd, x.getKey(), x.getValue(), p);
+        }
+        LinuxFs.futimens(fd, h.mtimeSeconds(), h.mtimeNanos(), p);
+      }
+      LinuxFs.fchmod(fd, h == null ? 0755 : h.mode(), p);
+      if (d.fd >= 0 && !p.isRoot()) {
+        // Done with it: its children came before it.
+        openDirs.remove(d);
+        LinuxFs.close(d.fd, p);
+        d.fd = -1;
+      }
+    }
+  }
+
   /** What was written and skipped; complete after {@link #finish()}. */
   public DirStats stats() {
     return new DirStats(privileged, files, directories, symlinks, hardLinks, fifos, devices, contentBytes, xattrs,
         skippedDevices, skippedXattrs);
   }
 
-  /** Nothing to release; a partial tree is removed by whoever owns the directory. */
+  /** Closes the directory descriptors; a partial tree is removed by whoever owns the directory. */
   @Override
-  public void close() {
-    closed = true;
+  public void close() throws IOException {
+    if (!closed) {
+      closed = true;
+      closeDirs();
+    }
+  }
+
+  private void closeDirs() throws IOException {
+    IOException first = null;
+    List<Dir> open = new ArrayList<>(openDirs.keySet());
+    open.add(dirs.get(EntryPath.ROOT));
+    openDirs.clear();
+    for (Dir d : open) {
+      if (d != null && d.fd >= 0) {
+        try {
+          LinuxFs.close(d.fd, d.entry);
+        } catch (IOException e) {
+          first = first == null ? e : first;
+        }
+        d.fd = -1;
+      }
+    }
+    if (first != null) {
+      throw first;
+    }
+  }
+
+  /**
+   * The open descriptor of a directory this sink made. A directory not open is opened from its
+   * parent's descriptor with O_NOFOLLOW|O_DIRECTORY (and that from its parent's, as far up as
+   * needed: a loop, not recursion); the least recently used is closed beyond {@link #OPEN_DIRS}.
+   * The descriptor is valid until the next call.
+   */
+  private int dirFd(Dir d) throws IOException {
+    if (d.fd >= 0) {
+      openDirs.get(d); // most recently used now
+      return d.fd;
+    }
+    ArrayDeque<Dir> closed = new ArrayDeque<>();
+    Dir open = d;
+    while (open.fd < 0) {
+      closed.push(open);
+      open = open.parent;
+    }
+    if (open.parent != null) {
+      openDirs.get(open);
+    }
+    while (!closed.isEmpty()) {
+      Dir c = closed.pop();
+      c.fd = LinuxFs.openDirectory(open.fd, c.cName, c.entry);
+      openDirs.put(c, c);
+      if (openDirs.size() > OPEN_DIRS) {
+        Dir eldest = openDirs.keySet().iterator().next();
+        openDirs.remove(eldest);
+        LinuxFs.close(eldest.fd, eldest.entry);
+        eldest.fd = -1;
+      }
+      open = c;
+    }
+    return d.fd;
+  }
+
+  /** Makes directory {@code path} (a placeholder while {@code h} is null) inside {@code parent}. */
+  private Dir makeDirectory(Dir parent, EntryPath path, EntryHeader h) throws IOException {
+    byte[] name = path.name();
+    Path p = NativePaths.child(parent.path, name);
+    if (direct) {
+      // mkdirat never follows a symlink at its last component: EEXIST instead.
+      LinuxFs.mkdir(dirFd(parent), LinuxFs.c(name), 0700, path);
+    } else {
+      Files.createDirectory(p, PLACEHOLDER_DIR);
+    }
+    return new Dir(p, parent, name, path, h);
+  }
+
+  /** The directory for a new entry's parent, made with its missing parents as placeholders. */
+  private Dir parentOf(EntryPath path) throws IOException {
+    if (dirs.containsKey(path)) {
+      throw new FileAlreadyExistsException(path.toString());
+    }
+    return ensureDirectory(path.parent());
+  }
+
+  /**
+   * The xattrs of the entry this sink writes: all of them as root, but {@code user.*} only on files
+   * and directories (Linux refuses it elsewhere) and nothing else rootless; the rest are counted as
+   * skipped.
+   */
+  private List<Map.Entry<String, byte[]>> xattrsToWrite(EntryHeader h) {
+    if (h.xattrs().isEmpty()) {
+      return List.of();
+    }
+    boolean fileOrDir = h.type() == EntryType.FILE || h.type() == EntryType.DIRECTORY;
+    List<Map.Entry<String, byte[]>> out = new ArrayList<>();
+    for (Map.Entry<String, byte[]> e : h.xattrs().entrySet()) {
+      boolean user = e.getKey().startsWith("user.");
+      if ((user && !fileOrDir) || (!user && !privileged)) {
+        skippedXattrs++;
+      } else {
+        out.add(e);
+        xattrs++;
+      }
+    }
+    return out;
+  }
+
+  private static byte[] concat(byte[] a, byte[] b) {
+    byte[] out = Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, out, a.length, b.length);
+    return out;
   }
 
   // ---------------------------------------------------------------------------------------------
 
   /** The path for a new entry: its parent directories are made (as placeholders) when missing. */
   private Path childOf(EntryPath path) throws IOException {
-    if (dirs.containsKey(path)) {
-      throw new FileAlreadyExistsException(path.toString());
-    }
-    return NativePaths.child(ensureDirectory(path.parent()).path, path.name());
+    return NativePaths.child(parentOf(path).path, path.name());
   }
 
   /**
@@ -443,15 +773,13 @@ public final class DirectoryEntrySink implements EntrySink {
     }
     while (!missing.isEmpty()) {
       EntryPath m = missing.pop();
-      Path p = NativePaths.child(d.path, m.name());
       try {
         // mkdir(2) never follows a symlink at its last component: EEXIST instead.
-        Files.createDirectory(p, PLACEHOLDER_DIR);
+        d = makeDirectory(d, m, null);
       } catch (FileAlreadyExistsException e) {
         throw new IOException(m + ": is not a directory in the output (it arrived as a non-directory), "
             + "refusing to write entries below it", e);
       }
-      d = new Dir(p, null);
       dirs.put(m, d);
     }
     return d;
@@ -461,9 +789,9 @@ public final class DirectoryEntrySink implements EntrySink {
   static final int PATH_MAX = 4096;
 
   /**
-   * Refuses an entry whose absolute path Linux cannot take. This writer works through absolute
-   * paths (Java has no openat/mkdirat), so a deeper tree, which the tar format allows, cannot be
-   * written here; the tar and squashfs outputs hold it.
+   * Refuses an entry whose absolute path Linux cannot take. The fallback works through absolute
+   * paths (Java has no openat/mkdirat), and so does lsetxattr with direct calls, so a deeper tree,
+   * which the tar format allows, is not written here; the tar and squashfs outputs hold it.
    */
   private void checkPathMax(EntryPath path) throws IOException {
     long length = rootBytes + 1 + path.length();
@@ -496,27 +824,16 @@ public final class DirectoryEntrySink implements EntrySink {
 
   /** Adds the entry's xattrs to the batch; returns whether any were queued. */
   private boolean queueXattrs(EntryHeader h) {
-    if (h.xattrs().isEmpty()) {
+    List<Map.Entry<String, byte[]>> xs = xattrsToWrite(h);
+    if (xs.isEmpty()) {
       return false;
     }
-    boolean fileOrDir = h.type() == EntryType.FILE || h.type() == EntryType.DIRECTORY;
     ByteArrayOutputStream block = new ByteArrayOutputStream();
-    for (Map.Entry<String, byte[]> e : h.xattrs().entrySet()) {
-      String name = e.getKey();
-      boolean user = name.startsWith("user.");
-      // Linux allows user.* only on files and directories; other namespaces need root.
-      if ((user && !fileOrDir) || (!user && !privileged)) {
-        skippedXattrs++;
-        continue;
-      }
-      NativeTools.appendQuoted(block, name.getBytes(StandardCharsets.UTF_8));
+    for (Map.Entry<String, byte[]> e : xs) {
+      NativeTools.appendQuoted(block, e.getKey().getBytes(StandardCharsets.UTF_8));
       block.write('=');
       block.writeBytes(("0x" + HexFormat.of().formatHex(e.getValue())).getBytes(StandardCharsets.US_ASCII));
       block.write('\n');
-      xattrs++;
-    }
-    if (block.size() == 0) {
-      return false;
     }
     xattrDump.writeBytes("# file: ".getBytes(StandardCharsets.US_ASCII));
     NativeTools.appendQuoted(xattrDump, relative(h.path()));

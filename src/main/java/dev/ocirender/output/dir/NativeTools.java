@@ -11,16 +11,17 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The few filesystem operations Java 17 has no API for, done by the standard tools of coreutils and
- * the {@code attr} package: {@code mkfifo}, {@code mknod}, {@code touch -h} (nanosecond times on
- * symlinks, FIFOs and device nodes without opening them), {@code setfattr -h --restore}
- * (extended attributes of any namespace, binary values) and {@code ln -s} for link targets Java
- * cannot spell.
+ * The directory writer's fallback for the few filesystem operations Java 17 has no API for, done by
+ * the standard tools of coreutils and the {@code attr} package: {@code mkfifo}, {@code mknod},
+ * {@code touch -h} (nanosecond times on symlinks, FIFOs and device nodes without opening them),
+ * {@code setfattr -h --restore} (extended attributes of any namespace, binary values) and
+ * {@code ln -s} for link targets Java cannot spell. Used only where the direct Linux calls of
+ * {@link LinuxFs} cannot be bound (no JNA native library, another OS or architecture) or are turned
+ * off; on Linux the writer starts no process at all.
  *
- * <p>Why processes rather than JNI or a native-access library: they keep the build pure Java with no
- * new dependency, and every use here is either rare (FIFOs, devices, odd symlinks) or batched into
- * one process per render (xattrs) or per distinct timestamp (touch). Raw name bytes never go through
- * a command line, whose Strings the JDK would re-encode: names travel NUL-separated on stdin
+ * <p>Every use here is either rare (FIFOs, devices, odd symlinks) or batched into one process per
+ * render (xattrs) or per distinct timestamp (touch). Raw name bytes never go through a command
+ * line, whose Strings the JDK would re-encode: names travel NUL-separated on stdin
  * ({@code xargs -0}) or octal-escaped in a dump file, and a process always runs in the render's
  * root so that paths are relative to it.
  *

@@ -96,8 +96,13 @@ class DirectoryEscapeTest {
     return p;
   }
 
+  /** How the writer works: direct Linux calls here, the path-and-tools fallback in {@link DirectoryEscapeFallbackTest}. */
+  DirectoryEntrySink.Options options() {
+    return DirectoryEntrySink.Options.detect();
+  }
+
   private DirectoryEntrySink sink() throws IOException {
-    return new DirectoryEntrySink(root, DirectoryEntrySink.Options.detect());
+    return new DirectoryEntrySink(root, options());
   }
 
   @Test
@@ -197,7 +202,7 @@ class DirectoryEscapeTest {
 
   private Path renderImage(LayerBuilder... layers) throws IOException {
     Path out = tmp.resolve("out");
-    try (DirectoryRenderTarget target = new DirectoryRenderTarget(out, false)) {
+    try (DirectoryRenderTarget target = new DirectoryRenderTarget(out, false, options())) {
       OverlayMerge.run(ImageBuilder.of(layers).inMemoryBlobs(), target, MergeListener.NONE);
       target.publish();
     }

@@ -74,19 +74,28 @@ class DirectoryUmociOracleTest {
     String log = new String(umoci.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     assertThat(umoci.waitFor()).as(log).isZero();
 
-    Path ours = tmp.resolve("ours");
+    FsSnapshot oracle = FsSnapshot.fromDirectory(tmp.resolve("umoci"), true);
+    // Both ways the writer can work: direct Linux calls (where bound) and Java paths plus tools.
+    DirectoryEntrySink.Options direct = DirectoryEntrySink.Options.detect();
+    if (DirectoryEntrySink.directCallsUnavailable() == null) {
+      compare(tmp, oracle, direct, "ours-direct");
+    }
+    compare(tmp, oracle, direct.withoutDirectCalls(), "ours-fallback");
+  }
+
+  private static void compare(Path tmp, FsSnapshot oracle, DirectoryEntrySink.Options options, String name) throws Exception {
+    Path ours = tmp.resolve(name);
     try (ImageSource source = ImageSources.open("oci:" + tmp.resolve("img") + ":latest");
-        DirectoryRenderTarget target = new DirectoryRenderTarget(ours, false)) {
+        DirectoryRenderTarget target = new DirectoryRenderTarget(ours, false, options)) {
       new Renderer().renderTo(source, Platform.LINUX_AMD64, target);
       assertThat(target.stats().skippedDevices()).isZero();
     }
 
-    FsSnapshot oracle = FsSnapshot.fromDirectory(tmp.resolve("umoci"), true);
     FsSnapshot actual = FsSnapshot.fromDirectory(ours, true);
     List<String> implied = List.of("bin", "home", "names", "run");
     List<String> differences = new ArrayList<>(oracle.diff(actual, FsSnapshot.Compare.EXACT.ignoringRootMetadata()));
     differences.removeIf(d -> implied.stream().anyMatch(p -> d.startsWith(p + ": mtime expected ")));
-    assertThat(differences).as("differences from umoci raw unpack; ours:\n%s", actual).isEmpty();
+    assertThat(differences).as("differences from umoci raw unpack (%s); ours:\n%s", name, actual).isEmpty();
     for (String p : implied) {
       assertThat(actual.node(p).mtimeSeconds()).as("implied directory %s", p).isZero();
     }
