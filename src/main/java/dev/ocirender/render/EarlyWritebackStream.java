@@ -30,7 +30,7 @@ final class EarlyWritebackStream extends FilterOutputStream {
   private final FileChannel channel;
   private final long interval;
   private long sinceSync;
-  /** Guarded by {@code this}: a sync asked for and not yet started; no more syncs. */
+  // Guarded by this: a sync asked for and not started yet; closing (no more syncs); the thread.
   private boolean syncWanted;
   private boolean stopped;
   private Thread syncer;
