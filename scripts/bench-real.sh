@@ -4,9 +4,12 @@
 # reference measured in the same run; one warm-up round, then ROUNDS rounds; medians; wall, CPU
 # (user+sys) and peak RSS from /usr/bin/time.
 #
-#   tar       render --format tar of the real-file image, decoding ahead on all cores (default),
-#             with -Docirender.spill=raw, and one layer at a time (-Docirender.decodeThreads=1),
-#             against dev.ocirender.bench.GunzipBlobs: the five blobs gunzipped one after the other
+#   tar       render --format tar of the real-file image, as the README runs the CLI
+#             (`bin/ocirender`: the command-line jar, its CDS archive, later C2; OCIRENDER_JAVA_OPTS=-Xmx256m,
+#             variant tar-cli), as `java -Xmx256m -jar target/ocirender.jar` (variant tar), and the jar
+#             decoding ahead on two threads (-Docirender.decodeThreads=2: by default an image decodes
+#             ahead only when a layer is slow to decode, i.e. not with ISA-L), against
+#             dev.ocirender.bench.GunzipBlobs: the five blobs gunzipped one after the other
 #             by java.util.zip.GZIPInputStream to nowhere. Goal: <= 0.75x. Gzip layers are decoded by
 #             ISA-L when libisal2 is installed (`inspect` says which); JDK_INFLATER=1 adds a render
 #             forced onto the JDK's inflater (-Docirender.inflater=jdk), and every tar run also times
@@ -32,7 +35,7 @@ what=${1:-all}
 rounds=${2:-5}
 work=${3:-target/bench-image}
 jar=${OCIRENDER_JAR:-target/ocirender.jar}
-[[ -f $jar ]] || mvn -q -o -DskipTests package
+[[ -f $jar && -f $(dirname "$jar")/ocirender-cli.jar ]] || mvn -q -o -DskipTests package
 [[ -f target/test-classes/dev/ocirender/bench/GunzipBlobs.class ]] || mvn -q -o -DskipTests test-compile
 # Build only the images this run uses.
 [[ -d $work/real || $what == million || $what == startup ]] || scripts/bench-image.sh "$work" real
@@ -104,15 +107,18 @@ if [[ $what == tar || $what == all ]]; then
     run gunzip-reference "$round" /nonexistent java -cp target/test-classes dev.ocirender.bench.GunzipBlobs "${real[@]}"
     run gunzip-isal "$round" /nonexistent java -Docirender.inflater=isal -cp "target/test-classes:$jar" \
       dev.ocirender.bench.GunzipBlobs "${real[@]}"
+    run tar-cli "$round" "$out/real-cli.tar" env OCIRENDER_JAVA_OPTS=-Xmx256m OCIRENDER_JARS="$(dirname "$jar")" \
+      bin/ocirender render "oci:$work/real:latest" --format tar --output "$out/real-cli.tar"
     run tar "$round" "$out/real.tar" "${java_render[@]}" "oci:$work/real:latest" --format tar --output "$out/real.tar"
-    [[ -z ${RAW_SPILL:-} ]] || run tar-raw-spill "$round" "$out/real-raw.tar" java -Docirender.spill=raw -Xmx256m \
+    [[ -z ${RAW_SPILL:-} ]] || run tar-raw-spill "$round" "$out/real-raw.tar" java -Docirender.spill=raw -Docirender.decodeThreads=2 -Xmx256m \
       -jar "$jar" render "oci:$work/real:latest" --format tar --output "$out/real-raw.tar"
     [[ -z ${JDK_INFLATER:-} ]] || run tar-jdk-inflater "$round" "$out/real-jdk.tar" java -Docirender.inflater=jdk -Xmx256m \
       -jar "$jar" render "oci:$work/real:latest" --format tar --output "$out/real-jdk.tar"
-    run tar-one-decoder "$round" "$out/real-1.tar" java -Docirender.decodeThreads=1 -Xmx256m -jar "$jar" render \
-      "oci:$work/real:latest" --format tar --output "$out/real-1.tar"
+    run tar-decode-ahead "$round" "$out/real-2.tar" java -Docirender.decodeThreads=2 -Xmx256m -jar "$jar" render \
+      "oci:$work/real:latest" --format tar --output "$out/real-2.tar"
   done
-  cmp "$out/real.tar" "$out/real-1.tar" && echo "tar outputs identical with and without decoding ahead"
+  cmp "$out/real.tar" "$out/real-2.tar" && echo "tar outputs identical with and without decoding ahead"
+  cmp "$out/real.tar" "$out/real-cli.tar" && echo "tar outputs identical from bin/ocirender and java -jar"
   [[ -z ${JDK_INFLATER:-} ]] || { cmp "$out/real.tar" "$out/real-jdk.tar" && echo "tar outputs identical with ISA-L and the JDK inflater"; }
   echo "gzip decoder of the render: $(java -jar "$jar" inspect --json "oci:$work/real:latest" | python3 -c 'import json,sys; print(json.load(sys.stdin)["gzipDecoder"])')"
   echo "== tar (reference: gunzip-reference)"
@@ -127,10 +133,10 @@ if [[ $what == squashfs || $what == all ]]; then
   for round in $(seq 0 "$rounds"); do
     run tar2sqfs "$round" "$out/real-tar2sqfs.sqfs" sh -c "tar2sqfs -q -j 2 -c zstd -X level=3 $out/real-tar2sqfs.sqfs < $out/real.tar"
     run squashfs "$round" "$out/real.sqfs" "${java_render[@]}" "oci:$work/real:latest" --format squashfs --output "$out/real.sqfs"
-    run squashfs-one-decoder "$round" "$out/real-1.sqfs" java -Docirender.decodeThreads=1 -Xmx256m -jar "$jar" render \
-      "oci:$work/real:latest" --format squashfs --output "$out/real-1.sqfs"
+    run squashfs-decode-ahead "$round" "$out/real-2.sqfs" java -Docirender.decodeThreads=2 -Xmx256m -jar "$jar" render \
+      "oci:$work/real:latest" --format squashfs --output "$out/real-2.sqfs"
   done
-  cmp "$out/real.sqfs" "$out/real-1.sqfs" && echo "squashfs outputs identical with and without decoding ahead"
+  cmp "$out/real.sqfs" "$out/real-2.sqfs" && echo "squashfs outputs identical with and without decoding ahead"
   echo "== squashfs (reference: tar2sqfs)"
   summary tar2sqfs
 fi

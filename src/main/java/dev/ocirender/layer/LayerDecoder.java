@@ -4,6 +4,7 @@ import dev.ocirender.image.Digest;
 import dev.ocirender.image.MediaTypes;
 import dev.ocirender.image.VerifyingInputStream;
 import dev.ocirender.io.Streams;
+import dev.ocirender.layer.inflate.GzipDecoding;
 import java.io.EOFException;
 import java.io.FilterInputStream;
 import java.io.IOException;
@@ -57,6 +58,25 @@ public final class LayerDecoder {
         : openDecoder(source, layer, actual);
     return verifyUncompressed == null ? decoded
         : new VerifyingInputStream(decoded, verifyUncompressed, -1, layer + " uncompressed");
+  }
+
+  /**
+   * Whether decoding this layer is cheap next to merging it: a zstd layer, a gzip layer when ISA-L
+   * decodes gzip here ({@link GzipDecoding#usesIsal()}: about 2 ns a byte), or a plain tar. Then
+   * keeping decoded bytes for later (a decode-ahead's spill: about as dear as decoding them again)
+   * costs more than it saves. False for the JDK's zlib, bzip2, xz, and media types that leave the
+   * compression to the blob's first bytes.
+   */
+  public static boolean decodesCheaply(LayerBlob layer) {
+    String mediaType = layer.descriptor().mediaType();
+    if (mediaType == null) {
+      return false;
+    }
+    return switch (mediaType) {
+      case MediaTypes.OCI_LAYER_TAR_GZIP, MediaTypes.DOCKER_LAYER_TAR_GZIP -> GzipDecoding.usesIsal();
+      case MediaTypes.OCI_LAYER_TAR_ZSTD -> true;
+      default -> false;
+    };
   }
 
   /** The compression a media type declares; null when the type says nothing and bytes decide. */

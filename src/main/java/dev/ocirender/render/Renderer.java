@@ -4,6 +4,7 @@ import dev.ocirender.image.Messages;
 import dev.ocirender.image.Platform;
 import dev.ocirender.io.WorkTally;
 import dev.ocirender.layer.LayerBlob;
+import dev.ocirender.layer.LayerDecoder;
 import dev.ocirender.layer.decoded.DecodeAhead;
 import dev.ocirender.layer.decoded.DecodedLayerStore;
 import dev.ocirender.layer.decoded.LayerCache;
@@ -38,6 +39,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Layers are decoded on up to {@code decodeThreads} threads at once ({@link DecodeAhead}): the
  * merge reads them newest first, one at a time, and meanwhile the older ones decode into a bounded
  * store. With one thread each layer decodes as the merge reaches it. Outputs are the same either way.
+ * By default ({@link #AUTOMATIC_DECODE_THREADS}) an image decodes ahead only when one of its layers
+ * is slow to decode ({@link LayerDecoder#decodesCheaply}): with ISA-L, gzip decodes at about the
+ * cost of spilling the decoded bytes, so decoding ahead would add CPU time and save no wall time
+ * (BENCHMARKS.md, issue 14 goal 1).
  *
  * <p>With a {@link LayerCache} ({@link #withLayerCache}), layers the cache holds are read from it
  * decoded, and the others are copied into it as they decode; the merge reads the same bytes either
@@ -60,17 +65,26 @@ public final class Renderer {
   private final int decodeThreads;
   private final LayerCache layerCache;
 
-  /** A renderer decoding up to as many layers at once as there are processors. */
+  /**
+   * Decode threads chosen per image: as many as there are processors when a layer is slow to
+   * decode, else one; the system property {@code ocirender.decodeThreads}, if set, instead.
+   */
+  public static final int AUTOMATIC_DECODE_THREADS = 0;
+
+  /** A renderer choosing its decode threads per image ({@link #AUTOMATIC_DECODE_THREADS}). */
   public Renderer(RenderListener listener) {
-    this(listener, MergeLimits.DEFAULT, defaultDecodeThreads());
+    this(listener, MergeLimits.DEFAULT, AUTOMATIC_DECODE_THREADS);
   }
 
   /** A renderer whose images fail when they exceed {@code limits} (see {@link MergeLimits}). */
   public Renderer(RenderListener listener, MergeLimits limits) {
-    this(listener, limits, defaultDecodeThreads());
+    this(listener, limits, AUTOMATIC_DECODE_THREADS);
   }
 
-  /** @param decodeThreads how many layers of one image may decode at once; 1 for one at a time */
+  /**
+   * @param decodeThreads how many layers of one image may decode at once; 1 for one at a time,
+   *     {@link #AUTOMATIC_DECODE_THREADS} to choose per image
+   */
   public Renderer(RenderListener listener, int decodeThreads) {
     this(listener, MergeLimits.DEFAULT, decodeThreads);
   }
@@ -83,8 +97,8 @@ public final class Renderer {
     this.layerCache = layerCache;
     this.listener = Objects.requireNonNull(listener, "listener");
     this.limits = Objects.requireNonNull(limits, "limits");
-    if (decodeThreads < 1) {
-      throw new IllegalArgumentException("decodeThreads must be at least 1: " + decodeThreads);
+    if (decodeThreads < 0) {
+      throw new IllegalArgumentException("decodeThreads must be at least 1, or 0 for automatic: " + decodeThreads);
     }
     this.decodeThreads = decodeThreads;
   }
@@ -94,9 +108,22 @@ public final class Renderer {
     return new Renderer(listener, limits, decodeThreads, cache);
   }
 
-  /** The processors available, or the system property {@code ocirender.decodeThreads} if set. */
-  public static int defaultDecodeThreads() {
-    return Math.max(1, Integer.getInteger("ocirender.decodeThreads", Runtime.getRuntime().availableProcessors()));
+  /**
+   * How many layers of these decode at once: the system property {@code ocirender.decodeThreads}
+   * if set; else one when every layer decodes cheaply (decoding ahead would spill bytes at about
+   * the cost of decoding them again), else as many as there are processors.
+   */
+  static int automaticDecodeThreads(List<LayerBlob> layers) {
+    Integer property = Integer.getInteger("ocirender.decodeThreads");
+    if (property != null) {
+      return Math.max(1, property);
+    }
+    for (LayerBlob layer : layers) {
+      if (!layer.isCached() && !LayerDecoder.decodesCheaply(layer)) {
+        return Runtime.getRuntime().availableProcessors();
+      }
+    }
+    return 1;
   }
 
   public Renderer() {
@@ -141,7 +168,8 @@ public final class Renderer {
     }
     List<LayerBlob> layers = LayerCache.attach(layerCache, counted, work);
     MergeStats stats;
-    int threads = Math.min(decodeThreads, layers.size());
+    int threads = Math.min(decodeThreads == AUTOMATIC_DECODE_THREADS ? automaticDecodeThreads(layers) : decodeThreads,
+        layers.size());
     try (DecodeAhead ahead = threads > 1 ? new DecodeAhead(layers, DecodedLayerStore.withDefaults(), threads) : null) {
       stats = OverlayMerge.run(ahead == null ? layers : ahead.layers(), opener, progress, limits);
     } catch (MergeException e) {

@@ -115,6 +115,37 @@ class RendererTest {
     assertThat(Messages.describe(new IOException())).isEqualTo("IOException");
   }
 
+  @Test
+  void automaticDecodeThreads_decodeAheadOnlyWhenALayerIsSlowToDecode() {
+    LayerBlob gzip = layerOfType("application/vnd.oci.image.layer.v1.tar+gzip");
+    LayerBlob zstd = layerOfType("application/vnd.oci.image.layer.v1.tar+zstd");
+    LayerBlob sniffed = layerOfType("application/vnd.oci.image.layer.v1.tar"); // may be bzip2 or xz
+    int processors = Runtime.getRuntime().availableProcessors();
+    String inflater = System.getProperty(dev.ocirender.layer.inflate.GzipDecoding.PROPERTY);
+    try {
+      System.setProperty(dev.ocirender.layer.inflate.GzipDecoding.PROPERTY, "jdk");
+      assertThat(Renderer.automaticDecodeThreads(List.of(zstd, gzip))).isEqualTo(processors);
+      assertThat(Renderer.automaticDecodeThreads(List.of(zstd, zstd))).isEqualTo(1);
+      assertThat(Renderer.automaticDecodeThreads(List.of(zstd, sniffed))).isEqualTo(processors);
+      System.setProperty(dev.ocirender.layer.inflate.GzipDecoding.PROPERTY, "auto");
+      if (dev.ocirender.layer.inflate.GzipDecoding.usesIsal()) {
+        assertThat(Renderer.automaticDecodeThreads(List.of(zstd, gzip))).isEqualTo(1);
+      }
+    } finally {
+      if (inflater == null) {
+        System.clearProperty(dev.ocirender.layer.inflate.GzipDecoding.PROPERTY);
+      } else {
+        System.setProperty(dev.ocirender.layer.inflate.GzipDecoding.PROPERTY, inflater);
+      }
+    }
+  }
+
+  private static LayerBlob layerOfType(String mediaType) {
+    byte[] blob = {1, 2, 3};
+    return new LayerBlob(0, new Descriptor(mediaType, Digest.sha256Of(blob), blob.length), null,
+        () -> new ByteArrayInputStream(blob));
+  }
+
   static byte[] tar(String path, String content) throws IOException {
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
     try (TarArchiveOutputStream tar = new TarArchiveOutputStream(bytes)) {

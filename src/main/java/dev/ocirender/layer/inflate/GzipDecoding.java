@@ -44,6 +44,15 @@ public final class GzipDecoding {
     return "JDK java.util.zip (" + why + ")";
   }
 
+  /** Whether {@link #open} decodes with ISA-L here (false when ISA-L is required but missing). */
+  public static boolean usesIsal() {
+    try {
+      return useIsal();
+    } catch (IllegalStateException e) {
+      return false;
+    }
+  }
+
   private static boolean useIsal() {
     switch (choice()) {
       case "jdk":
