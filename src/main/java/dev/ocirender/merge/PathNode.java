@@ -2,24 +2,27 @@ package dev.ocirender.merge;
 
 import dev.ocirender.layer.EntryHeader;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 
 /**
  * One path of the merged tree, as known after the layers merged so far (all newer than the one
  * being read). Holds the claim a newer layer made on the path, the whiteouts that hide lower
  * layers at or below it, and hard links that still wait for their target to appear in an older
  * layer. Layer numbers are image positions: 0 is the base, higher is newer.
+ *
+ * <p>Kept small because there is one per path of the image (a million-entry layer has a million):
+ * the name is an address in the tree's {@link NameArena}, the children an open-addressing table
+ * owned by {@link PathTree}, the state a byte; whatever most paths never have (directory metadata,
+ * marks, waiting links, the header of a content-less entry) sits in one {@link Rare} object made on
+ * demand. A regular file's node holds nothing but its claim: the file was written as it streamed.
+ * 40 bytes with compressed references, plus the name and a slot in the parent's table.
  */
 final class PathNode {
 
-  enum State {
-    /** No entry claims this path (yet): the node only carries whiteouts or waiting links. */
-    NONE,
-    DIRECTORY,
-    NON_DIRECTORY
-  }
+  /** No entry claims this path (yet): the node only carries whiteouts, waiting links or layer flags. */
+  static final byte NONE = 0;
+  static final byte DIRECTORY = 1;
+  static final byte NON_DIRECTORY = 2;
 
   /** A whiteout-like mark: hides lower layers' content at (or below) this path. */
   enum MarkKind {
@@ -31,60 +34,134 @@ final class PathNode {
     REPLACE
   }
 
-  final PathNode parent;
-  final NameKey name;
-  private Map<NameKey, PathNode> children;
+  // Flags that describe what the layer being read did at this path, in tar order so far; cleared
+  // when the layer ends (StreamingMerger.LayerState).
+  /** An entry of this layer is at this path (see StreamingMerger.seenAt). */
+  static final int SEEN = 1;
+  /** A directory the layer's entries so far imply as a parent (a link to it is dropped). */
+  static final int IMPLIED = 1 << 1;
+  /** Implied by entries other than whiteouts: these make a non-directory a directory. */
+  static final int IMPLIED_BY_ENTRIES = 1 << 2;
+  /** Implied by whiteouts so far. */
+  static final int WHITEOUT_PARENT = 1 << 3;
+  /** A non-directory stood here, which removed the lower tree. */
+  static final int REPLACED = 1 << 4;
+  /** A simple whiteout of the layer removed this path. */
+  static final int WHITED_OUT = 1 << 5;
+  /** An opaque whiteout of the layer removed everything below this path. */
+  static final int OPAQUE_HERE = 1 << 6;
 
-  State state = State.NONE;
+  final PathNode parent;
+  /** Address of the last path component in the tree's arena; unused for the root. */
+  final int name;
+  /** Open-addressing table of children (see PathTree), null while there are none. */
+  PathNode[] children;
+  int childCount;
+
   /** The newest layer whose entries made this path what it is (at or below it, for directories). */
   int claimLayer = -1;
+  byte state = NONE;
+  /** This layer's flags ({@link #SEEN} ...). */
+  byte layerFlags;
+  private Rare rare;
 
-  /** Directory metadata from the newest explicit entry, or null for an implied directory. */
-  EntryHeader directoryHeader;
-  int directoryHeaderLayer = -1;
+  /** What few paths need. */
+  private static final class Rare {
+    EntryHeader directoryHeader;
+    int directoryHeaderLayer = -1;
+    StreamingMerger.SeenEntry claimEntry;
+    int hideLayer = -1;
+    int opaqueLayer = -1;
+    List<long[]> marks;
+    List<PendingLink> pendingLinks;
+  }
 
-  /** The visible non-directory's ordinal and what to emit at the end (null for emitted files). */
-  StreamingMerger.SeenEntry claimEntry;
-
-  /** Newest layer of a WHITEOUT or REPLACE mark on this node; hides lower layers at and below. */
-  int hideLayer = -1;
-  /** Newest layer of an OPAQUE mark on this node; hides lower layers strictly below. */
-  int opaqueLayer = -1;
-  /** Every mark, for "as of layer M" questions that hard links ask (rarely more than one). */
-  private List<long[]> marks;
-
-  /** Hard links from newer layers waiting for this path to appear in an older layer. */
-  List<PendingLink> pendingLinks;
-
-  PathNode(PathNode parent, NameKey name) {
+  PathNode(PathNode parent, int name) {
     this.parent = parent;
     this.name = name;
   }
 
-  PathNode child(NameKey key) {
-    return children == null ? null : children.get(key);
-  }
-
-  PathNode childOrCreate(NameKey key) {
-    if (children == null) {
-      children = new HashMap<>(4);
+  private Rare rare() {
+    if (rare == null) {
+      rare = new Rare();
     }
-    return children.computeIfAbsent(key, k -> new PathNode(this, k));
+    return rare;
   }
 
-  Map<NameKey, PathNode> children() {
-    return children == null ? Map.of() : children;
+  boolean has(int flag) {
+    return (layerFlags & flag) != 0;
+  }
+
+  /** Directory metadata from the newest explicit entry, or null for an implied directory. */
+  EntryHeader directoryHeader() {
+    return rare == null ? null : rare.directoryHeader;
+  }
+
+  int directoryHeaderLayer() {
+    return rare == null ? -1 : rare.directoryHeaderLayer;
+  }
+
+  void directoryHeader(EntryHeader h, int layer) {
+    if (h == null && rare == null) {
+      return;
+    }
+    rare().directoryHeader = h;
+    rare.directoryHeaderLayer = layer;
+  }
+
+  /**
+   * The visible non-directory's entry, for what is emitted at the end (symlinks, devices, FIFOs,
+   * hard links); null for a regular file, which was written as it streamed past.
+   */
+  StreamingMerger.SeenEntry claimEntry() {
+    return rare == null ? null : rare.claimEntry;
+  }
+
+  void claimEntry(StreamingMerger.SeenEntry e) {
+    if (e == null && rare == null) {
+      return;
+    }
+    rare().claimEntry = e;
+  }
+
+  /** Newest layer of a WHITEOUT or REPLACE mark on this node; hides lower layers at and below. */
+  int hideLayer() {
+    return rare == null ? -1 : rare.hideLayer;
+  }
+
+  /** Newest layer of an OPAQUE mark on this node; hides lower layers strictly below. */
+  int opaqueLayer() {
+    return rare == null ? -1 : rare.opaqueLayer;
+  }
+
+  /** Hard links from newer layers waiting for this path to appear in an older layer, or null. */
+  List<PendingLink> pendingLinks() {
+    return rare == null ? null : rare.pendingLinks;
+  }
+
+  void addPendingLink(PendingLink p) {
+    if (rare().pendingLinks == null) {
+      rare.pendingLinks = new ArrayList<>(1);
+    }
+    rare.pendingLinks.add(p);
+  }
+
+  void clearPendingLinksIfEmpty() {
+    if (rare != null && rare.pendingLinks != null && rare.pendingLinks.isEmpty()) {
+      rare.pendingLinks = null;
+    }
   }
 
   void mark(MarkKind kind, int layer) {
-    if (marks == null) {
-      marks = new ArrayList<>(1);
+    Rare r = rare();
+    if (r.marks == null) {
+      r.marks = new ArrayList<>(1);
     }
-    marks.add(new long[] {kind.ordinal(), layer});
+    r.marks.add(new long[] {kind.ordinal(), layer});
     if (kind == MarkKind.OPAQUE) {
-      opaqueLayer = Math.max(opaqueLayer, layer);
+      r.opaqueLayer = Math.max(r.opaqueLayer, layer);
     } else {
-      hideLayer = Math.max(hideLayer, layer);
+      r.hideLayer = Math.max(r.hideLayer, layer);
     }
   }
 
@@ -96,10 +173,10 @@ final class PathNode {
    * would have found them in its own layer.
    */
   boolean hidesAsOf(int entryLayer, int asOfLayer, boolean self) {
-    if (marks == null) {
+    if (rare == null || rare.marks == null) {
       return false;
     }
-    for (long[] m : marks) {
+    for (long[] m : rare.marks) {
       MarkKind kind = MarkKind.values()[(int) m[0]];
       int layer = (int) m[1];
       if (kind == MarkKind.OPAQUE && self) {
@@ -110,31 +187,6 @@ final class PathNode {
       }
     }
     return false;
-  }
-
-  /**
-   * The path from the root, built in two passes up the parent chain (length, then bytes from the
-   * end): linear in the path's length, and no recursion, whatever the depth.
-   */
-  byte[] pathBytes() {
-    int length = -1;
-    for (PathNode n = this; n.parent != null; n = n.parent) {
-      length += n.name.bytes.length + 1;
-    }
-    if (length <= 0) {
-      return new byte[0];
-    }
-    byte[] out = new byte[length];
-    int end = length;
-    for (PathNode n = this; n.parent != null; n = n.parent) {
-      byte[] b = n.name.bytes;
-      end -= b.length;
-      System.arraycopy(b, 0, out, end, b.length);
-      if (end > 0) {
-        out[--end] = '/';
-      }
-    }
-    return out;
   }
 
   /** A hard link of a newer layer that binds to whatever this path holds as of that layer. */

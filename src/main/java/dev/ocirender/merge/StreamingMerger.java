@@ -8,7 +8,6 @@ import dev.ocirender.layer.LayerBlob;
 import dev.ocirender.layer.LayerTarReader;
 import dev.ocirender.merge.PathNode.MarkKind;
 import dev.ocirender.merge.PathNode.PendingLink;
-import dev.ocirender.merge.PathNode.State;
 import dev.ocirender.output.ContentOrigin;
 import dev.ocirender.output.EntrySink;
 import java.io.IOException;
@@ -16,8 +15,6 @@ import java.io.InputStream;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HashSet;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -71,31 +68,44 @@ final class StreamingMerger {
   private final Set<Integer> indexedLayers;
   private final MergeLimits limits;
 
-  private final PathNode root = new PathNode(null, null);
+  private final PathTree tree = new PathTree();
+  private final PathNode root = tree.root;
   private EntryHeader rootHeader;
   private int rootHeaderLayer = -1;
 
   /**
    * What the layer being read has done so far, in tar order: the sequential view that hard links
-   * of the same layer, and the conflict checks of an optimistic pass, need. Dropped per layer.
+   * of the same layer, and the conflict checks of an optimistic pass, need. Kept as flags on the
+   * tree's nodes ({@link PathNode#SEEN} ...), so every path of the layer is a node of the tree;
+   * cleared when the layer ends.
    */
   private static final class LayerState {
-    /** Entries placed so far, by path: what same-layer hard links bind to. */
-    final Map<EntryPath, SeenEntry> seen = new HashMap<>();
-    /** Directories the entries so far imply as parents (a link to one is dropped). */
-    final Set<EntryPath> implied = new HashSet<>();
-    /** The same, implied by entries other than whiteouts: these make a non-directory a directory. */
-    final Set<EntryPath> impliedByEntries = new HashSet<>();
-    /** Directories implied by whiteouts so far. */
-    final Set<EntryPath> whiteoutParents = new HashSet<>();
-    /** Paths where a non-directory stood so far, which removed the lower tree. */
-    final Set<EntryPath> replaced = new HashSet<>();
-    /** What whiteouts so far removed: simple ones the path, opaque ones everything below it. */
-    final Set<EntryPath> whitedOut = new HashSet<>();
-    final Set<EntryPath> opaque = new HashSet<>();
+    /**
+     * The entries seen at flagged paths, except visible regular files that no link has bound to
+     * yet, which the tree itself describes (see {@link #seenAt}): the bulk of a layer costs no
+     * object here.
+     */
+    final Map<PathNode, SeenEntry> seen = new HashMap<>();
+    /** Every node with layer flags, to clear them. */
+    final List<PathNode> flagged = new ArrayList<>();
+
+    void flag(PathNode n, int flags) {
+      if (n.layerFlags == 0) {
+        flagged.add(n);
+      }
+      n.layerFlags |= (byte) flags;
+    }
+
+    void clear() {
+      for (PathNode n : flagged) {
+        n.layerFlags = 0;
+      }
+      flagged.clear();
+      seen.clear();
+    }
   }
 
-  private LayerState inLayer = new LayerState();
+  private final LayerState inLayer = new LayerState();
   /** Nodes whose waiting links got a (tentative) binding in the current layer. */
   private final List<PathNode> boundInLayer = new ArrayList<>();
   private int pendingCount;
@@ -141,7 +151,7 @@ final class StreamingMerger {
     LayerIndex index = null;
     EntryHeader current = null;
     long read = 0;
-    inLayer = new LayerState();
+    inLayer.clear();
     try {
       if (indexedLayers.contains(l)) {
         index = LayerIndex.scan(layer, limits.layer());
@@ -177,7 +187,7 @@ final class StreamingMerger {
       throw new MergeException(layer + ": " + detail, e);
     }
     finishLayerBindings(l);
-    inLayer = new LayerState();
+    inLayer.clear();
     listener.layerFinished(layer, read);
   }
 
@@ -198,79 +208,73 @@ final class StreamingMerger {
       whiteouts++;
       if (!Whiteouts.isAufsInternal(name) && !underSameLayerNonDirectory(path, index)) {
         mergeWhiteout(l, path, name);
+        PathNode dir = tree.intern(path.parent());
         if (Whiteouts.isOpaque(name)) {
-          inLayer.opaque.add(path.parent());
+          inLayer.flag(dir, PathNode.OPAQUE_HERE);
         } else {
-          inLayer.whitedOut.add(path.parent().child(Whiteouts.target(name)));
+          inLayer.flag(tree.childOrCreate(dir, Whiteouts.target(name)), PathNode.WHITED_OUT);
         }
-        noteWhiteoutParents(path);
+        noteWhiteoutParents(dir);
       }
       return;
     }
 
     boolean directory = h.type().isDirectory();
     long ordinal = reader.ordinal();
+    // Every path of the layer gets a node: the layer's flags live there. A node that no claim
+    // or mark makes anything is neutral (state NONE, emitted as nothing).
+    int depth = PathTree.componentCount(path);
+    PathNode[] chain = new PathNode[depth + 1];
+    int existing = tree.internChain(path, chain);
+    PathNode node = chain[depth];
     // A non-directory with descendants in its own layer is not placed: those children make the
     // path a directory. Without an index that is only discovered later (a conflict).
-    boolean placed = directory || (index != null ? !index.hasDescendants(path) : !inLayer.impliedByEntries.contains(path));
-    if (!directory && index == null && inLayer.whiteoutParents.contains(path)) {
+    boolean placed = directory || (index != null ? !index.hasDescendants(path) : !node.has(PathNode.IMPLIED_BY_ENTRIES));
+    if (!directory && index == null && node.has(PathNode.WHITEOUT_PARENT)) {
       // A whiteout of this layer below a non-directory of this layer is void (see
       // underSameLayerNonDirectory), but this one was applied before the non-directory showed up.
       throw conflict(l, path, "a non-directory after whiteouts below it in the same layer");
     }
     boolean effective = index == null || index.isEffective(path, ordinal, directory);
 
-    List<byte[]> components = path.components();
-    int depth = components.size();
-    PathNode[] chain = new PathNode[depth + 1];
-    chain[0] = root;
     boolean hiddenAbove = false;
-    int existing = 0;
     for (int i = 0; i < depth; i++) {
       PathNode ancestor = chain[i];
-      if (ancestor.opaqueLayer > l) {
+      if (ancestor.opaqueLayer() > l) {
         hiddenAbove = true;
       }
       if (i > 0) {
-        if (ancestor.hideLayer > l) {
+        if (ancestor.hideLayer() > l) {
           hiddenAbove = true;
         }
-        if (ancestor.state == State.NON_DIRECTORY) {
+        if (ancestor.state == PathNode.NON_DIRECTORY) {
           if (ancestor.claimLayer > l) {
             hiddenAbove = true;
           } else if (!hiddenAbove) {
-            throw conflict(l, path, "a child of non-directory '" + EntryPath.display(ancestor.pathBytes()) + "' of the same layer");
+            throw conflict(l, path, "a child of non-directory '" + EntryPath.display(tree.pathBytes(ancestor)) + "' of the same layer");
           }
         }
       }
-      PathNode next = ancestor.child(new NameKey(components.get(i)));
-      if (next == null) {
-        break;
-      }
-      chain[i + 1] = next;
-      existing = i + 1;
     }
-    PathNode node = existing == depth ? chain[depth] : null;
 
     // Hidden at the path itself by a newer claim or mark?
     boolean hiddenHere = false;
-    if (node != null && !hiddenAbove) {
-      if (node.hideLayer > l) {
+    if (!hiddenAbove) {
+      if (node.hideLayer() > l) {
         hiddenHere = true;
-      } else if (node.state == State.NON_DIRECTORY) {
+      } else if (node.state == PathNode.NON_DIRECTORY) {
         if (node.claimLayer > l) {
           hiddenHere = true;
         } else if (effective) {
           throw conflict(l, path, "a second entry for the path in the same layer");
         }
-      } else if (node.state == State.DIRECTORY && !directory) {
+      } else if (node.state == PathNode.DIRECTORY && !directory) {
         if (node.claimLayer > l || !placed) {
           hiddenHere = true; // a newer directory, or children in this layer, keep the directory
-          if (placed && node.directoryHeaderLayer == l) {
+          if (placed && node.directoryHeaderLayer() == l) {
             // This layer's earlier directory entry was replaced by this non-directory: its
             // metadata is gone, whatever directory a newer layer puts here.
-            node.directoryHeader = null;
-            node.directoryHeaderLayer = -1;
+            node.directoryHeader(null, -1);
           }
         } else if (effective) {
           throw conflict(l, path, "a directory and a non-directory for the path in the same layer");
@@ -291,23 +295,52 @@ final class StreamingMerger {
 
     if (!directory && !visible) {
       // Even hidden, this non-directory replaced whatever lower layers had at and below the path.
-      // Hidden from above it matters only to hard links waiting below, and only those have nodes.
-      if (!hiddenAbove) {
-        replaceMark(chain, components, existing, l);
-      } else if (node != null) {
+      // Hidden from above it matters only to hard links waiting below, which only nodes that
+      // existed before this entry can have (a mark on a new node would be as right, just unused).
+      if (!hiddenAbove || existing == depth) {
         node.mark(MarkKind.REPLACE, l);
       }
     }
     if (visible) {
-      claim(l, h, seen, chain, components, existing, reader);
+      claim(l, h, seen, chain, reader);
     } else {
       hiddenEntries++;
     }
-    inLayer.seen.put(path, seen);
+    recordSeen(node, seen);
     if (!directory) {
-      inLayer.replaced.add(path);
+      inLayer.flag(node, PathNode.REPLACED);
     }
-    noteImpliedParents(l, path);
+    noteImpliedParents(l, path, node);
+  }
+
+  /**
+   * Notes the entry the layer now has at {@code node} (the last one in tar order wins). A visible
+   * regular file no link has bound to needs no record: the node's claim says all (see
+   * {@link #seenAt}).
+   */
+  private void recordSeen(PathNode node, SeenEntry seen) {
+    inLayer.flag(node, PathNode.SEEN);
+    if (seen.visible && seen.type == EntryType.FILE && seen.inode == null) {
+      inLayer.seen.remove(node);
+    } else {
+      inLayer.seen.put(node, seen);
+    }
+  }
+
+  /** The entry the layer being read has at {@code node} so far, or null. */
+  private SeenEntry seenAt(PathNode node) {
+    if (!node.has(PathNode.SEEN)) {
+      return null;
+    }
+    SeenEntry e = inLayer.seen.get(node);
+    if (e == null) {
+      // A visible regular file of this layer (see recordSeen). Its ordinal is never needed: a
+      // visible inode is never promoted, links to it become hard links to its path.
+      e = new SeenEntry(-1, EntryType.FILE, null);
+      e.visible = true;
+      inLayer.seen.put(node, e); // links bound to it from now on share its inode
+    }
+    return e;
   }
 
   /**
@@ -315,22 +348,23 @@ final class StreamingMerger {
    * non-directory turns into a directory after the fact, which an optimistic pass cannot undo
    * (hard links of the layer may have bound to it, or its content was written): a conflict.
    */
-  private void noteImpliedParents(int l, EntryPath path) throws LayerConflictException {
-    for (EntryPath up = path.parent(); !up.isRoot() && inLayer.impliedByEntries.add(up); up = up.parent()) {
-      inLayer.implied.add(up);
-      if (inLayer.replaced.contains(up) && !indexedLayers.contains(l)) {
-        throw conflict(l, path, "an entry below non-directory '" + up + "' of the same layer");
+  private void noteImpliedParents(int l, EntryPath path, PathNode node) throws LayerConflictException {
+    for (PathNode up = node.parent; up != root && !up.has(PathNode.IMPLIED_BY_ENTRIES); up = up.parent) {
+      inLayer.flag(up, PathNode.IMPLIED_BY_ENTRIES | PathNode.IMPLIED);
+      if (up.has(PathNode.REPLACED) && !indexedLayers.contains(l)) {
+        throw conflict(l, path, "an entry below non-directory '" + EntryPath.display(tree.pathBytes(up)) + "' of the same layer");
       }
     }
   }
 
   /** A whiteout's parents are directories for this layer's links, but never turn a non-directory into one. */
-  private void noteWhiteoutParents(EntryPath path) {
-    for (EntryPath up = path.parent(); !up.isRoot(); up = up.parent()) {
-      inLayer.implied.add(up);
-      if (!inLayer.whiteoutParents.add(up)) {
+  private void noteWhiteoutParents(PathNode dir) {
+    for (PathNode up = dir; up != root; up = up.parent) {
+      inLayer.flag(up, PathNode.IMPLIED);
+      if (up.has(PathNode.WHITEOUT_PARENT)) {
         break;
       }
+      inLayer.flag(up, PathNode.WHITEOUT_PARENT);
     }
   }
 
@@ -341,46 +375,46 @@ final class StreamingMerger {
    * it as the file; so do we, instead of letting the whiteouts imply a directory there.
    */
   private boolean underSameLayerNonDirectory(EntryPath whiteout, LayerIndex index) {
+    if (index == null) {
+      // Paths without a node have no flags; their nearest ancestor in the tree is where to start.
+      for (PathNode up = tree.deepestExisting(whiteout.parent()); up != root; up = up.parent) {
+        if (up.has(PathNode.REPLACED)) {
+          return true;
+        }
+      }
+      return false;
+    }
     for (EntryPath up = whiteout.parent(); !up.isRoot(); up = up.parent()) {
-      if (index != null ? index.hasNonDirectory(up) : inLayer.replaced.contains(up)) {
+      if (index.hasNonDirectory(up)) {
         return true;
       }
     }
     return false;
   }
 
-  private void replaceMark(PathNode[] chain, List<byte[]> components, int existing, int l) {
-    PathNode n = chain[existing];
-    for (int i = existing; i < components.size(); i++) {
-      n = n.childOrCreate(new NameKey(components.get(i)));
-    }
-    n.mark(MarkKind.REPLACE, l);
-  }
-
-  private void claim(int l, EntryHeader h, SeenEntry seen, PathNode[] chain, List<byte[]> components, int existing,
-      LayerTarReader reader) throws IOException {
-    PathNode n = root;
-    for (int i = 0; i < components.size(); i++) {
-      n = i < existing ? chain[i + 1] : n.childOrCreate(new NameKey(components.get(i)));
-      if (i < components.size() - 1 && n.state == State.NONE) {
-        n.state = State.DIRECTORY; // an implied parent
-        n.claimLayer = l;
+  private void claim(int l, EntryHeader h, SeenEntry seen, PathNode[] chain, LayerTarReader reader) throws IOException {
+    int depth = chain.length - 1;
+    for (int i = 1; i < depth; i++) {
+      if (chain[i].state == PathNode.NONE) {
+        chain[i].state = PathNode.DIRECTORY; // an implied parent
+        chain[i].claimLayer = l;
       }
     }
+    PathNode n = chain[depth];
     if (h.type().isDirectory()) {
-      if (n.state != State.DIRECTORY) {
-        n.state = State.DIRECTORY;
+      if (n.state != PathNode.DIRECTORY) {
+        n.state = PathNode.DIRECTORY;
         n.claimLayer = l;
       }
-      if (n.directoryHeader == null || n.directoryHeaderLayer == l) {
-        n.directoryHeader = h;
-        n.directoryHeaderLayer = l;
+      if (n.directoryHeader() == null || n.directoryHeaderLayer() == l) {
+        n.directoryHeader(h, l);
       }
       return;
     }
-    n.state = State.NON_DIRECTORY;
+    n.state = PathNode.NON_DIRECTORY;
     n.claimLayer = l;
-    n.claimEntry = seen;
+    // A regular file is written now; only what is emitted at the end keeps its entry.
+    n.claimEntry(h.type() == EntryType.FILE ? null : seen);
     if (h.type() == EntryType.FILE) {
       write(h, reader.content(), ContentOrigin.of(layers.get(l), reader.ordinal(), h.size()));
       files++;
@@ -399,26 +433,26 @@ final class StreamingMerger {
     PathNode n = root;
     boolean hidden = false;
     for (int i = 0; ; i++) {
-      if (n.opaqueLayer > l) {
+      if (n.opaqueLayer() > l) {
         hidden = true; // a newer opaque marker above already hides everything the whiteout would
       }
       if (n != root) {
-        if (n.hideLayer > l || (n.state == State.NON_DIRECTORY && n.claimLayer > l)) {
+        if (n.hideLayer() > l || (n.state == PathNode.NON_DIRECTORY && n.claimLayer > l)) {
           hidden = true; // likewise for a newer whiteout or non-directory
-        } else if (n.state == State.NON_DIRECTORY && !hidden) {
-          throw conflict(l, path, "a whiteout under non-directory '" + EntryPath.display(n.pathBytes()) + "' of the same layer");
+        } else if (n.state == PathNode.NON_DIRECTORY && !hidden) {
+          throw conflict(l, path, "a whiteout under non-directory '" + EntryPath.display(tree.pathBytes(n)) + "' of the same layer");
         }
       }
       if (i == components.size()) {
         break;
       }
-      PathNode next = n.child(new NameKey(components.get(i)));
+      PathNode next = tree.child(n, components.get(i));
       if (next == null) {
         if (hidden) {
           return; // nothing below is tracked, so nothing can ask about this whiteout later
         }
         for (int j = i; j < components.size(); j++) {
-          n = n.childOrCreate(new NameKey(components.get(j)));
+          n = tree.childOrCreate(n, components.get(j));
         }
         break;
       }
@@ -426,7 +460,7 @@ final class StreamingMerger {
     }
     if (hidden) {
       // Invisible in the result, but hard links waiting below may ask what this layer removed.
-      PathNode target = opaque ? n : n.child(new NameKey(Whiteouts.target(name)));
+      PathNode target = opaque ? n : tree.child(n, Whiteouts.target(name));
       if (target != null) {
         target.mark(opaque ? MarkKind.OPAQUE : MarkKind.WHITEOUT, l);
       }
@@ -434,15 +468,15 @@ final class StreamingMerger {
     }
     // Every entry implies its parent directories, whiteouts included.
     for (PathNode up = n; up != root; up = up.parent) {
-      if (up.state == State.NONE) {
-        up.state = State.DIRECTORY;
+      if (up.state == PathNode.NONE) {
+        up.state = PathNode.DIRECTORY;
         up.claimLayer = l;
       }
     }
     if (opaque) {
       n.mark(MarkKind.OPAQUE, l);
     } else {
-      n.childOrCreate(new NameKey(Whiteouts.target(name))).mark(MarkKind.WHITEOUT, l);
+      tree.childOrCreate(n, Whiteouts.target(name)).mark(MarkKind.WHITEOUT, l);
     }
   }
 
@@ -454,15 +488,15 @@ final class StreamingMerger {
   private void dropLinksToWhiteoutParents(int l, List<byte[]> components) {
     PathNode n = root;
     for (byte[] c : components) {
-      n = n.child(new NameKey(c));
+      n = tree.child(n, c);
       if (n == null) {
         return;
       }
-      if (n.pendingLinks == null) {
+      if (n.pendingLinks() == null) {
         continue;
       }
       bindWaiting(n, l, null);
-      n.pendingLinks.removeIf(p -> {
+      n.pendingLinks().removeIf(p -> {
         if (p.asOfLayer == l) {
           p.ref.drop();
           pendingCount--;
@@ -470,9 +504,7 @@ final class StreamingMerger {
         }
         return false;
       });
-      if (n.pendingLinks.isEmpty()) {
-        n.pendingLinks = null;
-      }
+      n.clearPendingLinksIfEmpty();
     }
   }
 
@@ -483,28 +515,30 @@ final class StreamingMerger {
    */
   private LinkRef bindLink(int l, EntryPath target) {
     LinkRef ref = new LinkRef();
-    SeenEntry same = inLayer.seen.get(target);
+    // A path without a node has no flags of this layer; its nearest ancestor in the tree may.
+    PathNode t = tree.find(target);
+    SeenEntry same = t == null ? null : seenAt(t);
     if (same != null) {
       bindToSeen(ref, same, target);
       return ref;
     }
-    if (inLayer.implied.contains(target)) {
+    if (t != null && t.has(PathNode.IMPLIED)) {
       ref.drop(); // an earlier entry of this layer below the target made it a directory
       return ref;
     }
-    if (inLayer.whitedOut.contains(target)) {
+    if (t != null && t.has(PathNode.WHITED_OUT)) {
       ref.drop();
       return ref;
     }
-    for (EntryPath up = target.parent(); ; up = up.parent()) {
-      if (inLayer.whitedOut.contains(up) || inLayer.opaque.contains(up)) {
+    for (PathNode up = target.isRoot() ? root : tree.deepestExisting(target.parent()); ; up = up.parent) {
+      if (up.has(PathNode.WHITED_OUT | PathNode.OPAQUE_HERE)) {
         ref.drop(); // this layer's whiteouts apply before its links, wherever they stand in the tar
         return ref;
       }
-      if (up.isRoot()) {
+      if (up == root) {
         break;
       }
-      if (inLayer.replaced.contains(up)) {
+      if (up.has(PathNode.REPLACED)) {
         ref.drop(); // an earlier non-directory of this layer replaced the lower tree holding the target
         return ref;
       }
@@ -513,14 +547,8 @@ final class StreamingMerger {
       ref.drop();
       return ref;
     }
-    PathNode n = root;
-    for (byte[] c : target.components()) {
-      n = n.childOrCreate(new NameKey(c));
-    }
-    if (n.pendingLinks == null) {
-      n.pendingLinks = new ArrayList<>(1);
-    }
-    n.pendingLinks.add(new PendingLink(ref, l));
+    PathNode n = tree.intern(target);
+    n.addPendingLink(new PendingLink(ref, l));
     pendingCount++;
     return ref;
   }
@@ -553,18 +581,18 @@ final class StreamingMerger {
    */
   private void resolveWaitingLinks(int l, PathNode[] chain, int existing, int depth, SeenEntry placedEntry, PathNode node) {
     for (int i = 1; i <= Math.min(existing, depth - 1); i++) {
-      if (chain[i].pendingLinks != null) {
+      if (chain[i].pendingLinks() != null) {
         bindWaiting(chain[i], l, null);
       }
     }
-    if (placedEntry != null && node != null && node.pendingLinks != null) {
+    if (placedEntry != null && node.pendingLinks() != null) {
       bindWaiting(node, l, placedEntry);
     }
   }
 
   private void bindWaiting(PathNode node, int l, SeenEntry entry) {
     boolean any = false;
-    for (PendingLink p : node.pendingLinks) {
+    for (PendingLink p : node.pendingLinks()) {
       if (p.asOfLayer <= l || (p.boundInLayer != -1 && p.boundInLayer != l)) {
         continue;
       }
@@ -583,9 +611,9 @@ final class StreamingMerger {
     }
   }
 
-  private static EntryPath pathOf(PathNode node) {
+  private EntryPath pathOf(PathNode node) {
     try {
-      return EntryPath.normalize(node.pathBytes());
+      return EntryPath.normalize(tree.pathBytes(node));
     } catch (IOException e) {
       throw new IllegalStateException(e);
     }
@@ -597,7 +625,7 @@ final class StreamingMerger {
       if (n.hidesAsOf(l, asOf, n == node)) {
         return true;
       }
-      if (n != node && n.state == State.NON_DIRECTORY && n.claimLayer > l && n.claimLayer < asOf) {
+      if (n != node && n.state == PathNode.NON_DIRECTORY && n.claimLayer > l && n.claimLayer < asOf) {
         return true;
       }
     }
@@ -607,19 +635,17 @@ final class StreamingMerger {
   /** Bindings made in layer {@code l} are final once the layer has been read to its end. */
   private void finishLayerBindings(int l) {
     for (PathNode node : boundInLayer) {
-      if (node.pendingLinks == null) {
+      if (node.pendingLinks() == null) {
         continue;
       }
-      node.pendingLinks.removeIf(p -> {
+      node.pendingLinks().removeIf(p -> {
         boolean done = p.boundInLayer == l;
         if (done) {
           pendingCount--;
         }
         return done;
       });
-      if (node.pendingLinks.isEmpty()) {
-        node.pendingLinks = null;
-      }
+      node.clearPendingLinksIfEmpty();
     }
     boundInLayer.clear();
   }
@@ -642,7 +668,16 @@ final class StreamingMerger {
   private final List<Map.Entry<EntryPath, SeenEntry>> linkPaths = new ArrayList<>();
 
   /** A directory whose sorted children are being emitted: one level of {@link #emitChildren}'s stack. */
-  private record EmitFrame(EntryPath path, Iterator<Map.Entry<NameKey, PathNode>> children) {}
+  private static final class EmitFrame {
+    final EntryPath path;
+    final PathNode[] children;
+    int next;
+
+    EmitFrame(EntryPath path, PathNode[] children) {
+      this.path = path;
+      this.children = children;
+    }
+  }
 
   /**
    * Emits everything below {@code top} depth first, each directory before its children and the
@@ -650,28 +685,28 @@ final class StreamingMerger {
    */
   private void emitChildren(PathNode top, EntryPath topPath) throws IOException {
     ArrayDeque<EmitFrame> stack = new ArrayDeque<>();
-    stack.push(new EmitFrame(topPath, new TreeMap<>(top.children()).entrySet().iterator()));
+    stack.push(new EmitFrame(topPath, tree.sortedChildren(top)));
     while (!stack.isEmpty()) {
       EmitFrame frame = stack.peek();
-      if (!frame.children().hasNext()) {
+      if (frame.next == frame.children.length) {
         stack.pop();
         continue;
       }
-      Map.Entry<NameKey, PathNode> e = frame.children().next();
-      PathNode child = e.getValue();
-      if (child.state == State.NONE) {
-        continue;
+      PathNode child = frame.children[frame.next++];
+      SeenEntry entry = child.claimEntry();
+      if (child.state == PathNode.NONE || (child.state == PathNode.NON_DIRECTORY && entry == null)) {
+        continue; // nothing, or a regular file, written as it streamed past
       }
-      EntryPath path = frame.path().child(e.getKey().bytes);
-      if (child.state == State.DIRECTORY) {
-        write(child.directoryHeader != null ? child.directoryHeader : impliedDirectory(path), null);
+      EntryPath path = frame.path.child(tree.name(child));
+      if (child.state == PathNode.DIRECTORY) {
+        EntryHeader dir = child.directoryHeader();
+        write(dir != null ? dir : impliedDirectory(path), null);
         directories++;
-        stack.push(new EmitFrame(path, new TreeMap<>(child.children()).entrySet().iterator()));
+        stack.push(new EmitFrame(path, tree.sortedChildren(child)));
         continue;
       }
-      SeenEntry entry = child.claimEntry;
       switch (entry.type) {
-        case FILE -> { } // written as it streamed past
+        case FILE -> throw new IllegalStateException("a regular file is written as it streams past: " + path);
         case HARDLINK -> linkPaths.add(Map.entry(path, entry));
         default -> {
           write(entry.header, null);
