@@ -4,17 +4,23 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.ocirender.store.FakeGcsServer;
 import dev.ocirender.store.S3ClientFactory;
 import dev.ocirender.store.S3StoreOptions;
 import dev.ocirender.testing.ExternalTools;
 import dev.ocirender.testing.Requires;
 import dev.ocirender.testing.S3rverServer;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.Stream;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipFile;
 import org.apache.beam.sdk.options.PipelineOptionsFactory;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -26,7 +32,8 @@ import software.amazon.awssdk.services.s3.model.S3Object;
 /**
  * Starts every entry point of the shaded jar ({@code target/ocirender.jar}) in a fresh JVM, as users
  * and runners do: the CLI's commands, the catalog pipeline on DirectRunner and on in-process Flink,
- * the Dataflow dry run, the pipeline with catalog, outputs and results on S3 (s3rver), and
+ * the Dataflow dry run, the pipeline with catalog, outputs and results on S3 (s3rver) and on GCS
+ * ({@link FakeGcsServer}), and
  * {@link dev.ocirender.pipeline.CatalogPipeline}'s own main (the Flex Template's). A jar can build and still fail here: a dependency left out that some runner loads, a
  * {@code META-INF/services} file lost in the merge (Beam registers options, coders, runners and
  * filesystems through them), Flink's {@code reference.conf}. Run by Failsafe after {@code package}.
@@ -57,6 +64,33 @@ class ShadedJarIT {
     List<Object> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java"), "-jar", JAR));
     command.addAll(List.of(args));
     return ExternalTools.output(command.toArray());
+  }
+
+  /**
+   * Every class a {@code META-INF/services} file names is in the jar: the ServiceLoader behind Beam's
+   * registrars (options, coders, filesystems, transform translators) fails on the first missing one,
+   * so a shade filter that drops a class must drop the service entries naming it too.
+   */
+  @Test
+  void serviceFiles_nameOnlyClassesThatAreInTheJar() throws IOException {
+    List<String> missing = new ArrayList<>();
+    int entries = 0;
+    try (ZipFile jar = new ZipFile(JAR.toFile())) {
+      for (ZipEntry e : Collections.list(jar.entries())) {
+        if (!e.getName().startsWith("META-INF/services/") || e.isDirectory()) {
+          continue;
+        }
+        String text = new String(jar.getInputStream(e).readAllBytes(), StandardCharsets.UTF_8);
+        for (String line : text.lines().map(l -> l.replaceFirst("#.*", "").strip()).filter(l -> !l.isEmpty()).toList()) {
+          entries++;
+          if (jar.getEntry(line.replace('.', '/') + ".class") == null) {
+            missing.add(e.getName() + " -> " + line);
+          }
+        }
+      }
+    }
+    assertThat(entries).as("service entries in the jar").isGreaterThan(100);
+    assertThat(missing).isEmpty();
   }
 
   @Test
@@ -151,6 +185,42 @@ class ShadedJarIT {
         java("render", sample, "--output", local);
         assertThat(client.getObjectAsBytes(b -> b.bucket(bucket).key(tars.get(0))).asByteArray()).isEqualTo(Files.readAllBytes(local));
       }
+    }
+  }
+
+  /**
+   * The catalog, the outputs and the results on {@code gs://}, against {@link FakeGcsServer} (the GCS
+   * JSON API on loopback): Beam's GCS filesystem (gcsio, at {@code --gcsEndpoint}) matches and reads the
+   * catalog and writes the results (upload, then rename: rewrite and delete in batch requests, listing
+   * of the temporary directory), our GCS store publishes the output ({@code --outputGcsHost}). The jar
+   * leaves out the GCS client's gRPC transport and the Storage Control client gcsio makes only for
+   * folder operations of hierarchical-namespace buckets, which this path never calls.
+   */
+  @Test
+  void pipeline_onGcs_readsTheCatalogAndWritesOutputAndResultsThroughTheJar() throws Exception {
+    String bucket = "jar-it";
+    try (FakeGcsServer gcs = new FakeGcsServer()) {
+      gcs.put(bucket, "catalogs/one.jsonl", Files.readAllBytes(work.resolve("one.jsonl")), Map.of());
+      java("pipeline", "--catalog=gs://" + bucket + "/catalogs/one.jsonl", "--outputPrefix=gs://" + bucket + "/out",
+          "--resultsPrefix=gs://" + bucket + "/results/", "--runner=DirectRunner", "--project=jar-it",
+          "--gcsEndpoint=" + gcs.host() + "/storage/v1/", "--outputGcsHost=" + gcs.host(),
+          "--credentialFactoryClass=org.apache.beam.sdk.extensions.gcp.auth.NoopCredentialFactory");
+
+      List<String> names = gcs.names(bucket);
+      Path results = Files.createDirectories(work.resolve("gcs-results"));
+      for (String name : names.stream().filter(n -> n.startsWith("results/results-")).toList()) {
+        Files.write(results.resolve(name.substring("results/".length())), gcs.get(bucket, name).content());
+      }
+      assertThat(statuses(results)).containsExactly("rendered");
+      // Beam's rename went through: no temporary file is left behind.
+      assertThat(names).as("objects in the bucket").noneMatch(n -> n.contains(".temp-beam"));
+      assertThat(gcs.requests()).as("gcsio's batch requests and listing were used")
+          .anyMatch(r -> r.startsWith("POST /batch/storage/v1")).anyMatch(r -> r.startsWith("GET /storage/v1/b/" + bucket + "/o "));
+      List<String> tars = names.stream().filter(n -> n.startsWith("out/") && n.endsWith(".tar")).toList();
+      assertThat(tars).hasSize(1);
+      Path local = work.resolve("gcs-reference.tar");
+      java("render", sample, "--output", local);
+      assertThat(gcs.get(bucket, tars.get(0)).content()).isEqualTo(Files.readAllBytes(local));
     }
   }
 

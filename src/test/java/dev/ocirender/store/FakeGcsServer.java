@@ -21,6 +21,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Matcher;
@@ -34,10 +35,15 @@ import java.util.zip.CRC32C;
  * uploads (session start, chunks with {@code Content-Range}, status queries), each with
  * {@code ifGenerationMatch}/{@code ifMetagenerationMatch} preconditions answered with 412.
  *
+ * <p>Also what Beam's {@code gs://} filesystem (gcsio, over the same JSON API at
+ * {@code --gcsEndpoint}) needs to read a catalog and write results: ranged media reads, object
+ * listing by prefix (with delimiter), rewrites (Beam's rename is rewrite then delete) and batch
+ * requests ({@code multipart/mixed}, each part answered by sending it to this server again).
+ *
  * <p>It exists because no real GCS emulator can run here (none is packaged for Debian or Maven
  * Central in a form that runs without network access or containers), so the client's wire behaviour
  * is checked against this. It can fail the next N chunk uploads with 503 to exercise the client's
- * retry. Loopback only; not a general emulator (no listing, ACLs, versioning, composition).
+ * retry. Loopback only; not a general emulator (no ACLs, versioning, composition, pagination).
  */
 public final class FakeGcsServer implements Closeable {
 
@@ -49,6 +55,10 @@ public final class FakeGcsServer implements Closeable {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final Pattern OBJECT = Pattern.compile("^(?:/download)?/storage/v1/b/([^/]+)/o/(.+)$");
   private static final Pattern UPLOAD = Pattern.compile("^/upload/storage/v1/b/([^/]+)/o$");
+  private static final Pattern LIST = Pattern.compile("^/storage/v1/b/([^/]+)/o/?$");
+  private static final Pattern REWRITE = Pattern.compile("^/storage/v1/b/([^/]+)/o/([^/]+)/(?:rewriteTo|copyTo)/b/([^/]+)/o/([^/]+)$");
+  private static final Pattern BUCKET = Pattern.compile("^/storage/v1/b/([^/]+)/?$");
+  private static final Pattern BYTES = Pattern.compile("bytes=(\\d+)-(\\d*)");
   private static final Pattern RANGE = Pattern.compile("bytes (\\*|(\\d+)-(\\d+))/(\\*|\\d+)");
 
   final Map<String, StoredObject> objects = new ConcurrentHashMap<>();
@@ -64,6 +74,12 @@ public final class FakeGcsServer implements Closeable {
   public FakeGcsServer() throws IOException {
     server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
     server.createContext("/", this::handle);
+    // Several threads: a batch request's parts are sent back to this server while the batch waits.
+    server.setExecutor(Executors.newCachedThreadPool(r -> {
+      Thread t = new Thread(r, "fake-gcs");
+      t.setDaemon(true);
+      return t;
+    }));
     server.start();
   }
 
@@ -79,6 +95,18 @@ public final class FakeGcsServer implements Closeable {
     return objects.get(bucket + "/" + name);
   }
 
+  /** The names of the objects in {@code bucket}, sorted. */
+  public List<String> names(String bucket) {
+    return objects.keySet().stream().filter(k -> k.startsWith(bucket + "/")).map(k -> k.substring(bucket.length() + 1)).sorted().toList();
+  }
+
+  /** Every request served so far, as "METHOD PATH [query names]", in order. */
+  public List<String> requests() {
+    synchronized (requests) {
+      return List.copyOf(requests);
+    }
+  }
+
   @Override
   public void close() {
     server.stop(0);
@@ -91,7 +119,19 @@ public final class FakeGcsServer implements Closeable {
       requests.add(ex.getRequestMethod() + " " + path + (query.isEmpty() ? "" : " " + query.keySet()));
       Matcher obj = OBJECT.matcher(path);
       Matcher up = UPLOAD.matcher(path);
-      if (obj.matches()) {
+      Matcher list = LIST.matcher(path);
+      Matcher rewrite = REWRITE.matcher(path);
+      Matcher bucket = BUCKET.matcher(path);
+      if (path.equals("/batch/storage/v1") && "POST".equals(ex.getRequestMethod())) {
+        batch(ex);
+      } else if (rewrite.matches() && "POST".equals(ex.getRequestMethod())) {
+        rewrite(ex, rewrite.group(1) + "/" + decode(rewrite.group(2)), rewrite.group(3) + "/" + decode(rewrite.group(4)));
+      } else if (list.matches() && "GET".equals(ex.getRequestMethod())) {
+        list(ex, list.group(1), query);
+      } else if (bucket.matches() && "GET".equals(ex.getRequestMethod())) {
+        ObjectNode b = JSON.createObjectNode().put("kind", "storage#bucket").put("id", bucket.group(1)).put("name", bucket.group(1));
+        send(ex, 200, b);
+      } else if (obj.matches()) {
         String key = obj.group(1) + "/" + decode(obj.group(2));
         // The JDK's HttpURLConnection cannot send PATCH; the client tunnels it through POST.
         String override = ex.getRequestHeaders().getFirst("X-HTTP-Method-Override");
@@ -125,6 +165,21 @@ public final class FakeGcsServer implements Closeable {
     } else if ("media".equals(q.get("alt"))) {
       ex.getResponseHeaders().add("Content-Type", o.contentType());
       ex.getResponseHeaders().add("x-goog-generation", Long.toString(o.generation()));
+      String range = ex.getRequestHeaders().getFirst("Range");
+      Matcher r = range == null ? null : BYTES.matcher(range);
+      if (r != null && r.matches() && o.content().length > 0) {
+        // gcsio's read channel asks for a range; answer it as GCS does (206 and Content-Range).
+        int first = (int) Math.min(Long.parseLong(r.group(1)), o.content().length);
+        int last = r.group(2).isEmpty() ? o.content().length - 1 : (int) Math.min(Long.parseLong(r.group(2)), o.content().length - 1);
+        if (first > last) {
+          send(ex, 416, error(416, "requested range not satisfiable"));
+          return;
+        }
+        ex.getResponseHeaders().add("Content-Range", "bytes " + first + "-" + last + "/" + o.content().length);
+        ex.sendResponseHeaders(206, last - first + 1);
+        ex.getResponseBody().write(o.content(), first, last - first + 1);
+        return;
+      }
       ex.sendResponseHeaders(200, o.content().length == 0 ? -1 : o.content().length);
       ex.getResponseBody().write(o.content());
     } else {
@@ -252,6 +307,100 @@ public final class FakeGcsServer implements Closeable {
       StoredObject o = new StoredObject(content, generations.incrementAndGet(), 1, metadata, contentType);
       objects.put(key, o);
       send(ex, 200, resource(key, o));
+    }
+  }
+
+  /** {@code objects.list}: every object of the bucket under {@code prefix}, one page; with a delimiter, the "directories". */
+  private void list(HttpExchange ex, String bucket, Map<String, String> q) throws IOException {
+    String prefix = q.getOrDefault("prefix", "");
+    String delimiter = q.get("delimiter");
+    ObjectNode n = JSON.createObjectNode().put("kind", "storage#objects");
+    java.util.TreeSet<String> prefixes = new java.util.TreeSet<>();
+    List<String> keys = new ArrayList<>(objects.keySet());
+    Collections.sort(keys);
+    for (String key : keys) {
+      String name = key.substring(key.indexOf('/') + 1);
+      if (!key.startsWith(bucket + "/") || !name.startsWith(prefix)) {
+        continue;
+      }
+      int cut = delimiter == null || delimiter.isEmpty() ? -1 : name.indexOf(delimiter, prefix.length());
+      if (cut >= 0) {
+        prefixes.add(name.substring(0, cut + delimiter.length()));
+      } else {
+        StoredObject o = objects.get(key);
+        if (o != null) {
+          n.withArray("items").add(resource(key, o));
+        }
+      }
+    }
+    prefixes.forEach(p -> n.withArray("prefixes").add(p));
+    send(ex, 200, n);
+  }
+
+  /** {@code objects.rewrite} (and {@code copy}), done in one call. */
+  private void rewrite(HttpExchange ex, String from, String to) throws IOException {
+    body(ex);
+    StoredObject o = objects.get(from);
+    if (o == null) {
+      send(ex, 404, error(404, "No such object: " + from));
+      return;
+    }
+    StoredObject copy = new StoredObject(o.content(), generations.incrementAndGet(), 1, o.metadata(), o.contentType());
+    objects.put(to, copy);
+    ObjectNode n = JSON.createObjectNode().put("kind", "storage#rewriteResponse").put("done", true)
+        .put("totalBytesRewritten", Long.toString(o.content().length)).put("objectSize", Long.toString(o.content().length));
+    n.set("resource", resource(to, copy));
+    // copy answers with the new object; rewrite with a response that says it is done and holds it.
+    send(ex, 200, ex.getRequestURI().getRawPath().contains("/copyTo/") ? resource(to, copy) : n);
+  }
+
+  /**
+   * A JSON API batch ({@code multipart/mixed} of {@code application/http} parts): each part is sent
+   * to this server as its own request, and the answers go back as one {@code multipart/mixed}.
+   */
+  private void batch(HttpExchange ex) throws IOException {
+    String ct = ex.getRequestHeaders().getFirst("Content-Type");
+    String boundary = "--" + ct.substring(ct.indexOf("boundary=") + 9).replace("\"", "").strip();
+    java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+    StringBuilder out = new StringBuilder();
+    String answerBoundary = "batch_fake_gcs";
+    for (byte[] part : splitMultipart(body(ex), boundary.getBytes(StandardCharsets.ISO_8859_1))) {
+      // The part's own headers are gone (splitMultipart); what is left is the inner HTTP request.
+      String inner = new String(part, StandardCharsets.ISO_8859_1);
+      int headEnd = inner.indexOf("\r\n\r\n");
+      String[] head = (headEnd < 0 ? inner : inner.substring(0, headEnd)).split("\r\n");
+      byte[] innerBody = headEnd < 0 ? new byte[0] : inner.substring(headEnd + 4).getBytes(StandardCharsets.ISO_8859_1);
+      String[] requestLine = head[0].split(" ");
+      java.net.URI target = java.net.URI.create(requestLine[1]);
+      java.net.http.HttpRequest.Builder request = java.net.http.HttpRequest.newBuilder(
+          java.net.URI.create(host() + target.getRawPath() + (target.getRawQuery() == null ? "" : "?" + target.getRawQuery())))
+          .method(requestLine[0], java.net.http.HttpRequest.BodyPublishers.ofByteArray(innerBody));
+      for (int i = 1; i < head.length; i++) {
+        int colon = head[i].indexOf(':');
+        String name = head[i].substring(0, colon).strip();
+        if (!name.equalsIgnoreCase("content-length") && !name.equalsIgnoreCase("host")) {
+          request.header(name, head[i].substring(colon + 1).strip());
+        }
+      }
+      java.net.http.HttpResponse<byte[]> answer;
+      try {
+        answer = http.send(request.build(), java.net.http.HttpResponse.BodyHandlers.ofByteArray());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IOException(e);
+      }
+      out.append("--").append(answerBoundary).append("\r\nContent-Type: application/http\r\n\r\n")
+          .append("HTTP/1.1 ").append(answer.statusCode()).append(answer.statusCode() < 300 ? " OK" : " Error").append("\r\n")
+          .append("Content-Type: application/json; charset=UTF-8\r\n")
+          .append("Content-Length: ").append(answer.body().length).append("\r\n\r\n")
+          .append(new String(answer.body(), StandardCharsets.ISO_8859_1)).append("\r\n");
+    }
+    out.append("--").append(answerBoundary).append("--\r\n");
+    byte[] bytes = out.toString().getBytes(StandardCharsets.ISO_8859_1);
+    ex.getResponseHeaders().add("Content-Type", "multipart/mixed; boundary=" + answerBoundary);
+    ex.sendResponseHeaders(200, bytes.length);
+    try (OutputStream o = ex.getResponseBody()) {
+      o.write(bytes);
     }
   }
 
