@@ -28,7 +28,7 @@
 #                  "--layerCacheDir=@DIR@ --layerCacheMaxBytes=21474836480"); unset: only the
 #                  no-cache leg runs
 #   FORMATS        default "squashfs tar";  ROUNDS  default 1;  PER_STACK  images per stack, default 8
-#   JAVA_OPTS      JVM options of every leg (default none)
+#   JAVA_OPTS      JVM options of every leg (default none);  JAR  the jar to run (default target/ocirender.jar)
 # Every leg line gives the wall time, images/minute, the CPU time of the leg's process (user+sys,
 # /usr/bin/time) and the load average before and after it; after the three legs of a format the
 # script prints the same-run ratios (images/minute and CPU of cold and warm against no cache).
@@ -48,7 +48,7 @@ command -v pigz > /dev/null && gz="pigz -n"
 if [[ "${2:-}" != "--no-build" ]]; then
   mvn -B -q -o -DskipTests package 2>/dev/null || mvn -B -q -DskipTests package
 fi
-jar=$PWD/target/ocirender.jar
+jar=${JAR:-$PWD/target/ocirender.jar}
 mapfile -t runner < <(grep -v '^\s*#' pipelines/catalog-render/runners/direct.args | sed '/^\s*$/d')
 
 # One gzip layer from tar arguments: OUT.tgz (numeric owners, sorted names; the top layers' staging
