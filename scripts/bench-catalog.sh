@@ -28,6 +28,10 @@
 #                  "--layerCacheDir=@DIR@ --layerCacheMaxBytes=21474836480"); unset: only the
 #                  no-cache leg runs
 #   FORMATS        default "squashfs tar";  ROUNDS  default 1;  PER_STACK  images per stack, default 8
+#   JAVA_OPTS      JVM options of every leg (default none);  JAR  the jar to run (default target/ocirender.jar)
+# Every leg line gives the wall time, images/minute, the CPU time of the leg's process (user+sys,
+# /usr/bin/time) and the load average before and after it; after the three legs of a format the
+# script prints the same-run ratios (images/minute and CPU of cold and warm against no cache).
 # Building the images takes about 2 minutes on 2 cores and needs about 1.5 GB; each leg writes and
 # deletes about 7 GB of outputs.
 # Usage: [CACHE_OPTS=...] scripts/bench-catalog.sh [DIR=target/bench-catalog] [--no-build]
@@ -44,7 +48,7 @@ command -v pigz > /dev/null && gz="pigz -n"
 if [[ "${2:-}" != "--no-build" ]]; then
   mvn -B -q -o -DskipTests package 2>/dev/null || mvn -B -q -DskipTests package
 fi
-jar=$PWD/target/ocirender.jar
+jar=${JAR:-$PWD/target/ocirender.jar}
 mapfile -t runner < <(grep -v '^\s*#' pipelines/catalog-render/runners/direct.args | sed '/^\s*$/d')
 
 # One gzip layer from tar arguments: OUT.tgz (numeric owners, sorted names; the top layers' staging
@@ -172,18 +176,24 @@ n=$(wc -l < "$dir/catalog.txt")
 now() { date +%s.%N; }
 counter() { python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); print(c.get(sys.argv[2], "-"))' "$1" "$2"; }
 
-# One pipeline run: $1 format, $2 leg name, other arguments are pipeline options. Prints one line.
+# One pipeline run: $1 format, $2 leg name, other arguments are pipeline options. Prints one line and
+# keeps the leg's wall time, CPU time (user+sys of the whole process, from /usr/bin/time) and
+# images/minute in wall_$1_$2, cpu_$1_$2 and ipm_$1_$2 for the ratios.
 leg() {
   local format=$1 name=$2
   shift 2
   local out=$dir/out-$format results=$dir/results-$format-$name
   rm -rf "$out" "$results"
-  local t0 t1
+  local t0 t1 load0 load1
+  load0=$(cut -d' ' -f1 /proc/loadavg)
   t0=$(now)
-  java -jar "$jar" pipeline --progress=log --progress-interval=30 --metrics-json="$dir/metrics-$format-$name.json" \
+  # shellcheck disable=SC2086  # JAVA_OPTS is a list of JVM options
+  /usr/bin/time -o "$dir/time-$format-$name" -f '%U %S %M' java ${JAVA_OPTS:-} -jar "$jar" pipeline --progress=log --progress-interval=30 \
+    --metrics-json="$dir/metrics-$format-$name.json" \
     --catalog="$dir/catalog.txt" --outputPrefix="$out" --resultsPrefix="$results/" --format="$format" \
     "${runner[@]}" "$@" > "$dir/$format-$name.log" 2>&1 || { echo "$format $name: pipeline failed, see $dir/$format-$name.log" >&2; exit 1; }
   t1=$(now)
+  load1=$(cut -d' ' -f1 /proc/loadavg)
   local m=$dir/metrics-$format-$name.json
   local rendered; rendered=$(counter "$m" images_rendered)
   [[ $rendered == "$n" ]] || { echo "$format $name: rendered $rendered of $n images, see $dir/$format-$name.log" >&2; exit 1; }
@@ -191,11 +201,31 @@ leg() {
   local cache_mb="-"
   [[ -n ${cache_dir:-} && -d ${cache_dir:-} ]] && cache_mb=$(du -sm "$cache_dir" | cut -f1)
   rm -rf "$out"
-  printf '%-8s %-8s %7.1f s %6.1f images/min  decoded %s  compressed %s (reused %s)  written %s  cache hits/misses %s/%s  cache disk %s MB\n' \
-    "$format" "$name" "$(echo "$t1 - $t0" | bc)" "$(echo "$n * 60 / ($t1 - $t0)" | bc -l)" \
+  local user sys rss wall cpu ipm
+  read -r user sys rss < <(tail -1 "$dir/time-$format-$name")
+  wall=$(echo "$t1 - $t0" | bc)
+  cpu=$(echo "$user + $sys" | bc)
+  ipm=$(echo "$n * 60 / $wall" | bc -l)
+  printf -v "wall_${format}_${name//-/_}" '%s' "$wall"
+  printf -v "cpu_${format}_${name//-/_}" '%s' "$cpu"
+  printf -v "ipm_${format}_${name//-/_}" '%s' "$ipm"
+  printf '%-8s %-8s %7.1f s %6.1f images/min  CPU %6.1f s (user %s + sys %s)  peak RSS %d MB  load %s -> %s  decoded %s  compressed %s (reused %s)  written %s  cache hits/misses %s/%s  cache disk %s MB\n' \
+    "$format" "$name" "$wall" "$ipm" "$cpu" "$user" "$sys" $((rss / 1024)) "$load0" "$load1" \
     "$(counter "$m" bytes_decoded)" "$(counter "$m" bytes_compressed)" \
     "$(counter "$m" bytes_compression_reused)" "$(counter "$m" bytes_written)" \
     "$(counter "$m" layer_cache_hits)" "$(counter "$m" layer_cache_misses)" "$cache_mb"
+}
+
+# The same-run ratios of one format: images/minute of a cache leg over the no-cache leg's (the goal),
+# and the no-cache leg's CPU time over the cache leg's.
+ratios() {
+  local f=$1 base_ipm base_cpu
+  base_ipm=ipm_${f}_no_cache base_cpu=cpu_${f}_no_cache
+  for l in cold warm; do
+    local ipm=ipm_${f}_$l cpu=cpu_${f}_$l
+    printf '%-8s %-4s / no-cache: images/min %.2fx, CPU %.2fx less\n' "$f" "$l" \
+      "$(echo "${!ipm} / ${!base_ipm}" | bc -l)" "$(echo "${!base_cpu} / ${!cpu}" | bc -l)"
+  done
 }
 
 same() {  # $1 format, $2 and $3 legs: the outputs must be byte-identical
@@ -203,7 +233,8 @@ same() {  # $1 format, $2 and $3 legs: the outputs must be byte-identical
     || { echo "$1: outputs of $2 and $3 differ:"; diff "$dir/sums-$1-$2" "$dir/sums-$1-$3" | head; exit 1; } >&2
 }
 
-echo "machine: $(nproc) cores, $(java -version 2>&1 | head -1), $(date -u +%F)"
+echo "machine: $(nproc) cores, $(java -version 2>&1 | head -1), $(date -u '+%F %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+[[ -z ${JAVA_OPTS:-} ]] || echo "JVM options: $JAVA_OPTS"
 echo "input: $n images, $(du -sm "$dir/layout" | cut -f1) MB of blobs; runner: ${runner[*]}"
 [[ -n ${CACHE_OPTS:-} ]] || echo "CACHE_OPTS unset: the no-cache leg only"
 read -r -a no_cache <<< "${NO_CACHE_OPTS---layerCacheMaxBytes=0}"
@@ -221,6 +252,7 @@ for r in $(seq 1 "$rounds"); do
       leg "$format" warm "${cache[@]}"
       same "$format" no-cache warm
       echo "$format: outputs byte-identical across no-cache, cold and warm ($n images)"
+      ratios "$format"
       rm -rf "$cache_dir"
     fi
   done

@@ -24,7 +24,9 @@ import java.nio.file.Path;
  * sink; a sink closed without {@code finish()} abandons its upload at once. Tar streams straight
  * into the upload. The finished attempt is published by {@link #publish()} only after the whole
  * merge returned, so a failed render publishes nothing under the final name. Squashfs cannot
- * stream (its superblock is written last, at offset 0): it is written to a local temporary file
+ * stream (its superblock is written last, at offset 0): to a store that keeps outputs as local
+ * files it is written in place, into the store's temporary file ({@link OutputStore#createFile}:
+ * written once, hashed by reading it back); to any other store it is written to a local spool file
  * (in {@code java.io.tmpdir}: size worker disks for it) and uploaded from there once complete.
  * Directory output never goes through a store and is refused. Single-threaded.
  */
@@ -76,6 +78,17 @@ public final class StoreRenderTarget implements OverlayMerge.SinkOpener, Closeab
   public EntrySink open() throws IOException {
     attempts.abandonCurrent();
     if (format == OutputFormat.SQUASHFS) {
+      Upload inPlace = store.createFile(uri, metadata, replaceVersion);
+      if (inPlace != null) {
+        EntrySink sink;
+        try {
+          sink = new SquashfsEntrySink(inPlace.channel(), squashfs).reportingTo(counters);
+        } catch (IOException | RuntimeException e) {
+          inPlace.close();
+          throw e;
+        }
+        return attempts.begin(inPlace, sink);
+      }
       Path spool = TemporaryFiles.register(Files.createTempFile("ocirender-", ".sqfs"));
       try {
         return new SpooledAttempt(SquashfsEntrySink.create(spool, squashfs).reportingTo(counters), spool);

@@ -6,6 +6,7 @@ import java.io.BufferedOutputStream;
 import java.io.Closeable;
 import java.io.FilterOutputStream;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.io.OutputStream;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
@@ -18,6 +19,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 
 /**
  * A local file that appears under its final name all at once, or not at all.
@@ -28,12 +33,32 @@ import java.nio.file.StandardOpenOption;
  * publish deletes the temporary file. So a reader of the target path sees either the old file (or
  * nothing) or the complete new one, never a partial write, and a failed write leaves no debris.
  *
+ * <p>Writing back early: the fsync of a publish has to wait for every byte still only in the page
+ * cache, which for an output of hundreds of MB stalls the render for seconds with the disk busy and
+ * the CPU idle. So every {@link #WRITEBACK_BYTES} written through {@link #stream()}, a background
+ * thread asks the kernel to write what is there ({@code fdatasync}) while the render goes on, and
+ * the publish's own fsync finds little left to do. Durability is unchanged: the publish still
+ * fsyncs the whole file before the rename, and a failed background fsync fails the publish (the
+ * kernel reports a write-back error to one fsync only, so it must not be lost).
+ *
  * <p>Deliberately not done here: object storage (GCS and friends publish differently), directory
  * outputs, and locking against a concurrent writer of the same target (the last publish wins).
  * Not thread-safe; one writer per instance.
  */
 public final class AtomicFileOutput implements Closeable {
 
+  /** Bytes written through {@link #stream()} between two background write-backs. */
+  static final long WRITEBACK_BYTES = 64L << 20;
+
+  /**
+   * Threads for the write-backs of the JVM's outputs (one at a time per output): they wait for the
+   * disk, not the CPU, and one output's must not queue behind another's.
+   */
+  private static final ExecutorService WRITEBACK = Executors.newCachedThreadPool(r -> {
+    Thread t = new Thread(r, "ocirender-writeback");
+    t.setDaemon(true);
+    return t;
+  });
 
   private final Path target;
   private final Path temp;
@@ -41,8 +66,14 @@ public final class AtomicFileOutput implements Closeable {
   private final OutputStream stream;
   private boolean published;
   private boolean closed;
+  private final long writebackBytes;
+  private long sinceWriteback;
+  private int writebacks;
+  /** The background write-back under way or last done, or null. */
+  private Future<?> writeback;
 
-  private AtomicFileOutput(Path target, Path temp, FileChannel channel) {
+  private AtomicFileOutput(Path target, Path temp, FileChannel channel, long writebackBytes) {
+    this.writebackBytes = writebackBytes;
     this.target = target;
     this.temp = temp;
     this.channel = channel;
@@ -52,6 +83,10 @@ public final class AtomicFileOutput implements Closeable {
       @Override
       public void write(byte[] b, int off, int len) throws IOException {
         out.write(b, off, len);
+        sinceWriteback += len;
+        if (sinceWriteback >= writebackBytes) {
+          writeBackInBackground();
+        }
       }
 
       @Override
@@ -68,6 +103,11 @@ public final class AtomicFileOutput implements Closeable {
    *     the temporary file cannot be created
    */
   public static AtomicFileOutput create(Path target) throws IOException {
+    return create(target, WRITEBACK_BYTES);
+  }
+
+  /** As {@link #create(Path)}, writing back in the background every {@code writebackBytes} (tests use less). */
+  static AtomicFileOutput create(Path target, long writebackBytes) throws IOException {
     Path absolute = target.toAbsolutePath().normalize();
     Path dir = absolute.getParent();
     if (dir == null || absolute.getFileName() == null) {
@@ -92,7 +132,7 @@ public final class AtomicFileOutput implements Closeable {
         // dies however it dies: a temporary nobody holds a lock on is one a killed writer left behind.
         channel.tryLock();
         removeAbandoned(absolute);
-        return new AtomicFileOutput(absolute, temp, channel);
+        return new AtomicFileOutput(absolute, temp, channel, writebackBytes);
       } catch (FileAlreadyExistsException e) {
         if (attempt >= 10) {
           throw e;
@@ -128,6 +168,40 @@ public final class AtomicFileOutput implements Closeable {
     return channel;
   }
 
+  /** Starts writing back what was written so far, unless the previous write-back is still under way. */
+  private void writeBackInBackground() throws IOException {
+    if (writeback != null) {
+      if (!writeback.isDone()) {
+        return; // the disk is behind: the next one starts when this one is over
+      }
+      awaitWriteback();
+    }
+    sinceWriteback = 0;
+    writebacks++;
+    writeback = WRITEBACK.submit(() -> {
+      channel.force(false);
+      return null;
+    });
+  }
+
+  /** Waits for the background write-back, if any; its failure is this output's. */
+  private void awaitWriteback() throws IOException {
+    Future<?> pending = writeback;
+    writeback = null;
+    if (pending == null) {
+      return;
+    }
+    try {
+      pending.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new InterruptedIOException("writing " + target + ": interrupted");
+    } catch (ExecutionException e) {
+      throw e.getCause() instanceof IOException io ? new IOException("writing " + temp + " back to disk: " + io.getMessage(), io)
+          : new IOException("writing " + temp + " back to disk", e.getCause());
+    }
+  }
+
   /**
    * Flushes, fsyncs and atomically renames the temporary file onto the target, then fsyncs the
    * directory so the rename itself survives a crash.
@@ -137,6 +211,7 @@ public final class AtomicFileOutput implements Closeable {
       throw new IllegalStateException("already " + (published ? "published" : "closed") + ": " + target);
     }
     stream.flush();
+    awaitWriteback();
     channel.force(true);
     try {
       // Renamed while still open, so the lock covers the temporary until it has its final name.
@@ -148,6 +223,11 @@ public final class AtomicFileOutput implements Closeable {
     closed = true;
     TemporaryFiles.forget(temp);
     syncDirectory(target.getParent());
+  }
+
+  /** How many background write-backs were started (for tests). */
+  int writebacks() {
+    return writebacks;
   }
 
   /** Whether {@link #publish()} completed. */

@@ -51,33 +51,69 @@ public final class LocalOutputStore implements OutputStore {
 
   @Override
   public Upload create(String uri, OutputMetadata metadata, String replaceVersion) throws IOException {
+    return upload(uri, metadata, replaceVersion, false);
+  }
+
+  /** The temporary file beside the output, written in place: squashfs is written once, not spooled and copied. */
+  @Override
+  public Upload createFile(String uri, OutputMetadata metadata, String replaceVersion) throws IOException {
+    return upload(uri, metadata, replaceVersion, true);
+  }
+
+  private Upload upload(String uri, OutputMetadata metadata, String replaceVersion, boolean inPlace) throws IOException {
     Path path = pathOf(uri).toAbsolutePath();
     Files.createDirectories(path.getParent());
     AtomicFileOutput file = AtomicFileOutput.create(path);
-    return new Upload(uri, metadata, file.stream()) {
-      @Override
-      protected StoredOutput publish(long size, OutputMetadata complete) throws IOException {
-        try {
-          checkPrecondition(path, uri, replaceVersion);
-          file.publish();
-        } catch (OutputExistsException lost) {
-          file.close();
-          return adoptEarlierPublish(uri, complete, lost); // a retry of our own publish, or a refusal
-        } finally {
-          file.close();
-        }
-        try (AtomicFileOutput side = AtomicFileOutput.create(sidecar(path))) {
-          side.stream().write(Sidecar.encode(complete, size));
-          side.publish();
-        }
-        return new StoredOutput(uri, size, version(Files.readAttributes(path, BasicFileAttributes.class)), complete);
-      }
+    if (inPlace) {
+      return new LocalUpload(uri, metadata, replaceVersion, path, file, file.channel());
+    }
+    return new LocalUpload(uri, metadata, replaceVersion, path, file, file.stream());
+  }
 
-      @Override
-      protected void abort() throws IOException {
+  /** An upload into an {@link AtomicFileOutput}: published by its rename, the sidecar written after. */
+  private final class LocalUpload extends Upload {
+    private final String replaceVersion;
+    private final Path path;
+    private final AtomicFileOutput file;
+
+    LocalUpload(String uri, OutputMetadata metadata, String replaceVersion, Path path, AtomicFileOutput file,
+        java.io.OutputStream stream) {
+      super(uri, metadata, stream);
+      this.replaceVersion = replaceVersion;
+      this.path = path;
+      this.file = file;
+    }
+
+    LocalUpload(String uri, OutputMetadata metadata, String replaceVersion, Path path, AtomicFileOutput file,
+        java.nio.channels.FileChannel channel) {
+      super(uri, metadata, channel);
+      this.replaceVersion = replaceVersion;
+      this.path = path;
+      this.file = file;
+    }
+
+    @Override
+    protected StoredOutput publish(long size, OutputMetadata complete) throws IOException {
+      try {
+        checkPrecondition(path, uri(), replaceVersion);
+        file.publish();
+      } catch (OutputExistsException lost) {
+        file.close();
+        return adoptEarlierPublish(uri(), complete, lost); // a retry of our own publish, or a refusal
+      } finally {
         file.close();
       }
-    };
+      try (AtomicFileOutput side = AtomicFileOutput.create(sidecar(path))) {
+        side.stream().write(Sidecar.encode(complete, size));
+        side.publish();
+      }
+      return new StoredOutput(uri(), size, version(Files.readAttributes(path, BasicFileAttributes.class)), complete);
+    }
+
+    @Override
+    protected void abort() throws IOException {
+      file.close();
+    }
   }
 
   @Override

@@ -29,6 +29,16 @@ public interface OutputStore extends Closeable {
    */
   Upload create(String uri, OutputMetadata metadata, String replaceVersion) throws IOException;
 
+  /**
+   * Starts writing {@code uri} as a local file that the caller fills in place through
+   * {@link Upload#channel()} (a format that writes out of order, such as squashfs), or null when
+   * this store does not keep its outputs as local files: the caller then writes a file of its own
+   * and copies it into {@link #create}. Same guarantees as {@link #create}.
+   */
+  default Upload createFile(String uri, OutputMetadata metadata, String replaceVersion) throws IOException {
+    return null;
+  }
+
   /** Whether {@code uri} names a local file (for formats written through a local file first). */
   boolean isLocal(String uri);
 

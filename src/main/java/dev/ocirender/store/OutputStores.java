@@ -88,6 +88,12 @@ public final class OutputStores implements Serializable {
       }
 
       @Override
+      public Upload createFile(String uri, OutputMetadata metadata, String replaceVersion) throws IOException {
+        Upload upload = store.createFile(uri, metadata, replaceVersion);
+        return upload == null ? null : upload.limitedTo(maxBytes);
+      }
+
+      @Override
       public boolean isLocal(String uri) {
         return store.isLocal(uri);
       }

@@ -23,8 +23,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@link StoreRenderTarget} through the local store: as for files, only a finished attempt is
- * published, and only on {@code publish()}; squashfs goes through a spool file that never
- * outlives its attempt. Outputs are read back with tar and unsquashfs.
+ * published, and only on {@code publish()}; squashfs is written in place into the store's
+ * temporary file (no spool), and the sha256 recorded is the published file's. Outputs are read back
+ * with tar and unsquashfs, digests with sha256sum.
  */
 class StoreRenderTargetTest {
 
@@ -66,25 +67,99 @@ class StoreRenderTargetTest {
   }
 
   @Test
-  void squashfs_isSpooledAndUploadedOnlyWhenFinished_andTheSpoolGoes() throws IOException {
-    ExternalTools.assumeTools("unsquashfs");
+  void squashfs_isWrittenInPlace_publishedOnlyWhenFinished_withTheFilesSha256() throws IOException {
+    ExternalTools.assumeTools("unsquashfs", "sha256sum");
     Path output = dir.resolve("out.sqfs");
     long spoolsBefore = spools();
+    StoredOutput stored;
     try (StoreRenderTarget target = target("out.sqfs", OutputFormat.SQUASHFS)) {
       EntrySink first = target.open();
       writeFile(first, "first", "abandoned");
       first.close();
+      assertThat(leftovers()).as("the abandoned attempt's temporary").isEmpty();
       EntrySink second = target.open();
+      assertThat(spools()).as("no spool file: written in place").isEqualTo(spoolsBefore);
+      assertThat(leftovers()).as("the attempt's temporary beside the output").hasSize(1);
       writeFile(second, "second", "kept");
       writeFile(second, "copy", "kept");
       second.finish();
       second.close();
       assertThat(output).doesNotExist();
-      target.publish();
+      stored = target.publish();
     }
-    assertThat(spools()).isEqualTo(spoolsBefore);
     String listing = ExternalTools.output("unsquashfs", "-l", output.toString());
     assertThat(listing).contains("squashfs-root/second").contains("squashfs-root/copy").doesNotContain("first");
+    assertThat(leftovers()).isEmpty();
+    String sha256sum = ExternalTools.output("sha256sum", output.toString()).split(" ")[0];
+    assertThat(stored.metadata().sha256()).isEqualTo(sha256sum);
+    assertThat(stored.size()).isEqualTo(Files.size(output));
+    assertThat(new LocalOutputStore().stat(output.toString()).orElseThrow().metadata().sha256())
+        .as("the sidecar's record").isEqualTo(sha256sum);
+  }
+
+  @Test
+  void squashfs_inPlace_isTheSameImageAsThroughTheCopyingStore() throws IOException {
+    // The same entries into the in-place local store and into a store that only has create(): the
+    // bytes and the recorded sha256 must not depend on how the image reached the store.
+    StoredOutput direct;
+    try (StoreRenderTarget target = target("direct.sqfs", OutputFormat.SQUASHFS)) {
+      EntrySink sink = target.open();
+      writeFile(sink, "a", "x".repeat(300_000));
+      writeFile(sink, "b", "y");
+      sink.finish();
+      sink.close();
+      direct = target.publish();
+    }
+    dev.ocirender.store.OutputStore copying = new dev.ocirender.store.OutputStore() {
+      private final LocalOutputStore local = new LocalOutputStore();
+
+      @Override
+      public java.util.Optional<StoredOutput> stat(String uri) throws IOException {
+        return local.stat(uri);
+      }
+
+      @Override
+      public dev.ocirender.store.Upload create(String uri, OutputMetadata metadata, String replaceVersion) throws IOException {
+        return local.create(uri, metadata, replaceVersion);
+      }
+
+      @Override
+      public boolean isLocal(String uri) {
+        return true;
+      }
+
+      @Override
+      public void close() {}
+    };
+    StoredOutput copied;
+    try (StoreRenderTarget target = new StoreRenderTarget(copying, dir.resolve("copied.sqfs").toString(), OutputFormat.SQUASHFS,
+        OutputMetadata.of("oci:test", "sha256:" + "0".repeat(64), "linux/amd64", "squashfs"), null)) {
+      EntrySink sink = target.open();
+      writeFile(sink, "a", "x".repeat(300_000));
+      writeFile(sink, "b", "y");
+      sink.finish();
+      sink.close();
+      copied = target.publish();
+    }
+    assertThat(Files.readAllBytes(dir.resolve("direct.sqfs"))).isEqualTo(Files.readAllBytes(dir.resolve("copied.sqfs")));
+    assertThat(direct.metadata().sha256()).isEqualTo(copied.metadata().sha256());
+    assertThat(direct.size()).isEqualTo(copied.size());
+  }
+
+  @Test
+  void squashfs_inPlace_pastTheOutputCap_publishesNothing() throws IOException {
+    dev.ocirender.store.OutputStore capped = dev.ocirender.store.OutputStores.limited(new LocalOutputStore(), 4096);
+    try (StoreRenderTarget target = new StoreRenderTarget(capped, dir.resolve("big.sqfs").toString(), OutputFormat.SQUASHFS,
+        OutputMetadata.of("oci:test", "sha256:" + "0".repeat(64), "linux/amd64", "squashfs"), null)) {
+      EntrySink sink = target.open();
+      writeFile(sink, "noise", new java.util.Random(1).ints(200_000, 'a', 'z' + 1)
+          .collect(StringBuilder::new, StringBuilder::appendCodePoint, StringBuilder::append).toString());
+      sink.finish();
+      sink.close();
+      assertThatThrownBy(target::publish).isInstanceOf(dev.ocirender.store.Upload.OutputTooLargeException.class)
+          .hasMessageContaining("big.sqfs");
+    }
+    assertThat(dir.resolve("big.sqfs")).doesNotExist();
     assertThat(leftovers()).isEmpty();
   }
 

@@ -31,6 +31,47 @@ class AtomicFileOutputTest {
   }
 
   @Test
+  void writtenBackInTheBackgroundAsItGrows_publishesExactlyTheBytesWritten() throws IOException {
+    Path target = dir.resolve("out.tar");
+    byte[] chunk = new byte[100_000];
+    java.util.Random random = new java.util.Random(7);
+    java.security.MessageDigest expected = sha256();
+    int writebacks;
+    try (AtomicFileOutput out = AtomicFileOutput.create(target, 1 << 20)) {
+      for (int i = 0; i < 60; i++) {
+        random.nextBytes(chunk);
+        out.stream().write(chunk, 0, chunk.length - i); // odd sizes, so write-backs fall mid-buffer
+        expected.update(chunk, 0, chunk.length - i);
+      }
+      assertThat(target).as("nothing under the final name before publish").doesNotExist();
+      out.publish();
+      writebacks = out.writebacks();
+    }
+    assertThat(writebacks).as("background write-backs of a 6 MB output every 1 MiB").isBetween(1, 6);
+    assertThat(sha256().digest(Files.readAllBytes(target))).isEqualTo(expected.digest());
+    assertThat(list(dir)).containsExactly("out.tar");
+  }
+
+  @Test
+  void writtenBackInTheBackground_butClosedUnpublished_leavesNothing() throws IOException {
+    Path target = dir.resolve("out.tar");
+    try (AtomicFileOutput out = AtomicFileOutput.create(target, 1 << 16)) {
+      out.stream().write(new byte[1 << 20]);
+      out.stream().flush();
+    }
+    assertThat(target).doesNotExist();
+    assertThat(list(dir)).isEmpty();
+  }
+
+  private static java.security.MessageDigest sha256() {
+    try {
+      return java.security.MessageDigest.getInstance("SHA-256");
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new AssertionError(e);
+    }
+  }
+
+  @Test
   void closeWithoutPublish_deletesTempAndCreatesNothing() throws IOException {
     Path target = dir.resolve("out.tar");
     try (AtomicFileOutput out = AtomicFileOutput.create(target)) {

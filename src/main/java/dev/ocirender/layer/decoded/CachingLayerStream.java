@@ -18,7 +18,9 @@ import org.slf4j.LoggerFactory;
  * decoded bytes either way, and with no cache only counts.
  *
  * <p>The copy never fails the read: when the temporary cannot be written, the copy is dropped and
- * the stream goes on.
+ * the stream goes on. The {@link LayerCache.Decoding} claim this stream holds, if any, is kept
+ * alive by every read and ended once the entry is in place or the copy dropped, so that renders
+ * waiting for this layer go on.
  */
 final class CachingLayerStream extends FilterInputStream {
 
@@ -28,6 +30,7 @@ final class CachingLayerStream extends FilterInputStream {
   private final Path entry;
   private final WorkCounters counters;
   private final String name;
+  private final LayerCache.Decoding claim;
   private Path temporary;
   private FrameFile file;
   private byte[] chunk;
@@ -36,13 +39,18 @@ final class CachingLayerStream extends FilterInputStream {
   private long decodedLength;
   private boolean done;
 
-  /** @param cache null to count only */
-  CachingLayerStream(InputStream decoded, LayerCache cache, Path entry, WorkCounters counters, String name) {
+  /**
+   * @param cache null to count only
+   * @param claim this render's claim on decoding {@code entry}, or null
+   */
+  CachingLayerStream(InputStream decoded, LayerCache cache, Path entry, WorkCounters counters, String name,
+      LayerCache.Decoding claim) {
     super(decoded);
     this.cache = cache;
     this.entry = entry;
     this.counters = counters;
     this.name = name;
+    this.claim = claim;
     if (cache != null) {
       try {
         temporary = LayerCache.temporaryFor(entry);
@@ -51,6 +59,7 @@ final class CachingLayerStream extends FilterInputStream {
       } catch (IOException e) {
         LOG.debug("{}: not cached, cannot create {}: {}", name, temporary, e.toString());
         temporary = null;
+        endClaim();
       }
     }
   }
@@ -65,6 +74,9 @@ final class CachingLayerStream extends FilterInputStream {
     int n = in.read(b, off, len);
     if (n > 0) {
       counters.bytesDecoded(n);
+      if (claim != null) {
+        claim.progressed();
+      }
       if (file != null) {
         copy(b, off, n);
       }
@@ -126,13 +138,22 @@ final class CachingLayerStream extends FilterInputStream {
       file = null;
       cache.commit(temporary, entry, size);
       temporary = null;
+      endClaim();
     } catch (IOException e) {
       abandon(e.toString());
     }
   }
 
+  /** Lets renders waiting for this layer go on (to the entry now in place, or to decode it themselves). */
+  private void endClaim() {
+    if (claim != null) {
+      cache.release(entry, claim);
+    }
+  }
+
   /** Drops the copy (the stream itself goes on). */
   private void abandon(String why) {
+    endClaim();
     if (file == null && temporary == null) {
       return;
     }

@@ -25,7 +25,12 @@ import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
+import java.io.InterruptedIOException;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.stream.Stream;
@@ -48,8 +53,16 @@ import org.slf4j.LoggerFactory;
  * <p>{@link #attach} wires a render's layers to the cache ({@link LayerBlob.DecodeHook}): an
  * opening finds the entry (a hit: its mtime is set to now, which is what eviction orders by) or
  * decodes the blob and copies the decoded bytes into a new entry as the merge reads them (a miss;
- * the entry is renamed into place only once the stream ended cleanly). Two renders that miss the
- * same layer at once both decode it and both rename; either copy is the same bytes.
+ * the entry is renamed into place only once the stream ended cleanly).
+ *
+ * <p>A layer is decoded once per JVM even when several renders miss it at once (the workers of a
+ * job start on images of the same base): the first claims its decoding ({@link Decoding}), and a
+ * render that misses a layer claimed by another waits for that entry, then reads it as a hit. The
+ * wait is bounded: when the claim ends without an entry (the first render failed), the waiter
+ * decodes the layer itself; when the claim makes no progress for {@link #DEFAULT_STALL} (its render
+ * is stuck, or waits in turn for a layer this render is decoding), the waiter gives up and decodes
+ * it too. Renders in other JVMs sharing the root are not coordinated: both decode and both rename,
+ * and either copy is the same bytes.
  *
  * <p>Damage never reaches an output: an entry whose trailer is missing or wrong is deleted and
  * treated as a miss; a frame that fails its checksum while being read is reported, the entry
@@ -83,6 +96,14 @@ public final class LayerCache {
    */
   static final int TRAILER_SIZE = 36;
 
+  /**
+   * How long a render waits for another render's decoding of a layer that makes no progress (no
+   * bytes decoded) before it decodes the layer itself. Long enough for a decoding whose merge is
+   * busy (a big file being compressed), short enough that two renders each waiting for a layer the
+   * other decodes (opposite layer orders) lose little.
+   */
+  static final Duration DEFAULT_STALL = Duration.ofSeconds(30);
+
   /** Temporaries of crashed writers older than this are removed by a scan. */
   private static final Duration STALE_TEMPORARY = Duration.ofHours(1);
 
@@ -94,6 +115,11 @@ public final class LayerCache {
   private final ReentrantLock evicting = new ReentrantLock();
   /** Set by every caller of {@link #evict}: whoever holds the lock scans again while it is set. */
   private final AtomicBoolean evictRequested = new AtomicBoolean();
+  /** The decodings of entries under way in this JVM, by entry. */
+  private final ConcurrentHashMap<Path, Decoding> decodings = new ConcurrentHashMap<>();
+  /** Renders waiting for another's decoding now (for tests and diagnostics). */
+  private final AtomicInteger waiting = new AtomicInteger();
+  private volatile Duration stall = DEFAULT_STALL;
 
   private LayerCache(Path root, long maxBytes) {
     this.root = root;
@@ -116,8 +142,7 @@ public final class LayerCache {
   }
 
   /** Caches opened by {@link #shared}, by root. */
-  private static final java.util.concurrent.ConcurrentHashMap<Path, LayerCache> SHARED =
-      new java.util.concurrent.ConcurrentHashMap<>();
+  private static final ConcurrentHashMap<Path, LayerCache> SHARED = new ConcurrentHashMap<>();
 
   /**
    * The one cache of this JVM at {@code root}, opened on first use: every render of a worker goes
@@ -305,6 +330,86 @@ public final class LayerCache {
     }
   }
 
+  /**
+   * One render's decoding of one entry, claimed so that other renders of this JVM missing the same
+   * layer wait for its entry instead of decoding the layer too. Ended ({@link #release}) when the
+   * entry is in place or the copy was dropped; it counts as stalled when no bytes were decoded for
+   * the {@link #stall} time (its render stopped reading, or never started).
+   */
+  static final class Decoding {
+    private final Thread owner = Thread.currentThread();
+    private final CountDownLatch ended = new CountDownLatch(1);
+    private volatile long lastProgress = System.nanoTime();
+
+    /** Bytes were decoded: the decoding is alive. */
+    void progressed() {
+      lastProgress = System.nanoTime();
+    }
+
+    boolean stalled(Duration stall) {
+      return System.nanoTime() - lastProgress > stall.toNanos();
+    }
+  }
+
+  /**
+   * Claims the decoding of {@code entry} for the calling thread: the new claim, or null when
+   * another decoding of it is under way and not stalled (a stalled claim is taken over).
+   */
+  Decoding tryClaim(Path entry) {
+    Decoding mine = new Decoding();
+    Duration limit = stall;
+    return decodings.compute(entry, (k, held) -> held == null || held.stalled(limit) ? mine : held) == mine ? mine : null;
+  }
+
+  /** Ends {@code decoding} of {@code entry} (its entry is in place, or will not be): its waiters go on. Idempotent. */
+  void release(Path entry, Decoding decoding) {
+    decodings.remove(entry, decoding);
+    decoding.ended.countDown();
+  }
+
+  /**
+   * Waits for another thread's decoding of {@code entry}: true once it ended (its entry is in place,
+   * or it failed) or when there is none, so the caller looks for the entry again; false when the
+   * caller should decode the layer itself: the decoding under way is its own thread's, or it stalled.
+   */
+  boolean awaitDecodingOf(Path entry) throws InterruptedIOException {
+    Decoding theirs = decodings.get(entry);
+    if (theirs == null) {
+      return true;
+    }
+    if (theirs.owner == Thread.currentThread()) {
+      return false;
+    }
+    waiting.incrementAndGet();
+    try {
+      Duration limit = stall;
+      long poll = Math.max(1, limit.toMillis() / 4);
+      while (!theirs.ended.await(poll, TimeUnit.MILLISECONDS)) {
+        if (theirs.stalled(limit)) {
+          LOG.info("layer cache: the decoding of {} by another render made no progress for {} ms; decoding it here too",
+              entry.getFileName(), limit.toMillis());
+          return false;
+        }
+      }
+      return true;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new InterruptedIOException("waiting for another render's decoding of " + entry.getFileName());
+    } finally {
+      waiting.decrementAndGet();
+    }
+  }
+
+  /** How many renders are waiting for another's decoding now. */
+  int waitingForDecodings() {
+    return waiting.get();
+  }
+
+  /** Sets how long a waiter tolerates a decoding without progress (tests use a short one). */
+  void stallAfter(Duration duration) {
+    stall = Objects.requireNonNull(duration, "duration");
+  }
+
   static ByteBuffer trailer(long frames, long decodedLength, long framesLength) {
     ByteBuffer t = ByteBuffer.allocate(TRAILER_SIZE).order(ByteOrder.LITTLE_ENDIAN);
     t.putLong(TRAILER_MAGIC).putLong(frames).putLong(decodedLength).putLong(framesLength);
@@ -348,6 +453,8 @@ public final class LayerCache {
   private static final class Hook implements LayerBlob.DecodeHook {
     private final LayerCache cache;
     private final WorkCounters counters;
+    /** Decodings this render claimed in {@link #openCached}, until {@link #decoded} takes them up. */
+    private final ConcurrentHashMap<Path, Decoding> claims = new ConcurrentHashMap<>();
 
     Hook(LayerCache cache, WorkCounters counters) {
       this.cache = cache;
@@ -360,26 +467,44 @@ public final class LayerCache {
         return null;
       }
       Path entry = cache.entryFor(layer);
-      CachedLayerStream stream = CachedLayerStream.open(cache, entry, layer, counters);
-      if (stream == null) {
-        return null;
+      boolean waited = false;
+      while (true) {
+        CachedLayerStream stream = CachedLayerStream.open(cache, entry, layer, counters);
+        if (stream != null) {
+          try {
+            Files.setLastModifiedTime(entry, FileTime.fromMillis(System.currentTimeMillis()));
+          } catch (IOException e) {
+            // evicted meanwhile: the open file reads on; LRU order is only a hint
+          }
+          counters.layerCacheHit();
+          return stream;
+        }
+        Decoding mine = cache.tryClaim(entry);
+        if (mine != null) {
+          claims.put(entry, mine); // taken up by decoded(), which the caller calls next
+          return null;
+        }
+        // Another render is decoding this layer: wait for its entry once, then look again. If it
+        // failed, claim it here; if it stalls, decode here without a claim (the copy is kept all the same).
+        if (waited || !cache.awaitDecodingOf(entry)) {
+          return null;
+        }
+        waited = true;
       }
-      try {
-        Files.setLastModifiedTime(entry, FileTime.fromMillis(System.currentTimeMillis()));
-      } catch (IOException e) {
-        // evicted meanwhile: the open file reads on; LRU order is only a hint
-      }
-      counters.layerCacheHit();
-      return stream;
     }
 
     @Override
     public InputStream decoded(LayerBlob layer, InputStream decoded) {
       if (cache == null) {
-        return new CachingLayerStream(decoded, null, null, counters, layer.toString());
+        return new CachingLayerStream(decoded, null, null, counters, layer.toString(), null);
       }
       counters.layerCacheMiss();
-      return new CachingLayerStream(decoded, cache, cache.entryFor(layer), counters, layer.toString());
+      Path entry = cache.entryFor(layer);
+      Decoding claim = claims.remove(entry);
+      if (claim == null) {
+        claim = cache.tryClaim(entry); // decoded without asking the cache first (a decode-ahead): claim it now if free
+      }
+      return new CachingLayerStream(decoded, cache, entry, counters, layer.toString(), claim);
     }
 
     @Override

@@ -234,6 +234,155 @@ class LayerCacheTest {
     assertThat(result.bytesRead()).as("no blob read on a warm render").isZero();
   }
 
+  /** Two images on the same base (same blob), with different tops. */
+  private static List<List<LayerBlob>> twoImagesOnOneBase() {
+    LayerBuilder base = layer().dir("usr", 0755).file("usr/big", text(20, 1_500_000), 0644).file("usr/gone", "x", 0644);
+    List<List<LayerBlob>> images = new ArrayList<>();
+    for (int i = 0; i < 2; i++) {
+      images.add(ImageBuilder.of(base, layer().whiteout("usr/gone").file("top-" + i, text(21 + i, 40_000), 0644)).inMemoryBlobs());
+    }
+    assertThat(images.get(0).get(0).descriptor()).isEqualTo(images.get(1).get(0).descriptor());
+    return images;
+  }
+
+  /** {@code layer} whose blob, each time it is opened, counts the opening and first waits for {@code gate}. */
+  private static LayerBlob gated(LayerBlob layer, java.util.concurrent.atomic.AtomicInteger opens,
+      java.util.concurrent.CountDownLatch gate) {
+    return new LayerBlob(layer.index(), layer.descriptor(), layer.verifyUncompressed(), () -> {
+      opens.incrementAndGet();
+      try {
+        gate.await();
+      } catch (InterruptedException e) {
+        throw new java.io.InterruptedIOException();
+      }
+      return layer.openRaw();
+    });
+  }
+
+  /** Waits until {@code cache} has {@code n} renders waiting for another's decoding. */
+  private static void awaitWaiters(LayerCache cache, int n) throws InterruptedException {
+    long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
+    while (cache.waitingForDecodings() < n) {
+      assertThat(System.nanoTime()).as("a render waiting for the other's decoding").isLessThan(deadline);
+      Thread.sleep(5);
+    }
+  }
+
+  @Test
+  void twoRendersMissingTheSameLayerAtOnce_decodeItOnce_outputsIdentical() throws Exception {
+    List<List<LayerBlob>> images = twoImagesOnOneBase();
+    List<byte[]> references = new ArrayList<>();
+    for (List<LayerBlob> layers : images) {
+      references.add(LayerCacheIdentity.tar(LayerCache.attach(null, layers, new WorkTally())));
+    }
+    LayerCache cache = LayerCache.open(tmp.resolve("cache"), 1L << 30);
+    java.util.concurrent.atomic.AtomicInteger baseOpens = new java.util.concurrent.atomic.AtomicInteger();
+    java.util.concurrent.CountDownLatch gate = new java.util.concurrent.CountDownLatch(1);
+    List<WorkTally> tallies = List.of(new WorkTally(), new WorkTally());
+    ExecutorService pool = Executors.newFixedThreadPool(2);
+    try {
+      List<Future<byte[]>> outputs = new ArrayList<>();
+      for (int i = 0; i < 2; i++) {
+        List<LayerBlob> layers = new ArrayList<>(images.get(i));
+        layers.set(0, gated(layers.get(0), baseOpens, gate));
+        WorkTally tally = tallies.get(i);
+        outputs.add(pool.submit(() -> LayerCacheIdentity.tar(LayerCache.attach(cache, layers, tally))));
+        if (i == 0) {
+          // The first render has claimed the base and is held opening its blob: the second must wait for it.
+          while (baseOpens.get() == 0) {
+            Thread.sleep(5);
+          }
+        }
+      }
+      awaitWaiters(cache, 1);
+      assertThat(baseOpens).as("the base blob, while the second render waits").hasValue(1);
+      gate.countDown();
+      for (int i = 0; i < 2; i++) {
+        assertThat(outputs.get(i).get()).as("image %d", i).isEqualTo(references.get(i));
+      }
+    } finally {
+      gate.countDown();
+      pool.shutdownNow();
+    }
+    assertThat(baseOpens).as("the base blob was decoded once").hasValue(1);
+    long misses = tallies.get(0).layerCacheMisses() + tallies.get(1).layerCacheMisses();
+    long hits = tallies.get(0).layerCacheHits() + tallies.get(1).layerCacheHits();
+    assertThat(misses).as("%s", tallies).isEqualTo(3); // the base once, each top once
+    assertThat(hits).as("%s", tallies).isEqualTo(1); // the waiting render read the base from the cache
+    assertThat(cache.waitingForDecodings()).isZero();
+  }
+
+  @Test
+  void theFirstRenderFailing_theWaitingRenderDecodesTheLayerItself() throws Exception {
+    List<List<LayerBlob>> images = twoImagesOnOneBase();
+    byte[] reference = LayerCacheIdentity.tar(LayerCache.attach(null, images.get(1), new WorkTally()));
+    LayerCache cache = LayerCache.open(tmp.resolve("cache"), 1L << 30);
+    java.util.concurrent.CountDownLatch gate = new java.util.concurrent.CountDownLatch(1);
+    java.util.concurrent.atomic.AtomicInteger opens = new java.util.concurrent.atomic.AtomicInteger();
+    LayerBlob good = images.get(0).get(0);
+    // The first render's base blob is cut short after the gate: its decoding fails, no entry.
+    LayerBlob failing = new LayerBlob(0, good.descriptor(), null, () -> {
+      opens.incrementAndGet();
+      try {
+        gate.await();
+      } catch (InterruptedException e) {
+        throw new java.io.InterruptedIOException();
+      }
+      byte[] blob = good.openRaw().readAllBytes();
+      return new ByteArrayInputStream(java.util.Arrays.copyOf(blob, blob.length / 2));
+    });
+    List<LayerBlob> first = new ArrayList<>(images.get(0));
+    first.set(0, failing);
+    ExecutorService pool = Executors.newFixedThreadPool(2);
+    try {
+      Future<byte[]> failed = pool.submit(() -> LayerCacheIdentity.tar(LayerCache.attach(cache, first, new WorkTally())));
+      while (opens.get() == 0) {
+        Thread.sleep(5);
+      }
+      WorkTally second = new WorkTally();
+      Future<byte[]> output = pool.submit(() -> LayerCacheIdentity.tar(LayerCache.attach(cache, images.get(1), second)));
+      awaitWaiters(cache, 1);
+      gate.countDown();
+      assertThatThrownBy(failed::get).hasCauseInstanceOf(IOException.class);
+      assertThat(output.get()).isEqualTo(reference);
+      assertThat(second.layerCacheMisses()).as("%s", second).isEqualTo(2);
+      assertThat(second.bytesDecoded()).as("%s", second).isGreaterThan(1_500_000L);
+    } finally {
+      gate.countDown();
+      pool.shutdownNow();
+    }
+    WorkTally warm = new WorkTally();
+    assertThat(LayerCacheIdentity.tar(LayerCache.attach(cache, images.get(1), warm))).isEqualTo(reference);
+    assertThat(warm.bytesDecoded()).as("the second render left the base's entry: %s", warm).isZero();
+  }
+
+  @Test
+  void aDecodingThatMakesNoProgress_theWaiterGivesUpAndDecodesItself() throws Exception {
+    List<List<LayerBlob>> images = twoImagesOnOneBase();
+    byte[] reference = LayerCacheIdentity.tar(LayerCache.attach(null, images.get(1), new WorkTally()));
+    LayerCache cache = LayerCache.open(tmp.resolve("cache"), 1L << 30);
+    cache.stallAfter(java.time.Duration.ofMillis(300));
+    java.util.concurrent.CountDownLatch gate = new java.util.concurrent.CountDownLatch(1);
+    java.util.concurrent.atomic.AtomicInteger opens = new java.util.concurrent.atomic.AtomicInteger();
+    List<LayerBlob> stuck = new ArrayList<>(images.get(0));
+    stuck.set(0, gated(stuck.get(0), opens, gate)); // held until the end of the test
+    ExecutorService pool = Executors.newFixedThreadPool(2);
+    try {
+      pool.submit(() -> LayerCacheIdentity.tar(LayerCache.attach(cache, stuck, new WorkTally())));
+      while (opens.get() == 0) {
+        Thread.sleep(5);
+      }
+      WorkTally second = new WorkTally();
+      assertThat(pool.submit(() -> LayerCacheIdentity.tar(LayerCache.attach(cache, images.get(1), second))).get(60,
+          java.util.concurrent.TimeUnit.SECONDS)).isEqualTo(reference);
+      assertThat(second.bytesDecoded()).as("decoded the base itself: %s", second).isGreaterThan(1_500_000L);
+      assertThat(cache.entryFor(images.get(1).get(0))).as("and cached it").isRegularFile();
+    } finally {
+      gate.countDown();
+      pool.shutdownNow();
+    }
+  }
+
   @Test
   void eviction_dropsLeastRecentlyUsedFilesOfBothSubtrees_downToTheLimit() throws Exception {
     LayerCache cache = LayerCache.open(tmp.resolve("cache"), 1L << 30);
