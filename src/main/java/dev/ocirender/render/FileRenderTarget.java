@@ -66,10 +66,7 @@ public final class FileRenderTarget implements RenderTarget {
   /** A target writing {@code format} to {@code output}; a directory is not a file and fails. */
   public static FileRenderTarget of(Path output, OutputFormat format) {
     return switch (format) {
-      // Early writeback: the output's pages reach the disk while the render runs, not all in the
-      // fsync at publication (a second of idle wall time for a 1 GB tar).
-      case TAR -> withFileSinks(output, file -> new TarEntrySink(
-          new EarlyWritebackStream(file.stream(), file.channel(), EarlyWritebackStream.DEFAULT_INTERVAL)));
+      case TAR -> new FileRenderTarget(output, TarEntrySink::new);
       case SQUASHFS -> withFileSinks(output, file -> new SquashfsEntrySink(file.channel(), SquashfsOptions.defaults()));
       case DIR -> throw new IllegalArgumentException("output format 'dir' is a directory, not a file: use a DirectoryRenderTarget");
     };
