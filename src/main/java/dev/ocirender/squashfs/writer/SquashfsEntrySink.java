@@ -212,7 +212,7 @@ public final class SquashfsEntrySink implements EntrySink {
       case HARDLINK -> {
         node = lookup(h.linkTarget());
         node.nlink++;
-        parent.children.add(new Node.Child(name, node));
+        parent.add(name, node);
         return;
       }
       case FILE -> node = writeContent(h, content, origin != null && origin.size() == h.size() ? origin : null);
@@ -229,7 +229,7 @@ public final class SquashfsEntrySink implements EntrySink {
       default -> throw new IOException("squashfs: unexpected entry type " + h.type() + " at " + path);
     }
     meta(node, h);
-    parent.children.add(new Node.Child(name, node));
+    parent.add(name, node);
   }
 
   /** Linux's "new" dev_t encoding, which squashfs stores (12-bit major, 20-bit minor). */
@@ -270,7 +270,7 @@ public final class SquashfsEntrySink implements EntrySink {
       EntryPath p = missing.pop();
       byte[] name = checkName(p);
       Node.Dir child = new Node.Dir();
-      d.children.add(new Node.Child(name, child));
+      d.add(name, child);
       dirs.put(p, child);
       d = child;
     }
@@ -297,10 +297,9 @@ public final class SquashfsEntrySink implements EntrySink {
     if (parent != null) {
       byte[] name = target.name();
       // Scanned from the end: a link usually follows its target closely.
-      for (int i = parent.children.size() - 1; i >= 0; i--) {
-        Node.Child c = parent.children.get(i);
-        if (Arrays.equals(c.name(), name) && !(c.node() instanceof Node.Dir)) {
-          return c.node();
+      for (int i = parent.size() - 1; i >= 0; i--) {
+        if (parent.nameEquals(i, name) && !(parent.node(i) instanceof Node.Dir)) {
+          return parent.node(i);
         }
       }
     }

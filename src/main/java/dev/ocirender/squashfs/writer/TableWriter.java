@@ -205,13 +205,13 @@ final class TableWriter {
     stack.push(root);
     while (!stack.isEmpty()) {
       Node.Dir d = stack.pop();
-      d.children.sort((a, b) -> Arrays.compareUnsigned(a.name(), b.name()));
+      d.sortByName();
       see(d);
-      for (Node.Child c : d.children) {
-        if (c.node() instanceof Node.Dir sub) {
+      for (int i = 0; i < d.size(); i++) {
+        if (d.node(i) instanceof Node.Dir sub) {
           stack.push(sub);
         } else {
-          see(c.node());
+          see(d.node(i));
         }
       }
     }
@@ -233,8 +233,8 @@ final class TableWriter {
 
     /** The next subdirectory to descend into, or null once all were. */
     Node.Dir nextSubdirectory() {
-      while (next < dir.children.size()) {
-        if (dir.children.get(next++).node() instanceof Node.Dir sub) {
+      while (next < dir.size()) {
+        if (dir.node(next++) instanceof Node.Dir sub) {
           return sub;
         }
       }
@@ -263,9 +263,9 @@ final class TableWriter {
         continue;
       }
       stack.pop();
-      for (Node.Child c : f.dir.children) {
-        if (c.node().inodeNumber == 0) {
-          c.node().inodeNumber = ++inodeCount;
+      for (int i = 0; i < f.dir.size(); i++) {
+        if (f.dir.node(i).inodeNumber == 0) {
+          f.dir.node(i).inodeNumber = ++inodeCount;
         }
       }
     }
@@ -356,8 +356,8 @@ final class TableWriter {
       }
       stack.pop();
       int subdirs = 0;
-      for (Node.Child c : f.dir.children) {
-        Node n = c.node();
+      for (int i = 0; i < f.dir.size(); i++) {
+        Node n = f.dir.node(i);
         if (n instanceof Node.Dir d) {
           emit(d, d.inode, d.inode.length);
           d.inode = null;
@@ -382,24 +382,22 @@ final class TableWriter {
     long listingStart = directories.uncompressedSize();
     List<DirIndex> index = new ArrayList<>();
     long lastIndexedChunk = 0;
-    List<Node.Child> children = d.children;
     MetadataWriter.Le buf = new MetadataWriter.Le(64);
     int i = 0;
-    while (i < children.size()) {
-      Node first = children.get(i).node();
+    while (i < d.size()) {
+      Node first = d.node(i);
       long block = first.inodeRef >>> 16;
       int base = first.inodeNumber;
       long at = directories.uncompressedSize() - listingStart;
       long size = 12;
       int j = i;
-      while (j < children.size() && j - i < 256) {
-        Node.Child c = children.get(j);
-        Node n = c.node();
+      while (j < d.size() && j - i < 256) {
+        Node n = d.node(j);
         long diff = (long) n.inodeNumber - base;
         if ((n.inodeRef >>> 16) != block || diff < -32768 || diff > 32767) {
           break;
         }
-        long es = 8 + c.name().length;
+        long es = 8 + d.nameLength(j);
         // A new header wherever the listing crosses a metadata block, so the index can point there.
         if (j > i && (at + size) / MetadataWriter.BLOCK != (at + size + es) / MetadataWriter.BLOCK) {
           break;
@@ -408,16 +406,15 @@ final class TableWriter {
         j++;
       }
       if (i > 0 && at / MetadataWriter.BLOCK != lastIndexedChunk) {
-        index.add(new DirIndex(at, directories.blockStart(), children.get(i).name()));
+        index.add(new DirIndex(at, directories.blockStart(), d.name(i)));
         lastIndexedChunk = at / MetadataWriter.BLOCK;
       }
       buf.reset();
       buf.u32(j - i - 1).u32(block).u32(base);
       for (int k = i; k < j; k++) {
-        Node.Child c = children.get(k);
-        Node n = c.node();
-        buf.u16((int) (n.inodeRef & 0xffff)).u16(n.inodeNumber - base).u16(n.basicType())
-            .u16(c.name().length - 1).bytes(c.name());
+        Node n = d.node(k);
+        buf.u16((int) (n.inodeRef & 0xffff)).u16(n.inodeNumber - base).u16(n.basicType()).u16(d.nameLength(k) - 1);
+        d.writeName(k, buf);
       }
       directories.write(buf.array(), 0, buf.size());
       i = j;
