@@ -3,8 +3,9 @@
 # layer (1 000 directories of 999 files of 0-99 bytes; scripts/bench-image.sh builds it) as a CLI
 # process at -Xmx256m, against tar2sqfs (same compressor, level, block size and job count) on the
 # merged tar of the same image, made once beforehand. Alternating, one warm-up round, then ROUNDS
-# rounds; medians. Prints the image size ratio, the CPU (user+sys) and wall ratios, peak RSS, and
-# the peak heap live after a GC (from -Xlog:gc) per entry, which counts merge and writer together.
+# rounds (ROUNDS 0: the one round counts); medians. Prints the image size ratio, the CPU (user+sys)
+# and wall ratios, peak RSS, and the largest heap occupancy right after a GC (from -Xlog:gc) per
+# entry, merge and writer together (an upper bound of the live heap: a young GC leaves old garbage).
 # Usage: scripts/bench-million-squashfs.sh [WORKDIR] [ROUNDS] [HEAP]
 #   WORKDIR defaults to target/bench-million-squashfs; the image is read from
 #   BENCH_IMAGE (default target/bench-image/million) and built there when missing.
@@ -42,7 +43,7 @@ for round in $(seq 0 "$rounds"); do
     read -r wall user sys rss < "$work/$who.time"
     size=$(stat -c %s "$work/$who.sqfs")
     echo "round $round $who wall=$wall user=$user sys=$sys maxrss_kb=$rss size=$size live_heap_mb=$live"
-    [[ $round == 0 ]] || echo "$who $wall $user $sys $rss $size $live" >> "$work/rounds.txt"
+    [[ $round == 0 && $rounds != 0 ]] || echo "$who $wall $user $sys $rss $size $live" >> "$work/rounds.txt"
   done
 done
 unsquashfs -s "$work/ocirender.sqfs" | grep -E 'exportable|Number of inodes'
