@@ -168,6 +168,31 @@ public final class SquashfsReader implements Closeable {
 
   private MetadataReader.Cursor idCursor;
 
+  /**
+   * For each entry of the export table, in order, the number the inode it points at carries (a
+   * correct table has entry i pointing at inode i + 1); empty when the image has no export table.
+   */
+  public long[] exportedInodeNumbers() throws IOException {
+    if (sb.exportTableStart() == Superblock.ABSENT) {
+      return new long[0];
+    }
+    if (sb.inodeCount() > Integer.MAX_VALUE / 8) {
+      throw new SquashfsFormatException("export table: " + sb.inodeCount() + " inodes");
+    }
+    int count = (int) sb.inodeCount();
+    int blocks = (count * 8 + MetadataReader.BLOCK_SIZE - 1) / MetadataReader.BLOCK_SIZE;
+    long[] pointers = readPointers(sb.exportTableStart(), blocks, "export table");
+    long[] out = new long[count];
+    MetadataReader.Cursor c = null;
+    for (int i = 0; i < count; i++) {
+      if (i * 8 % MetadataReader.BLOCK_SIZE == 0) {
+        c = meta.cursor(checkedTablePointer(pointers[i * 8 / MetadataReader.BLOCK_SIZE], "export table"), 0, "export table");
+      }
+      out[i] = readInode(c.u64(), "export table entry " + i).number;
+    }
+    return out;
+  }
+
   private void cursorForTable(long pointer, int offset, String what) throws IOException {
     idCursor = meta.cursor(checkedTablePointer(pointer, what), offset, what);
   }

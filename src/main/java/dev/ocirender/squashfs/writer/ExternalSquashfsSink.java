@@ -96,6 +96,9 @@ public final class ExternalSquashfsSink implements EntrySink {
       if (!o.deduplicate()) {
         cmd.add("-no-duplicates");
       }
+      if (!o.exportable()) {
+        cmd.add("-no-exports");
+      }
     } else {
       cmd.addAll(List.of("tar2sqfs", "--quiet", "--force", "-c", comp, "-b", Integer.toString(o.blockSize()),
           "-j", Integer.toString(o.threads())));
@@ -107,6 +110,9 @@ public final class ExternalSquashfsSink implements EntrySink {
       }
       if (!o.fragments()) {
         cmd.add("--no-tail-packing");
+      }
+      if (o.exportable()) {
+        cmd.add("--exportable");
       }
       cmd.add(output.toString());
     }

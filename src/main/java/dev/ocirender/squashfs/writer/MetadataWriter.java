@@ -153,9 +153,13 @@ final class MetadataWriter {
     }
 
     Le bytes(byte[] b) {
-      ensure(b.length);
-      System.arraycopy(b, 0, buf, n, b.length);
-      n += b.length;
+      return bytes(b, 0, b.length);
+    }
+
+    Le bytes(byte[] b, int off, int len) {
+      ensure(len);
+      System.arraycopy(b, off, buf, n, len);
+      n += len;
       return this;
     }
 

@@ -90,8 +90,8 @@ public final class SquashfsEntrySink implements EntrySink {
   final List<Integer> xattrCounts = new ArrayList<>();
   private final Map<String, Integer> xattrIds = new HashMap<>();
   /** The first file with each (length, checksums) of full blocks, and of tails: candidates. */
-  private final Map<ContentKey, Node.FileData> blockRuns = new HashMap<>();
-  private final Map<ContentKey, Node.FileData> tails = new HashMap<>();
+  private final Map<ContentKey, Node.File> blockRuns = new HashMap<>();
+  private final TailIndex tails = new TailIndex();
   final List<Fragment> fragments = new ArrayList<>();
   private byte[] fragmentBuffer;
   private byte[] tailBuffer;
@@ -110,7 +110,7 @@ public final class SquashfsEntrySink implements EntrySink {
   }
 
   /** A file's full blocks compressed by this render, to store under {@code key}. */
-  private record NewRun(String key, Node.FileData fd, int[] contentCrcs) {}
+  private record NewRun(String key, Node.File fd, int[] contentCrcs) {}
 
   /** A fragment block compressed by this render, to store under {@code key}. */
   private record NewFragment(String key, Fragment fragment, int contentCrc) {}
@@ -212,14 +212,10 @@ public final class SquashfsEntrySink implements EntrySink {
       case HARDLINK -> {
         node = lookup(h.linkTarget());
         node.nlink++;
-        parent.children.add(new Node.Child(name, node));
+        parent.add(name, node);
         return;
       }
-      case FILE -> {
-        Node.File f = new Node.File();
-        f.data = writeContent(h, content, origin != null && origin.size() == h.size() ? origin : null);
-        node = f;
-      }
+      case FILE -> node = writeContent(h, content, origin != null && origin.size() == h.size() ? origin : null);
       case SYMLINK -> {
         Node.Symlink s = new Node.Symlink();
         s.target = h.symlinkTarget().clone();
@@ -233,7 +229,7 @@ public final class SquashfsEntrySink implements EntrySink {
       default -> throw new IOException("squashfs: unexpected entry type " + h.type() + " at " + path);
     }
     meta(node, h);
-    parent.children.add(new Node.Child(name, node));
+    parent.add(name, node);
   }
 
   /** Linux's "new" dev_t encoding, which squashfs stores (12-bit major, 20-bit minor). */
@@ -243,11 +239,13 @@ public final class SquashfsEntrySink implements EntrySink {
 
   private void meta(Node n, EntryHeader h) {
     n.mode = h.mode();
-    n.uid = h.uid();
-    n.gid = h.gid();
+    // The id table holds unsigned 32-bit ids, as Linux has them.
+    n.uid = (int) h.uid();
+    n.gid = (int) h.gid();
     // The format's times are unsigned 32-bit seconds: clamp, and count it for the render summary.
-    n.mtime = Math.max(0, Math.min(0xffffffffL, h.mtimeSeconds()));
-    if (n.mtime != h.mtimeSeconds()) {
+    long mtime = Math.max(0, Math.min(0xffffffffL, h.mtimeSeconds()));
+    n.mtime = (int) mtime;
+    if (mtime != h.mtimeSeconds()) {
       clampedMtimes++;
     }
     n.xattr = xattrSet(h.xattrs());
@@ -272,7 +270,7 @@ public final class SquashfsEntrySink implements EntrySink {
       EntryPath p = missing.pop();
       byte[] name = checkName(p);
       Node.Dir child = new Node.Dir();
-      d.children.add(new Node.Child(name, child));
+      d.add(name, child);
       dirs.put(p, child);
       d = child;
     }
@@ -299,10 +297,9 @@ public final class SquashfsEntrySink implements EntrySink {
     if (parent != null) {
       byte[] name = target.name();
       // Scanned from the end: a link usually follows its target closely.
-      for (int i = parent.children.size() - 1; i >= 0; i--) {
-        Node.Child c = parent.children.get(i);
-        if (Arrays.equals(c.name(), name) && !(c.node() instanceof Node.Dir)) {
-          return c.node();
+      for (int i = parent.size() - 1; i >= 0; i--) {
+        if (parent.nameEquals(i, name) && !(parent.node(i) instanceof Node.Dir)) {
+          return parent.node(i);
         }
       }
     }
@@ -358,11 +355,12 @@ public final class SquashfsEntrySink implements EntrySink {
    * and one large method here cost the JIT about 0.5 s per (re)compilation, three times per run.
    */
 
-  private Node.FileData writeContent(EntryHeader h, InputStream content, ContentOrigin origin) throws IOException {
+  private Node.File writeContent(EntryHeader h, InputStream content, ContentOrigin origin) throws IOException {
     long size = h.size();
-    Node.FileData fd = new Node.FileData(size);
+    Node.File fd = new Node.File(size);
     int tailLength = options.fragments() ? (int) (size % blockSize) : 0;
-    fd.sizes = new int[Math.toIntExact((size - tailLength + blockSize - 1) / blockSize)];
+    int blocks = Math.toIntExact((size - tailLength + blockSize - 1) / blockSize);
+    fd.sizes = blocks == 0 ? Node.File.NO_BLOCKS : new int[blocks];
     if (fd.sizes.length > 0) {
       if (store != null && origin != null) {
         writeBlocksReusing(fd, h, content, size - tailLength, origin);
@@ -381,7 +379,7 @@ public final class SquashfsEntrySink implements EntrySink {
    * If an earlier file's blocks had the same length and checksum, the two runs are compared once
    * both are written, and this copy is dropped (written over by what follows) if they are equal.
    */
-  private void writeBlocks(Node.FileData fd, EntryHeader h, InputStream content, long length) throws IOException {
+  private void writeBlocks(Node.File fd, EntryHeader h, InputStream content, long length) throws IOException {
     data.inOrder(() -> fd.start = data.position());
     crc32c.reset();
     crc32.reset();
@@ -393,7 +391,7 @@ public final class SquashfsEntrySink implements EntrySink {
       crc32c.update(buf, 0, len);
       crc32.update(buf, 0, len);
       if (len == blockSize && Arrays.equals(buf, 0, len, ZEROS, 0, len)) {
-        fd.sparseBytes += len;
+        // sparse: the size word stays 0
         data.release(buf);
       } else {
         data.block(buf, len, new BlockSize(sizes, i));
@@ -408,7 +406,7 @@ public final class SquashfsEntrySink implements EntrySink {
    * content) was made from the same content, by its CRC32C, is written from the store instead of
    * compressed. A run not wholly reused is stored again once the image is finished.
    */
-  private void writeBlocksReusing(Node.FileData fd, EntryHeader h, InputStream content, long length,
+  private void writeBlocksReusing(Node.File fd, EntryHeader h, InputStream content, long length,
       ContentOrigin origin) throws IOException {
     data.inOrder(() -> fd.start = data.position());
     crc32c.reset();
@@ -428,7 +426,7 @@ public final class SquashfsEntrySink implements EntrySink {
         blockCrc.update(buf, 0, len);
         contentCrcs[i] = (int) blockCrc.getValue();
         if (len == blockSize && Arrays.equals(buf, 0, len, ZEROS, 0, len)) {
-          fd.sparseBytes += len;
+          // sparse: the size word stays 0
           data.release(buf);
           continue;
         }
@@ -451,9 +449,9 @@ public final class SquashfsEntrySink implements EntrySink {
   }
 
   /** Nominates {@code fd}'s full blocks (checksummed as they were read) for de-duplication. */
-  private void deduplicateBlocks(Node.FileData fd, long length) throws IOException {
+  private void deduplicateBlocks(Node.File fd, long length) throws IOException {
     if (options.deduplicate()) {
-      Node.FileData original = blockRuns.putIfAbsent(new ContentKey(length, crc32c.getValue(), crc32.getValue()), fd);
+      Node.File original = blockRuns.putIfAbsent(new ContentKey(length, crc32c.getValue(), crc32.getValue()), fd);
       if (original != null) {
         data.inOrder(() -> dropIfCopy(fd, original));
       }
@@ -461,7 +459,7 @@ public final class SquashfsEntrySink implements EntrySink {
   }
 
   /** In order, once both are written: points {@code copy} at the original's equal blocks. */
-  private void dropIfCopy(Node.FileData copy, Node.FileData original) throws IOException {
+  private void dropIfCopy(Node.File copy, Node.File original) throws IOException {
     if (stored.sameBlocks(copy, original)) {
       data.moveTo(copy.start);
       copy.start = original.start;
@@ -481,7 +479,7 @@ public final class SquashfsEntrySink implements EntrySink {
    * fragment block when it fits there, else into {@link #tailBuffer}; it only counts as added once
    * it is known not to repeat a tail already stored, whichever file that came from.
    */
-  private void writeTail(Node.FileData fd, EntryHeader h, InputStream content, int len, ContentOrigin origin)
+  private void writeTail(Node.File fd, EntryHeader h, InputStream content, int len, ContentOrigin origin)
       throws IOException {
     boolean inPlace = fragmentFill + len <= blockSize;
     byte[] into;
@@ -500,38 +498,40 @@ public final class SquashfsEntrySink implements EntrySink {
       at = 0;
     }
     readFully(content, into, at, len, h);
-    ContentKey key = null;
+    long crcs = 0;
     if (options.deduplicate()) {
       crc32c.reset();
       crc32c.update(into, at, len);
       crc32.reset();
       crc32.update(into, at, len);
-      key = new ContentKey(len, crc32c.getValue(), crc32.getValue());
-      Node.FileData earlier = tails.get(key);
-      if (earlier != null && sameTail(earlier, into, at, len)) {
-        fd.fragment = earlier.fragment;
-        fd.fragmentOffset = earlier.fragmentOffset;
+      crcs = crc32c.getValue() << 32 | crc32.getValue();
+      long earlier = tails.find(len, crcs);
+      if (earlier != TailIndex.ABSENT && sameTail(TailIndex.fragment(earlier), TailIndex.offset(earlier), into, at, len)) {
+        fd.fragment = TailIndex.fragment(earlier);
+        fd.fragmentOffset = TailIndex.offset(earlier);
         return;
       }
     }
     addFragment(fd, len, inPlace, origin);
-    if (key != null) {
-      tails.putIfAbsent(key, fd);
+    if (options.deduplicate()) {
+      tails.putIfAbsent(len, crcs, fd.fragment, fd.fragmentOffset);
     }
   }
 
-  /** Whether {@code earlier}'s stored tail equals {@code len} bytes of {@code b} from {@code off}. */
-  private boolean sameTail(Node.FileData earlier, byte[] b, int off, int len) throws IOException {
-    Fragment f = fragments.get(earlier.fragment);
+  /**
+   * Whether the tail stored in fragment block {@code fragment} at {@code from} equals {@code len}
+   * bytes of {@code b} from {@code off}.
+   */
+  private boolean sameTail(int fragment, int from, byte[] b, int off, int len) throws IOException {
+    Fragment f = fragments.get(fragment);
     byte[] block;
-    if (earlier.fragment == fragments.size() - 1 && fragmentFill > 0) {
+    if (fragment == fragments.size() - 1 && fragmentFill > 0) {
       block = fragmentBuffer; // still open
     } else if (f.queued != null) {
       block = f.queued; // queued, not yet written: its buffer is untouched until then
     } else {
       block = stored.fragment(f);
     }
-    int from = earlier.fragmentOffset;
     return Arrays.equals(block, from, from + len, b, off, off + len);
   }
 
@@ -563,7 +563,7 @@ public final class SquashfsEntrySink implements EntrySink {
    * Adds the tail just read to the open fragment block: it is already in place there, or it is in
    * {@link #tailBuffer} because the open block is too full and has to be queued first.
    */
-  private void addFragment(Node.FileData fd, int len, boolean inPlace, ContentOrigin origin) throws IOException {
+  private void addFragment(Node.File fd, int len, boolean inPlace, ContentOrigin origin) throws IOException {
     if (!inPlace) {
       flushFragment();
       fragmentBuffer = data.buffer();
