@@ -49,6 +49,12 @@ public final class LayerBlob {
 
     /** Whether {@link #openCached} would find this layer now (a hint: it may be evicted meanwhile). */
     boolean holds(LayerBlob layer);
+
+    /**
+     * The layer missed by {@link #openCached} could not be opened for decoding (its blob or its
+     * decoder failed before {@link #decoded} was called): whatever the miss reserved is let go.
+     */
+    default void notDecoded(LayerBlob layer) {}
   }
 
   private final int index;
@@ -152,8 +158,16 @@ public final class LayerBlob {
    * cache, if any, sees (and keeps) the decoded bytes as they are read.
    */
   public InputStream decodeTar() throws IOException {
-    InputStream raw = new ReadAheadInputStream(opener.open(), toString() + " raw");
-    InputStream decoded = new BlobFailureFirst(LayerDecoder.decode(this, raw, verifyUncompressed), raw);
+    InputStream decoded;
+    try {
+      InputStream raw = new ReadAheadInputStream(opener.open(), toString() + " raw");
+      decoded = new BlobFailureFirst(LayerDecoder.decode(this, raw, verifyUncompressed), raw);
+    } catch (IOException | RuntimeException e) {
+      if (hook != null) {
+        hook.notDecoded(this);
+      }
+      throw e;
+    }
     return hook == null ? decoded : hook.decoded(this, decoded);
   }
 

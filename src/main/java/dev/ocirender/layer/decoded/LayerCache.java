@@ -511,5 +511,18 @@ public final class LayerCache {
     public boolean holds(LayerBlob layer) {
       return cache != null && Files.isRegularFile(cache.entryFor(layer));
     }
+
+    /** The blob failed before decoding: release the claim, so renders waiting for it go on now, not after the stall time. */
+    @Override
+    public void notDecoded(LayerBlob layer) {
+      if (cache == null) {
+        return;
+      }
+      Path entry = cache.entryFor(layer);
+      Decoding claim = claims.remove(entry);
+      if (claim != null) {
+        cache.release(entry, claim);
+      }
+    }
   }
 }

@@ -312,6 +312,31 @@ class LayerCacheTest {
     assertThat(cache.waitingForDecodings()).isZero();
   }
 
+  /**
+   * A blob that fails to open (a registry error) after its miss claimed the layer's decoding: the
+   * claim is let go at once, so another render may claim it now instead of waiting for the stall time.
+   */
+  @Test
+  void aBlobFailingToOpen_releasesItsClaimAtOnce() throws Exception {
+    List<List<LayerBlob>> images = twoImagesOnOneBase();
+    LayerCache cache = LayerCache.open(tmp.resolve("cache"), 1L << 30);
+    LayerBlob good = images.get(0).get(0);
+    LayerBlob unreachable = new LayerBlob(0, good.descriptor(), null, () -> {
+      throw new IOException("registry answered 500");
+    });
+    List<LayerBlob> first = new ArrayList<>(images.get(0));
+    first.set(0, unreachable);
+    assertThatThrownBy(() -> LayerCacheIdentity.tar(LayerCache.attach(cache, first, new WorkTally())))
+        .hasStackTraceContaining("registry answered 500");
+    ExecutorService other = Executors.newSingleThreadExecutor();
+    try {
+      assertThat(other.submit(() -> cache.tryClaim(cache.entryFor(good))).get())
+          .as("the failed render still holds the base layer's claim").isNotNull();
+    } finally {
+      other.shutdownNow();
+    }
+  }
+
   @Test
   void theFirstRenderFailing_theWaitingRenderDecodesTheLayerItself() throws Exception {
     List<List<LayerBlob>> images = twoImagesOnOneBase();
