@@ -8,6 +8,7 @@ import dev.ocirender.layer.EntryType;
 import dev.ocirender.io.WorkCounters;
 import dev.ocirender.output.ContentOrigin;
 import dev.ocirender.output.EntrySink;
+import dev.ocirender.squashfs.SquashfsFormat;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
@@ -85,13 +86,27 @@ public final class SquashfsEntrySink implements EntrySink {
   private long bytesReused;
   private WorkCounters counters = WorkCounters.NONE;
 
-  final Map<EntryPath, Node.Dir> dirs = new HashMap<>();
+  /** Directories by path while entries arrive; dropped when the tables are written. */
+  private Map<EntryPath, Node.Dir> dirsByPath = new HashMap<>();
+  /** Every directory, the root first; a subdirectory's record holds its index here. */
+  final List<Node.Dir> dirs = new ArrayList<>();
+  /** One record per directory entry: see {@link NodeStore}. */
+  final NodeStore nodes = new NodeStore();
+  final IdDictionary ids = new IdDictionary();
+  final LinkTable links = new LinkTable();
+  /** The block lists of the regular files that have full blocks; a file's record holds its index. */
+  final List<Node.FileBlocks> fileBlocks = new ArrayList<>();
+  /** The newest mtime of any entry but a directory. */
+  long newestLeafMtime;
   final List<byte[]> xattrSets = new ArrayList<>();
   final List<Integer> xattrCounts = new ArrayList<>();
   private final Map<String, Integer> xattrIds = new HashMap<>();
   /** The first file with each (length, checksums) of full blocks, and of tails: candidates. */
-  private final Map<ContentKey, Node.File> blockRuns = new HashMap<>();
-  private final TailIndex tails = new TailIndex();
+  private Map<ContentKey, Node.FileBlocks> blockRuns = new HashMap<>();
+  private TailIndex tails = new TailIndex();
+  /** Where the tail of the file just written went: fragment block and offset, or -1. */
+  private int tailFragment;
+  private int tailOffset;
   final List<Fragment> fragments = new ArrayList<>();
   private byte[] fragmentBuffer;
   private byte[] tailBuffer;
@@ -110,7 +125,7 @@ public final class SquashfsEntrySink implements EntrySink {
   }
 
   /** A file's full blocks compressed by this render, to store under {@code key}. */
-  private record NewRun(String key, Node.File fd, int[] contentCrcs) {}
+  private record NewRun(String key, Node.FileBlocks fd, int[] contentCrcs) {}
 
   /** A fragment block compressed by this render, to store under {@code key}. */
   private record NewFragment(String key, Fragment fragment, int contentCrc) {}
@@ -145,7 +160,8 @@ public final class SquashfsEntrySink implements EntrySink {
     this.store = options.blockCacheRoot() == null ? null : BlockStore.at(options.blockCacheRoot());
     this.storeSettings = store == null ? null : BlockStore.settingsFingerprint(options);
     Node.Dir root = new Node.Dir();
-    dirs.put(EntryPath.ROOT, root);
+    dirs.add(root);
+    dirsByPath.put(EntryPath.ROOT, root);
   }
 
   /**
@@ -199,7 +215,11 @@ public final class SquashfsEntrySink implements EntrySink {
         throw new IOException("squashfs: directory " + path + " delivered twice");
       }
       d.hasHeader = true;
-      meta(d, h);
+      d.mode = h.mode();
+      d.uid = (int) h.uid();
+      d.gid = (int) h.gid();
+      d.mtime = mtime(h);
+      d.xattr = xattrSet(h.xattrs());
       return;
     }
     if (path.isRoot()) {
@@ -207,29 +227,72 @@ public final class SquashfsEntrySink implements EntrySink {
     }
     byte[] name = checkName(path);
     Node.Dir parent = dir(path.parent());
-    Node node;
+    int kind;
     switch (h.type()) {
       case HARDLINK -> {
-        node = lookup(h.linkTarget());
-        node.nlink++;
-        parent.add(name, node);
+        long target = lookup(h.linkTarget());
+        nodes.addFlags(target, NodeStore.F_LINKED);
+        links.nlink[links.slot(target)]++;
+        nodes.begin(NodeStore.LINK, name);
+        nodes.var(target);
+        add(parent, nodes.commit(parent.lastChild));
         return;
       }
-      case FILE -> node = writeContent(h, content, origin != null && origin.size() == h.size() ? origin : null);
+      case FILE -> {
+        Node.FileBlocks blocks = writeContent(h, content, origin != null && origin.size() == h.size() ? origin : null);
+        int flags = NodeStore.FILE | (blocks != null ? NodeStore.F_BLOCKS : 0) | (tailFragment >= 0 ? NodeStore.F_FRAGMENT : 0);
+        inode(flags, name, h);
+        nodes.var(h.size());
+        if (blocks != null) {
+          nodes.var(fileBlocks.size());
+          fileBlocks.add(blocks);
+        }
+        if (tailFragment >= 0) {
+          nodes.var(tailFragment);
+          nodes.var(tailOffset);
+        }
+      }
       case SYMLINK -> {
-        Node.Symlink s = new Node.Symlink();
-        s.target = h.symlinkTarget().clone();
-        node = s;
+        inode(NodeStore.SYMLINK, name, h);
+        nodes.var(h.symlinkTarget().length);
+        nodes.bytes(h.symlinkTarget());
       }
       case CHAR_DEVICE, BLOCK_DEVICE, FIFO -> {
-        Node.Special s = new Node.Special(h.type());
-        s.rdev = encodeDevice(h.devMajor(), h.devMinor());
-        node = s;
+        inode(NodeStore.SPECIAL, name, h);
+        int type = switch (h.type()) {
+          case BLOCK_DEVICE -> SquashfsFormat.BLOCK_DEVICE;
+          case CHAR_DEVICE -> SquashfsFormat.CHAR_DEVICE;
+          default -> SquashfsFormat.FIFO;
+        };
+        nodes.u8(type);
+        if (type != SquashfsFormat.FIFO) {
+          nodes.u32(encodeDevice(h.devMajor(), h.devMinor()));
+        }
       }
       default -> throw new IOException("squashfs: unexpected entry type " + h.type() + " at " + path);
     }
-    meta(node, h);
-    parent.add(name, node);
+    add(parent, nodes.commit(parent.lastChild));
+  }
+
+  private static void add(Node.Dir parent, long record) {
+    parent.lastChild = record;
+    parent.count++;
+  }
+
+  /** Begins the record of an inode named {@code name}: its kind, flags and {@code h}'s metadata. */
+  private void inode(int kindAndFlags, byte[] name, EntryHeader h) {
+    int xattr = xattrSet(h.xattrs());
+    nodes.begin(kindAndFlags | (xattr >= 0 ? NodeStore.F_XATTR : 0), name);
+    nodes.u16(h.mode() & 07777);
+    // The id table holds unsigned 32-bit ids, as Linux has them.
+    nodes.var(ids.index((int) h.uid()));
+    nodes.var(ids.index((int) h.gid()));
+    int mtime = mtime(h);
+    newestLeafMtime = Math.max(newestLeafMtime, Integer.toUnsignedLong(mtime));
+    nodes.u32(mtime);
+    if (xattr >= 0) {
+      nodes.var(xattr);
+    }
   }
 
   /** Linux's "new" dev_t encoding, which squashfs stores (12-bit major, 20-bit minor). */
@@ -237,18 +300,13 @@ public final class SquashfsEntrySink implements EntrySink {
     return ((major & 0xfff) << 8) | (minor & 0xff) | ((minor & 0xfff00) << 12);
   }
 
-  private void meta(Node n, EntryHeader h) {
-    n.mode = h.mode();
-    // The id table holds unsigned 32-bit ids, as Linux has them.
-    n.uid = (int) h.uid();
-    n.gid = (int) h.gid();
-    // The format's times are unsigned 32-bit seconds: clamp, and count it for the render summary.
+  /** The format's times are unsigned 32-bit seconds: clamped, and counted for the render summary. */
+  private int mtime(EntryHeader h) {
     long mtime = Math.max(0, Math.min(0xffffffffL, h.mtimeSeconds()));
-    n.mtime = (int) mtime;
     if (mtime != h.mtimeSeconds()) {
       clampedMtimes++;
     }
-    n.xattr = xattrSet(h.xattrs());
+    return (int) mtime;
   }
 
   /**
@@ -257,21 +315,24 @@ public final class SquashfsEntrySink implements EntrySink {
    * the depth.
    */
   private Node.Dir dir(EntryPath path) throws IOException {
-    Node.Dir d = dirs.get(path);
+    Node.Dir d = dirsByPath.get(path);
     if (d != null) {
       return d;
     }
     ArrayDeque<EntryPath> missing = new ArrayDeque<>();
     for (EntryPath p = path; d == null; p = p.parent()) {
       missing.push(p);
-      d = dirs.get(p.parent());
+      d = dirsByPath.get(p.parent());
     }
     while (!missing.isEmpty()) {
       EntryPath p = missing.pop();
       byte[] name = checkName(p);
       Node.Dir child = new Node.Dir();
-      d.add(name, child);
-      dirs.put(p, child);
+      nodes.begin(NodeStore.DIR, name);
+      nodes.var(dirs.size());
+      add(d, nodes.commit(d.lastChild));
+      dirs.add(child);
+      dirsByPath.put(p, child);
       d = child;
     }
     return d;
@@ -292,15 +353,19 @@ public final class SquashfsEntrySink implements EntrySink {
     return name;
   }
 
-  private Node lookup(EntryPath target) throws IOException {
-    Node.Dir parent = dirs.get(target.parent());
+  /** The record of the inode (not a directory) at {@code target}: a hard link's. */
+  private long lookup(EntryPath target) throws IOException {
+    Node.Dir parent = dirsByPath.get(target.parent());
     if (parent != null) {
       byte[] name = target.name();
-      // Scanned from the end: a link usually follows its target closely.
-      for (int i = parent.size() - 1; i >= 0; i--) {
-        if (parent.nameEquals(i, name) && !(parent.node(i) instanceof Node.Dir)) {
-          return parent.node(i);
+      // Walked from the newest child: a link usually follows its target closely.
+      for (long p = parent.lastChild; p != NodeStore.NONE; ) {
+        long previous = nodes.seek(p);
+        int kind = nodes.kind(p);
+        if (kind != NodeStore.DIR && nodes.nameEquals(p, name)) {
+          return kind == NodeStore.LINK ? nodes.var() : p;
         }
+        p = previous;
       }
     }
     throw new IOException("squashfs: hard link target " + target + " has not been delivered as a non-directory");
@@ -355,21 +420,26 @@ public final class SquashfsEntrySink implements EntrySink {
    * and one large method here cost the JIT about 0.5 s per (re)compilation, three times per run.
    */
 
-  private Node.File writeContent(EntryHeader h, InputStream content, ContentOrigin origin) throws IOException {
+  /**
+   * Writes a regular file's content; returns its block list, or null when it has no full blocks,
+   * and leaves where its tail went in {@link #tailFragment} and {@link #tailOffset}.
+   */
+  private Node.FileBlocks writeContent(EntryHeader h, InputStream content, ContentOrigin origin) throws IOException {
     long size = h.size();
-    Node.File fd = new Node.File(size);
     int tailLength = options.fragments() ? (int) (size % blockSize) : 0;
     int blocks = Math.toIntExact((size - tailLength + blockSize - 1) / blockSize);
-    fd.sizes = blocks == 0 ? Node.File.NO_BLOCKS : new int[blocks];
-    if (fd.sizes.length > 0) {
+    Node.FileBlocks fd = blocks == 0 ? null : new Node.FileBlocks(blocks);
+    if (fd != null) {
       if (store != null && origin != null) {
         writeBlocksReusing(fd, h, content, size - tailLength, origin);
       } else {
         writeBlocks(fd, h, content, size - tailLength);
       }
     }
+    tailFragment = -1;
+    tailOffset = -1;
     if (tailLength > 0) {
-      writeTail(fd, h, content, tailLength, store != null ? origin : null);
+      writeTail(h, content, tailLength, store != null ? origin : null);
     }
     return fd;
   }
@@ -379,7 +449,7 @@ public final class SquashfsEntrySink implements EntrySink {
    * If an earlier file's blocks had the same length and checksum, the two runs are compared once
    * both are written, and this copy is dropped (written over by what follows) if they are equal.
    */
-  private void writeBlocks(Node.File fd, EntryHeader h, InputStream content, long length) throws IOException {
+  private void writeBlocks(Node.FileBlocks fd, EntryHeader h, InputStream content, long length) throws IOException {
     data.inOrder(() -> fd.start = data.position());
     crc32c.reset();
     crc32.reset();
@@ -406,7 +476,7 @@ public final class SquashfsEntrySink implements EntrySink {
    * content) was made from the same content, by its CRC32C, is written from the store instead of
    * compressed. A run not wholly reused is stored again once the image is finished.
    */
-  private void writeBlocksReusing(Node.File fd, EntryHeader h, InputStream content, long length,
+  private void writeBlocksReusing(Node.FileBlocks fd, EntryHeader h, InputStream content, long length,
       ContentOrigin origin) throws IOException {
     data.inOrder(() -> fd.start = data.position());
     crc32c.reset();
@@ -449,9 +519,9 @@ public final class SquashfsEntrySink implements EntrySink {
   }
 
   /** Nominates {@code fd}'s full blocks (checksummed as they were read) for de-duplication. */
-  private void deduplicateBlocks(Node.File fd, long length) throws IOException {
+  private void deduplicateBlocks(Node.FileBlocks fd, long length) throws IOException {
     if (options.deduplicate()) {
-      Node.File original = blockRuns.putIfAbsent(new ContentKey(length, crc32c.getValue(), crc32.getValue()), fd);
+      Node.FileBlocks original = blockRuns.putIfAbsent(new ContentKey(length, crc32c.getValue(), crc32.getValue()), fd);
       if (original != null) {
         data.inOrder(() -> dropIfCopy(fd, original));
       }
@@ -459,7 +529,7 @@ public final class SquashfsEntrySink implements EntrySink {
   }
 
   /** In order, once both are written: points {@code copy} at the original's equal blocks. */
-  private void dropIfCopy(Node.File copy, Node.File original) throws IOException {
+  private void dropIfCopy(Node.FileBlocks copy, Node.FileBlocks original) throws IOException {
     if (stored.sameBlocks(copy, original)) {
       data.moveTo(copy.start);
       copy.start = original.start;
@@ -479,7 +549,7 @@ public final class SquashfsEntrySink implements EntrySink {
    * fragment block when it fits there, else into {@link #tailBuffer}; it only counts as added once
    * it is known not to repeat a tail already stored, whichever file that came from.
    */
-  private void writeTail(Node.File fd, EntryHeader h, InputStream content, int len, ContentOrigin origin)
+  private void writeTail(EntryHeader h, InputStream content, int len, ContentOrigin origin)
       throws IOException {
     boolean inPlace = fragmentFill + len <= blockSize;
     byte[] into;
@@ -507,14 +577,14 @@ public final class SquashfsEntrySink implements EntrySink {
       crcs = crc32c.getValue() << 32 | crc32.getValue();
       long earlier = tails.find(len, crcs);
       if (earlier != TailIndex.ABSENT && sameTail(TailIndex.fragment(earlier), TailIndex.offset(earlier), into, at, len)) {
-        fd.fragment = TailIndex.fragment(earlier);
-        fd.fragmentOffset = TailIndex.offset(earlier);
+        tailFragment = TailIndex.fragment(earlier);
+        tailOffset = TailIndex.offset(earlier);
         return;
       }
     }
-    addFragment(fd, len, inPlace, origin);
+    addFragment(len, inPlace, origin);
     if (options.deduplicate()) {
-      tails.putIfAbsent(len, crcs, fd.fragment, fd.fragmentOffset);
+      tails.putIfAbsent(len, crcs, tailFragment, tailOffset);
     }
   }
 
@@ -563,7 +633,7 @@ public final class SquashfsEntrySink implements EntrySink {
    * Adds the tail just read to the open fragment block: it is already in place there, or it is in
    * {@link #tailBuffer} because the open block is too full and has to be queued first.
    */
-  private void addFragment(Node.File fd, int len, boolean inPlace, ContentOrigin origin) throws IOException {
+  private void addFragment(int len, boolean inPlace, ContentOrigin origin) throws IOException {
     if (!inPlace) {
       flushFragment();
       fragmentBuffer = data.buffer();
@@ -580,8 +650,8 @@ public final class SquashfsEntrySink implements EntrySink {
         fragmentTails = null; // a tail of unknown origin: this block is compressed, never stored
       }
     }
-    fd.fragment = fragments.size() - 1;
-    fd.fragmentOffset = fragmentFill;
+    tailFragment = fragments.size() - 1;
+    tailOffset = fragmentFill;
     fragmentFill += len;
   }
 
@@ -658,6 +728,10 @@ public final class SquashfsEntrySink implements EntrySink {
     long dataEnd = data.drain();
     long highWater = data.highWater();
     data.close();
+    // What only the entries' arrival needed: the tables need none of it.
+    tails = null;
+    blockRuns = null;
+    dirsByPath = null;
     if (compressorOptions != null) {
       ByteBuffer opt = ByteBuffer.allocate(2 + compressorOptions.length);
       opt.put((byte) compressorOptions.length).put((byte) (0x80 | (compressorOptions.length >>> 8))).put(compressorOptions).flip();

@@ -56,7 +56,7 @@ final class StoredBlocks implements AutoCloseable {
    * Whether the written full blocks of {@code a} and {@code b} hold the same content: the same size
    * words (sparse and raw blocks included) and the same stored bytes.
    */
-  boolean sameBlocks(Node.File a, Node.File b) throws IOException {
+  boolean sameBlocks(Node.FileBlocks a, Node.FileBlocks b) throws IOException {
     if (!Arrays.equals(a.sizes, b.sizes)) {
       return false;
     }

@@ -51,7 +51,10 @@ final class TableWriter {
   private final MetadataWriter inodes;
   private final MetadataWriter directories;
   private final MetadataWriter.Le scratch = new MetadataWriter.Le(256);
+  private final NodeStore nodes;
   private final Map<Long, Integer> idIndex = new TreeMap<>();
+  /** The id table's index of each {@link IdDictionary} index. */
+  private int[] idRemap;
   /** Inode reference by inode number - 1, for the export table; null when none is written. */
   private long[] exportRefs;
   private int inodeCount;
@@ -60,6 +63,7 @@ final class TableWriter {
   TableWriter(SquashfsEntrySink sink) {
     this.sink = sink;
     this.options = sink.options();
+    this.nodes = sink.nodes;
     this.compressor = BlockCompressor.create(options.compression(), options.level(), options.blockSize());
     this.inodes = new MetadataWriter(compressor);
     this.directories = new MetadataWriter(compressor);
@@ -75,14 +79,18 @@ final class TableWriter {
   }
 
   private long writeTables(long dataEnd) throws IOException {
-    Node.Dir root = sink.dirs.get(EntryPath.ROOT);
-    prepare(root);
+    Node.Dir root = sink.dirs.get(0);
+    prepare();
     int i = 0;
     for (Map.Entry<Long, Integer> e : idIndex.entrySet()) {
       e.setValue(i++);
     }
-    if (idIndex.size() > 65536) {
+    if (idIndex.size() > IdDictionary.MAX_IDS) {
       throw new IOException("squashfs: more than 65536 distinct uids and gids (" + idIndex.size() + ")");
+    }
+    idRemap = new int[sink.ids.size()];
+    for (int k = 0; k < idRemap.length; k++) {
+      idRemap[k] = idIndex.get(Integer.toUnsignedLong(sink.ids.id(k)));
     }
     number(root);
     if (options.exportable()) {
@@ -197,23 +205,19 @@ final class TableWriter {
   }
 
   /**
-   * Sorts every directory, collects ids and the newest mtime. This and the other tree walks here
-   * use explicit stacks, not recursion: the image decides the depth.
+   * Collects the ids (the entries' are in the sink's dictionary, the directories' here) and the
+   * newest mtime. This and the tree walks below use explicit stacks, not recursion: the image
+   * decides the depth.
    */
-  private void prepare(Node.Dir root) {
-    ArrayDeque<Node.Dir> stack = new ArrayDeque<>();
-    stack.push(root);
-    while (!stack.isEmpty()) {
-      Node.Dir d = stack.pop();
-      d.sortByName();
-      see(d);
-      for (int i = 0; i < d.size(); i++) {
-        if (d.node(i) instanceof Node.Dir sub) {
-          stack.push(sub);
-        } else {
-          see(d.node(i));
-        }
-      }
+  private void prepare() {
+    for (int k = 0; k < sink.ids.size(); k++) {
+      idIndex.putIfAbsent(Integer.toUnsignedLong(sink.ids.id(k)), 0);
+    }
+    newestMtime = sink.newestLeafMtime;
+    for (Node.Dir d : sink.dirs) {
+      idIndex.putIfAbsent(Integer.toUnsignedLong(d.uid), 0);
+      idIndex.putIfAbsent(Integer.toUnsignedLong(d.gid), 0);
+      newestMtime = Math.max(newestMtime, Integer.toUnsignedLong(d.mtime));
     }
   }
 
@@ -221,7 +225,7 @@ final class TableWriter {
    * A directory part-way through the depth-first walk of {@link #number} and {@link #writeTree}:
    * the next child to look at for subdirectories to descend into first.
    */
-  private static final class Frame {
+  private final class Frame {
     final Node.Dir dir;
     final int parentInode;
     int next;
@@ -233,39 +237,94 @@ final class TableWriter {
 
     /** The next subdirectory to descend into, or null once all were. */
     Node.Dir nextSubdirectory() {
-      while (next < dir.size()) {
-        if (dir.node(next++) instanceof Node.Dir sub) {
-          return sub;
+      while (next < dir.count) {
+        long p = dir.sorted[next++];
+        if (nodes.kind(p) == NodeStore.DIR) {
+          return subdirectory(p);
         }
       }
       return null;
     }
   }
 
-  private void see(Node n) {
-    idIndex.putIfAbsent(Integer.toUnsignedLong(n.uid), 0);
-    idIndex.putIfAbsent(Integer.toUnsignedLong(n.gid), 0);
-    newestMtime = Math.max(newestMtime, Integer.toUnsignedLong(n.mtime));
+  private Node.Dir subdirectory(long record) {
+    nodes.seek(record);
+    return sink.dirs.get(nodes.varInt());
+  }
+
+  /** The record of the inode a child record names: itself, or a hard link's target. */
+  private long inodeRecord(long record) {
+    if (nodes.kind(record) != NodeStore.LINK) {
+      return record;
+    }
+    nodes.seek(record);
+    return nodes.var();
+  }
+
+  /** A directory's children's records, sorted by unsigned name bytes (stable: merge sort). */
+  private long[] sortedChildren(Node.Dir d) {
+    long[] a = new long[d.count];
+    int i = d.count;
+    for (long p = d.lastChild; p != NodeStore.NONE; p = nodes.seek(p)) {
+      a[--i] = p;
+    }
+    long[] b = new long[a.length];
+    for (int width = 1; width < a.length; width *= 2) {
+      for (int lo = 0; lo < a.length; lo += 2 * width) {
+        int mid = Math.min(lo + width, a.length);
+        int hi = Math.min(lo + 2 * width, a.length);
+        int x = lo;
+        int y = mid;
+        int k = lo;
+        while (x < mid && y < hi) {
+          b[k++] = NodeStore.compareNames(nodes, a[y], a[x]) < 0 ? a[y++] : a[x++];
+        }
+        System.arraycopy(a, x, b, k, mid - x);
+        k += mid - x;
+        System.arraycopy(a, y, b, k, hi - y);
+      }
+      long[] t = a;
+      a = b;
+      b = t;
+    }
+    return a;
   }
 
   /**
    * Numbers inodes: a directory's subdirectories first (depth first), then its children, one after
-   * the other in listing order; the root last.
+   * the other in listing order; the root last. Only directories and hard-linked inodes keep their
+   * numbers; {@link #writeTree} counts the others again from each directory's {@code base}.
    */
   private void number(Node.Dir root) {
     ArrayDeque<Frame> stack = new ArrayDeque<>();
+    root.sorted = sortedChildren(root);
     stack.push(new Frame(root, 0));
     while (!stack.isEmpty()) {
       Frame f = stack.peek();
       Node.Dir sub = f.nextSubdirectory();
       if (sub != null) {
+        sub.sorted = sortedChildren(sub);
         stack.push(new Frame(sub, 0));
         continue;
       }
       stack.pop();
-      for (int i = 0; i < f.dir.size(); i++) {
-        if (f.dir.node(i).inodeNumber == 0) {
-          f.dir.node(i).inodeNumber = ++inodeCount;
+      Node.Dir d = f.dir;
+      d.base = inodeCount;
+      for (int i = 0; i < d.count; i++) {
+        long p = d.sorted[i];
+        int kind = nodes.kind(p);
+        if (kind == NodeStore.DIR) {
+          subdirectory(p).inodeNumber = ++inodeCount;
+          continue;
+        }
+        long inode = inodeRecord(p);
+        if ((nodes.kindAndFlags(inode) & NodeStore.F_LINKED) != 0) {
+          int slot = sink.links.slot(inode);
+          if (sink.links.number[slot] == 0) {
+            sink.links.number[slot] = ++inodeCount;
+          }
+        } else {
+          ++inodeCount;
         }
       }
     }
@@ -274,69 +333,116 @@ final class TableWriter {
 
   // ---- inodes and directories
 
-  private void header(int type, Node n) {
+  private void header(int type, int mode, int idIndexOfUid, int idIndexOfGid, int mtime, int inodeNumber) {
     scratch.reset();
-    scratch.u16(type).u16(n.mode & 07777).u16(idIndex.get(Integer.toUnsignedLong(n.uid)))
-        .u16(idIndex.get(Integer.toUnsignedLong(n.gid))).u32(Integer.toUnsignedLong(n.mtime)).u32(n.inodeNumber);
+    scratch.u16(type).u16(mode & 07777).u16(idIndexOfUid).u16(idIndexOfGid).u32(Integer.toUnsignedLong(mtime))
+        .u32(inodeNumber);
   }
 
-  private void emit(Node n) {
-    emit(n, scratch.array(), scratch.size());
+  private void header(int type, Node.Dir d) {
+    header(type, d.mode, idIndex.get(Integer.toUnsignedLong(d.uid)), idIndex.get(Integer.toUnsignedLong(d.gid)),
+        d.mtime, d.inodeNumber);
   }
 
-  private void emit(Node n, byte[] inode, int length) {
-    n.inodeRef = inodes.reference();
+  /** Writes an inode from {@code length} bytes of {@code inode}; returns its reference. */
+  private long emit(int inodeNumber, byte[] inode, int length) {
+    long ref = inodes.reference();
     if (exportRefs != null) {
-      exportRefs[n.inodeNumber - 1] = n.inodeRef;
+      exportRefs[inodeNumber - 1] = ref;
     }
     inodes.write(inode, 0, length);
+    return ref;
   }
 
-  private static long xattrField(Node n) {
-    return n.xattr < 0 ? INVALID & 0xffffffffL : n.xattr;
+  private static long xattrField(int xattr) {
+    return xattr < 0 ? INVALID & 0xffffffffL : xattr;
   }
 
-  private void writeLeaf(Node n) throws IOException {
-    if (n instanceof Node.File fd) {
-      long start = fd.sizes.length > 0 ? fd.start : 0;
-      long fragment = fd.fragment < 0 ? INVALID & 0xffffffffL : fd.fragment;
-      // No fragment: the offset is unused; all ones like the index, as tar2sqfs writes it.
-      long offset = fd.fragment < 0 ? INVALID & 0xffffffffL : fd.fragmentOffset;
-      long sparseBytes = fd.sparseBytes(options.blockSize());
-      boolean extended = fd.size >= (1L << 32) || start >= (1L << 32) || n.nlink > 1 || n.xattr >= 0 || sparseBytes > 0;
+  /** The basic inode type (1..7) of the inode at {@code record}, as directory entries give it. */
+  private int basicType(long record) {
+    switch (nodes.kind(record)) {
+      case NodeStore.FILE:
+        return FILE;
+      case NodeStore.SYMLINK:
+        return SYMLINK;
+      case NodeStore.SPECIAL:
+        int flags = nodes.kindAndFlags(record);
+        nodes.seek(record);
+        nodes.u16();
+        nodes.var();
+        nodes.var();
+        nodes.u32();
+        if ((flags & NodeStore.F_XATTR) != 0) {
+          nodes.var();
+        }
+        return nodes.u8();
+      default:
+        throw new IllegalStateException("squashfs: not an inode record: kind " + nodes.kind(record));
+    }
+  }
+
+  /** Writes the inode of the record at {@code p} (not a directory) as number {@code number}. */
+  private long writeLeaf(long p, int number) throws IOException {
+    int flags = nodes.kindAndFlags(p);
+    int kind = flags & NodeStore.KIND_MASK;
+    nodes.seek(p);
+    int mode = nodes.u16();
+    int uid = idRemap[nodes.varInt()];
+    int gid = idRemap[nodes.varInt()];
+    int mtime = nodes.u32();
+    int xattr = (flags & NodeStore.F_XATTR) != 0 ? nodes.varInt() : -1;
+    int nlink = (flags & NodeStore.F_LINKED) != 0 ? sink.links.nlink[sink.links.slot(p)] : 1;
+    if (kind == NodeStore.FILE) {
+      long size = nodes.var();
+      Node.FileBlocks fd = (flags & NodeStore.F_BLOCKS) != 0 ? sink.fileBlocks.get(nodes.varInt()) : null;
+      boolean hasFragment = (flags & NodeStore.F_FRAGMENT) != 0;
+      // No fragment: index and offset are unused; all ones, as tar2sqfs writes them.
+      long fragment = hasFragment ? nodes.var() : INVALID & 0xffffffffL;
+      long offset = hasFragment ? nodes.var() : INVALID & 0xffffffffL;
+      long start = fd != null ? fd.start : 0;
+      long sparseBytes = fd != null ? fd.sparseBytes(options.blockSize()) : 0;
+      boolean extended = size >= (1L << 32) || start >= (1L << 32) || nlink > 1 || xattr >= 0 || sparseBytes > 0;
       if (extended) {
-        header(EXT_FILE, n);
-        scratch.u64(start).u64(fd.size).u64(sparseBytes).u32(n.nlink).u32(fragment).u32(offset).u32(xattrField(n));
+        header(EXT_FILE, mode, uid, gid, mtime, number);
+        scratch.u64(start).u64(size).u64(sparseBytes).u32(nlink).u32(fragment).u32(offset).u32(xattrField(xattr));
       } else {
-        header(FILE, n);
-        scratch.u32(start).u32(fragment).u32(offset).u32(fd.size);
+        header(FILE, mode, uid, gid, mtime, number);
+        scratch.u32(start).u32(fragment).u32(offset).u32(size);
       }
-      for (int s : fd.sizes) {
-        scratch.u32(s & 0xffffffffL);
+      if (fd != null) {
+        for (int s : fd.sizes) {
+          scratch.u32(s & 0xffffffffL);
+        }
       }
-    } else if (n instanceof Node.Symlink s) {
-      header(n.xattr >= 0 ? EXT_SYMLINK : SYMLINK, n);
-      scratch.u32(n.nlink).u32(s.target.length).bytes(s.target);
-      if (n.xattr >= 0) {
-        scratch.u32(n.xattr);
+    } else if (kind == NodeStore.SYMLINK) {
+      byte[] target = nodes.bytes(nodes.varInt());
+      header(xattr >= 0 ? EXT_SYMLINK : SYMLINK, mode, uid, gid, mtime, number);
+      scratch.u32(nlink).u32(target.length).bytes(target);
+      if (xattr >= 0) {
+        scratch.u32(xattr);
       }
-    } else if (n instanceof Node.Special sp) {
-      int type = sp.basicType();
-      header(n.xattr >= 0 ? type + EXTENDED : type, n);
-      scratch.u32(n.nlink);
+    } else if (kind == NodeStore.SPECIAL) {
+      int type = nodes.u8();
+      header(xattr >= 0 ? type + EXTENDED : type, mode, uid, gid, mtime, number);
+      scratch.u32(nlink);
       if (type != FIFO) {
-        scratch.u32(sp.rdev & 0xffffffffL);
+        scratch.u32(nodes.u32() & 0xffffffffL);
       }
-      if (n.xattr >= 0) {
-        scratch.u32(n.xattr);
+      if (xattr >= 0) {
+        scratch.u32(xattr);
       }
     } else {
-      throw new IOException("squashfs: unexpected node " + n);
+      throw new IOException("squashfs: unexpected record kind " + kind);
     }
-    emit(n);
+    return emit(number, scratch.array(), scratch.size());
   }
 
   private record DirIndex(long index, long start, byte[] name) {}
+
+  /** Per child of the directory being listed: inode number, reference and basic type. */
+  private int[] childNumbers = new int[64];
+  private long[] childRefs = new long[64];
+  private int[] childTypes = new int[64];
 
   /**
    * Writes the inodes and listings of every directory below and including {@code root}, in the
@@ -355,20 +461,54 @@ final class TableWriter {
         continue;
       }
       stack.pop();
-      int subdirs = 0;
-      for (int i = 0; i < f.dir.size(); i++) {
-        Node n = f.dir.node(i);
-        if (n instanceof Node.Dir d) {
-          emit(d, d.inode, d.inode.length);
-          d.inode = null;
-          subdirs++;
-        } else if (n.inodeRef < 0) {
-          writeLeaf(n);
-        }
+      Node.Dir d = f.dir;
+      if (childNumbers.length < d.count) {
+        int n = Math.max(d.count, childNumbers.length * 2);
+        childNumbers = new int[n];
+        childRefs = new long[n];
+        childTypes = new int[n];
       }
-      writeListing(f.dir, f.parentInode, subdirs);
+      // Numbered as number() did: the children not numbered before get base + 1, + 2, ...
+      int last = d.base;
+      int subdirs = 0;
+      for (int i = 0; i < d.count; i++) {
+        long p = d.sorted[i];
+        if (nodes.kind(p) == NodeStore.DIR) {
+          Node.Dir s = subdirectory(p);
+          last = s.inodeNumber;
+          s.inodeRef = emit(s.inodeNumber, s.inode, s.inode.length);
+          s.inode = null;
+          childNumbers[i] = s.inodeNumber;
+          childRefs[i] = s.inodeRef;
+          childTypes[i] = DIR;
+          subdirs++;
+          continue;
+        }
+        long inode = inodeRecord(p);
+        int number;
+        long ref;
+        if ((nodes.kindAndFlags(inode) & NodeStore.F_LINKED) != 0) {
+          int slot = sink.links.slot(inode);
+          number = sink.links.number[slot];
+          if (number == last + 1) {
+            last = number;
+          }
+          if (sink.links.ref[slot] < 0) {
+            sink.links.ref[slot] = writeLeaf(inode, number);
+          }
+          ref = sink.links.ref[slot];
+        } else {
+          number = ++last;
+          ref = writeLeaf(inode, number);
+        }
+        childNumbers[i] = number;
+        childRefs[i] = ref;
+        childTypes[i] = basicType(inode);
+      }
+      writeListing(d, f.parentInode, subdirs);
+      d.sorted = null;
     }
-    emit(root, root.inode, root.inode.length);
+    root.inodeRef = emit(root.inodeNumber, root.inode, root.inode.length);
     root.inode = null;
   }
 
@@ -384,20 +524,18 @@ final class TableWriter {
     long lastIndexedChunk = 0;
     MetadataWriter.Le buf = new MetadataWriter.Le(64);
     int i = 0;
-    while (i < d.size()) {
-      Node first = d.node(i);
-      long block = first.inodeRef >>> 16;
-      int base = first.inodeNumber;
+    while (i < d.count) {
+      long block = childRefs[i] >>> 16;
+      int base = childNumbers[i];
       long at = directories.uncompressedSize() - listingStart;
       long size = 12;
       int j = i;
-      while (j < d.size() && j - i < 256) {
-        Node n = d.node(j);
-        long diff = (long) n.inodeNumber - base;
-        if ((n.inodeRef >>> 16) != block || diff < -32768 || diff > 32767) {
+      while (j < d.count && j - i < 256) {
+        long diff = (long) childNumbers[j] - base;
+        if ((childRefs[j] >>> 16) != block || diff < -32768 || diff > 32767) {
           break;
         }
-        long es = 8 + d.nameLength(j);
+        long es = 8 + nodes.nameLength(d.sorted[j]);
         // A new header wherever the listing crosses a metadata block, so the index can point there.
         if (j > i && (at + size) / MetadataWriter.BLOCK != (at + size + es) / MetadataWriter.BLOCK) {
           break;
@@ -406,15 +544,16 @@ final class TableWriter {
         j++;
       }
       if (i > 0 && at / MetadataWriter.BLOCK != lastIndexedChunk) {
-        index.add(new DirIndex(at, directories.blockStart(), d.name(i)));
+        index.add(new DirIndex(at, directories.blockStart(), nodes.name(d.sorted[i])));
         lastIndexedChunk = at / MetadataWriter.BLOCK;
       }
       buf.reset();
       buf.u32(j - i - 1).u32(block).u32(base);
       for (int k = i; k < j; k++) {
-        Node n = d.node(k);
-        buf.u16((int) (n.inodeRef & 0xffff)).u16(n.inodeNumber - base).u16(n.basicType()).u16(d.nameLength(k) - 1);
-        d.writeName(k, buf);
+        long p = d.sorted[k];
+        int nameLength = nodes.nameLength(p);
+        buf.u16((int) (childRefs[k] & 0xffff)).u16(childNumbers[k] - base).u16(childTypes[k]).u16(nameLength - 1);
+        buf.bytes(nodes.chunk(p), nodes.nameOffset(p), nameLength);
       }
       directories.write(buf.array(), 0, buf.size());
       i = j;
@@ -424,7 +563,7 @@ final class TableWriter {
     if (fileSize > 0xffff || !index.isEmpty() || d.xattr >= 0) {
       header(EXT_DIR, d);
       scratch.u32(nlink).u32(fileSize).u32(listingBlock).u32(parentInode).u16(index.size()).u16(listingOffset)
-          .u32(xattrField(d));
+          .u32(xattrField(d.xattr));
       for (DirIndex x : index) {
         scratch.u32(x.index()).u32(x.start()).u32(x.name().length - 1).bytes(x.name());
       }
