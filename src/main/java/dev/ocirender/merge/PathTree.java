@@ -12,8 +12,18 @@ import java.util.Arrays;
  */
 final class PathTree {
 
-  private final NameArena names = new NameArena();
+  private NameArena names = new NameArena();
   final PathNode root = new PathNode(null, -1);
+
+  /**
+   * Drops every node below the root and every name: for the merge once it has emitted everything,
+   * so that the sink finishes (a squashfs writer builds its tables then) without the tree in heap.
+   */
+  void release() {
+    root.children = null;
+    root.childCount = 0;
+    names = new NameArena();
+  }
 
   /** The child of {@code parent} named {@code b[off, off + len)}, or null. */
   PathNode child(PathNode parent, byte[] b, int off, int len) {

@@ -139,6 +139,8 @@ final class StreamingMerger {
     }
     emitTree();
     emitLinks();
+    // Nothing reads the tree after this: a million-entry tree is tens of MB the sink can use.
+    tree.release();
     sink.finish();
     return new MergeStats(entriesRead, entriesWritten, files, directories, symlinks, hardLinks, otherEntries,
         whiteouts, hiddenEntries, droppedLinks, promotedLinks, contentBytes, restarts);

@@ -5,7 +5,7 @@ import java.util.Arrays;
 /**
  * Every directory entry the squashfs writer keeps until {@link TableWriter} writes the tables, as
  * one serialized record per name in pooled byte storage: no object per entry. An image of a million
- * small files keeps a million records of about 26 bytes (a name of 8 bytes), where a node object
+ * small files keeps a million records of about 19 bytes (a name of 8 bytes), where a node object
  * with its name and child link took about 100.
  *
  * <p>A record is addressed by its position (a long) in the pool. It holds, in this order: a kind
@@ -13,11 +13,12 @@ import java.util.Arrays;
  * name's length - 1 and its bytes; how far back the previous child of the same directory starts (0
  * for none: the children of a directory form a list, newest first, so a directory keeps only its
  * last child's position); then by kind: a subdirectory's index in the writer's list of directories;
- * the position of the record of the inode a hard link names; or an inode: permission bits,
- * owner and group as indexes into an {@link IdDictionary}, mtime, xattr set id if flagged, and
- * then a file's size, its {@link FileBlocks} index if it has full blocks, and its fragment and
- * offset if it has a tail; a symlink's target; or a device's type and number. Numbers are
- * variable-length (7 bits a byte), so small ones cost one byte.
+ * the position of the record of the inode a hard link names; or an inode: its permission bits,
+ * owner and group as one index into a {@link Dictionary} of such triples, its mtime as a distance
+ * from the first one written, its xattr set id if flagged, and then a file's size, its {@link
+ * Node.FileBlocks} index if it has full blocks, and its fragment and offset if it has a tail; a
+ * symlink's target; or a device's type and number. Numbers are variable-length (7 bits a byte),
+ * so small ones cost one byte.
  *
  * <p>The pool is a list of 64 KiB chunks; a record starts a new chunk rather than straddle one, so
  * its first bytes and its name always lie in one array (a record larger than a chunk, only possible
@@ -50,6 +51,10 @@ final class NodeStore {
   private byte[] rec = new byte[512];
   private final byte[] varBuf = new byte[10];
   private int recLength;
+
+  /** The first mtime written: the others are written as their distance from it. */
+  private long mtimeBase;
+  private boolean haveMtimeBase;
 
   /** The read position of {@link #seek} and the readers after it. */
   private long cursor;
@@ -106,6 +111,19 @@ final class NodeStore {
     ensure(b.length);
     System.arraycopy(b, 0, rec, recLength, b.length);
     recLength += b.length;
+  }
+
+  /**
+   * Writes an mtime as its distance (zigzag, variable-length) from the first one written: the
+   * entries of a layer mostly share an mtime or have close ones, so it usually takes a byte.
+   */
+  void mtime(int mtime) {
+    if (!haveMtimeBase) {
+      mtimeBase = Integer.toUnsignedLong(mtime);
+      haveMtimeBase = true;
+    }
+    long d = Integer.toUnsignedLong(mtime) - mtimeBase;
+    var(d << 1 ^ d >> 63);
   }
 
   private void ensure(int more) {
@@ -232,6 +250,12 @@ final class NodeStore {
         return v;
       }
     }
+  }
+
+  /** An mtime written by {@link #mtime(int)}. */
+  int mtime() {
+    long z = var();
+    return (int) (mtimeBase + (z >>> 1 ^ -(z & 1)));
   }
 
   int varInt() {

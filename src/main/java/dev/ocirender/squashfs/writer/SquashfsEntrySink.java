@@ -92,7 +92,9 @@ public final class SquashfsEntrySink implements EntrySink {
   final List<Node.Dir> dirs = new ArrayList<>();
   /** One record per directory entry: see {@link NodeStore}. */
   final NodeStore nodes = new NodeStore();
-  final IdDictionary ids = new IdDictionary();
+  /** Distinct uids and gids (unsigned), and distinct (permission bits, uid index, gid index). */
+  final Dictionary ids = new Dictionary();
+  final Dictionary attrs = new Dictionary();
   final LinkTable links = new LinkTable();
   /** The block lists of the regular files that have full blocks; a file's record holds its index. */
   final List<Node.FileBlocks> fileBlocks = new ArrayList<>();
@@ -280,16 +282,19 @@ public final class SquashfsEntrySink implements EntrySink {
   }
 
   /** Begins the record of an inode named {@code name}: its kind, flags and {@code h}'s metadata. */
-  private void inode(int kindAndFlags, byte[] name, EntryHeader h) {
+  private void inode(int kindAndFlags, byte[] name, EntryHeader h) throws IOException {
     int xattr = xattrSet(h.xattrs());
-    nodes.begin(kindAndFlags | (xattr >= 0 ? NodeStore.F_XATTR : 0), name);
-    nodes.u16(h.mode() & 07777);
     // The id table holds unsigned 32-bit ids, as Linux has them.
-    nodes.var(ids.index((int) h.uid()));
-    nodes.var(ids.index((int) h.gid()));
+    int uid = ids.index(Integer.toUnsignedLong((int) h.uid()));
+    int gid = ids.index(Integer.toUnsignedLong((int) h.gid()));
+    if (ids.size() > MAX_IDS) {
+      throw new IOException("squashfs: more than " + MAX_IDS + " distinct uids and gids (at " + h.path() + ")");
+    }
+    nodes.begin(kindAndFlags | (xattr >= 0 ? NodeStore.F_XATTR : 0), name);
+    nodes.var(attrs.index((long) (h.mode() & 07777) << 48 | (long) uid << 24 | gid));
     int mtime = mtime(h);
     newestLeafMtime = Math.max(newestLeafMtime, Integer.toUnsignedLong(mtime));
-    nodes.u32(mtime);
+    nodes.mtime(mtime);
     if (xattr >= 0) {
       nodes.var(xattr);
     }
@@ -337,6 +342,9 @@ public final class SquashfsEntrySink implements EntrySink {
     }
     return d;
   }
+
+  /** squashfs's id table has 16-bit indexes. */
+  static final int MAX_IDS = 65536;
 
   /** Longest name a squashfs directory entry may hold: the Linux driver's SQUASHFS_NAME_LEN. */
   static final int MAX_NAME_BYTES = 256;

@@ -53,7 +53,7 @@ final class TableWriter {
   private final MetadataWriter.Le scratch = new MetadataWriter.Le(256);
   private final NodeStore nodes;
   private final Map<Long, Integer> idIndex = new TreeMap<>();
-  /** The id table's index of each {@link IdDictionary} index. */
+  /** The id table's index of each index in the sink's dictionary of ids. */
   private int[] idRemap;
   /** Inode reference by inode number - 1, for the export table; null when none is written. */
   private long[] exportRefs;
@@ -85,12 +85,12 @@ final class TableWriter {
     for (Map.Entry<Long, Integer> e : idIndex.entrySet()) {
       e.setValue(i++);
     }
-    if (idIndex.size() > IdDictionary.MAX_IDS) {
+    if (idIndex.size() > SquashfsEntrySink.MAX_IDS) {
       throw new IOException("squashfs: more than 65536 distinct uids and gids (" + idIndex.size() + ")");
     }
     idRemap = new int[sink.ids.size()];
     for (int k = 0; k < idRemap.length; k++) {
-      idRemap[k] = idIndex.get(Integer.toUnsignedLong(sink.ids.id(k)));
+      idRemap[k] = idIndex.get(sink.ids.key(k));
     }
     number(root);
     if (options.exportable()) {
@@ -211,7 +211,7 @@ final class TableWriter {
    */
   private void prepare() {
     for (int k = 0; k < sink.ids.size(); k++) {
-      idIndex.putIfAbsent(Integer.toUnsignedLong(sink.ids.id(k)), 0);
+      idIndex.putIfAbsent(sink.ids.key(k), 0);
     }
     newestMtime = sink.newestLeafMtime;
     for (Node.Dir d : sink.dirs) {
@@ -368,10 +368,8 @@ final class TableWriter {
       case NodeStore.SPECIAL:
         int flags = nodes.kindAndFlags(record);
         nodes.seek(record);
-        nodes.u16();
         nodes.var();
-        nodes.var();
-        nodes.u32();
+        nodes.mtime();
         if ((flags & NodeStore.F_XATTR) != 0) {
           nodes.var();
         }
@@ -386,10 +384,11 @@ final class TableWriter {
     int flags = nodes.kindAndFlags(p);
     int kind = flags & NodeStore.KIND_MASK;
     nodes.seek(p);
-    int mode = nodes.u16();
-    int uid = idRemap[nodes.varInt()];
-    int gid = idRemap[nodes.varInt()];
-    int mtime = nodes.u32();
+    long attr = sink.attrs.key(nodes.varInt());
+    int mode = (int) (attr >>> 48);
+    int uid = idRemap[(int) (attr >>> 24) & 0xffffff];
+    int gid = idRemap[(int) attr & 0xffffff];
+    int mtime = nodes.mtime();
     int xattr = (flags & NodeStore.F_XATTR) != 0 ? nodes.varInt() : -1;
     int nlink = (flags & NodeStore.F_LINKED) != 0 ? sink.links.nlink[sink.links.slot(p)] : 1;
     if (kind == NodeStore.FILE) {

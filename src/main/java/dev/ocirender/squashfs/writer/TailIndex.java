@@ -6,9 +6,11 @@ import java.util.Arrays;
  * The tails already packed into fragment blocks, by length and checksums: the candidates that
  * {@link SquashfsEntrySink} compares a new tail with before storing it again. One entry per
  * distinct tail, so an image of a million small files holds a million: kept in primitive arrays,
- * 20 bytes an entry stored densely (in chunks of {@value #CHUNK}, so the entries are never copied
- * to grow), found through open-addressing tables of entry numbers (linear probing, 4 bytes a slot,
- * load 0.375 to 0.75): 25 to 31 bytes a tail, where a {@code HashMap} of key objects took about 100.
+ * 16 bytes an entry stored densely (in chunks of {@value #CHUNK}, so the entries are never copied
+ * to grow: the checksums, and length, offset and fragment block packed in one long, with the
+ * fragment's bits past 24 in a byte array made only for images with that many fragment blocks),
+ * found through open-addressing tables of entry numbers (linear probing, 4 bytes a slot, load 0.375
+ * to 0.75): 21 to 27 bytes a tail, where a {@code HashMap} of key objects took about 100.
  * The slot table is split into {@value #SEGMENTS} segments that grow one at a time, so growing
  * never needs one allocation as large as the whole table. The first tail stored under a key stays
  * its candidate, as with {@code putIfAbsent}. Not thread-safe.
@@ -23,10 +25,11 @@ final class TailIndex {
   private static final int CHUNK = 1 << CHUNK_SHIFT;
   private static final int CHUNK_MASK = CHUNK - 1;
 
-  /** Per entry, in chunks: checksums, length, and fragment block index << 32 | offset. */
+  /** Per entry, in chunks: checksums; length | offset << 20 | low 24 bits of the fragment << 40. */
   private long[][] crcs = new long[4][];
-  private int[][] lengths = new int[4][];
-  private long[][] places = new long[4][];
+  private long[][] packed = new long[4][];
+  /** Per entry, in chunks made when first needed: the fragment's bits past 24. */
+  private byte[][] high = new byte[4][];
   private int size;
 
   /** Per segment: entry number + 1 per slot, 0 for a free slot; and how many are used. */
@@ -47,7 +50,7 @@ final class TailIndex {
     for (int i = slot(h, mask); table[i] != 0; i = (i + 1) & mask) {
       int e = table[i] - 1;
       if (lengthOf(e) == length && crcsOf(e) == crcs) {
-        return places[e >>> CHUNK_SHIFT][e & CHUNK_MASK];
+        return placeOf(e);
       }
     }
     return ABSENT;
@@ -72,36 +75,52 @@ final class TailIndex {
         return;
       }
     }
-    int e = add(length, crcs, (long) fragment << 32 | (offset & 0xffffffffL));
+    int e = add(length, crcs, fragment, offset);
     table[i] = e + 1;
     used[s]++;
   }
 
-  private int add(int length, long crc, long place) {
-    int c = size >>> CHUNK_SHIFT;
-    if (c == lengths.length) {
-      crcs = Arrays.copyOf(crcs, c * 2);
-      lengths = Arrays.copyOf(lengths, c * 2);
-      places = Arrays.copyOf(places, c * 2);
+  private int add(int length, long crc, int fragment, int offset) {
+    if (length >= 1 << 20 || offset < 0 || offset >= 1 << 20 || fragment < 0) {
+      throw new IllegalArgumentException("tail of " + length + " bytes at " + offset + " in fragment " + fragment);
     }
-    if (lengths[c] == null) {
+    int c = size >>> CHUNK_SHIFT;
+    if (c == crcs.length) {
+      crcs = Arrays.copyOf(crcs, c * 2);
+      packed = Arrays.copyOf(packed, c * 2);
+      high = Arrays.copyOf(high, c * 2);
+    }
+    if (crcs[c] == null) {
       crcs[c] = new long[CHUNK];
-      lengths[c] = new int[CHUNK];
-      places[c] = new long[CHUNK];
+      packed[c] = new long[CHUNK];
     }
     int o = size & CHUNK_MASK;
     crcs[c][o] = crc;
-    lengths[c][o] = length;
-    places[c][o] = place;
+    packed[c][o] = length | (long) offset << 20 | (long) (fragment & 0xffffff) << 40;
+    if (fragment >>> 24 != 0) {
+      if (high[c] == null) {
+        high[c] = new byte[CHUNK];
+      }
+      high[c][o] = (byte) (fragment >>> 24);
+    }
     return size++;
   }
 
   private int lengthOf(int e) {
-    return lengths[e >>> CHUNK_SHIFT][e & CHUNK_MASK];
+    return (int) packed[e >>> CHUNK_SHIFT][e & CHUNK_MASK] & 0xfffff;
   }
 
   private long crcsOf(int e) {
     return crcs[e >>> CHUNK_SHIFT][e & CHUNK_MASK];
+  }
+
+  /** Fragment block index << 32 | offset of entry {@code e}. */
+  private long placeOf(int e) {
+    int c = e >>> CHUNK_SHIFT;
+    int o = e & CHUNK_MASK;
+    long p = packed[c][o];
+    long fragment = p >>> 40 | (high[c] == null ? 0 : (high[c][o] & 0xffL) << 24);
+    return fragment << 32 | (p >>> 20 & 0xfffff);
   }
 
   static int fragment(long place) {
