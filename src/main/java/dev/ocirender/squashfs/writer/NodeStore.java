@@ -59,15 +59,6 @@ final class NodeStore {
   /** The read position of {@link #seek} and the readers after it. */
   private long cursor;
 
-  /** Bytes held by the pool's chunks. */
-  long bytes() {
-    long n = 0;
-    for (byte[] c : chunks) {
-      n += c == null ? 0 : c.length;
-    }
-    return n;
-  }
-
   // ---- building a record
 
   /** Starts a record of {@code kind | flags} named {@code name}; its fields follow, then {@link #commit}. */
@@ -83,12 +74,6 @@ final class NodeStore {
   void u8(int v) {
     ensure(1);
     rec[recLength++] = (byte) v;
-  }
-
-  void u16(int v) {
-    ensure(2);
-    rec[recLength++] = (byte) v;
-    rec[recLength++] = (byte) (v >>> 8);
   }
 
   void u32(int v) {
@@ -233,12 +218,8 @@ final class NodeStore {
     return v;
   }
 
-  int u16() {
-    return u8() | u8() << 8;
-  }
-
   int u32() {
-    return u16() | u16() << 16;
+    return u8() | u8() << 8 | u8() << 16 | u8() << 24;
   }
 
   long var() {

@@ -31,10 +31,11 @@ import java.util.zip.CRC32C;
  *
  * <p>File content is cut into blocks as it streams in and handed to {@link DataWriter}, which
  * compresses on a worker pool and writes in order; tail ends (and files smaller than a block) are
- * packed into shared fragment blocks. Everything else is kept as compact metadata (one small node
- * per path, xattr sets de-duplicated) and turned into the inode, directory, fragment, export, id and
- * xattr tables by {@link TableWriter} in {@link #finish()}, which writes the superblock last, at
- * offset 0. The output must therefore be a seekable {@link FileChannel}.
+ * packed into shared fragment blocks. Everything else is kept as compact metadata (a serialized
+ * record per directory entry in pooled storage, see {@link NodeStore}; an object only per directory
+ * and per file with full blocks; xattr sets de-duplicated) and turned into the inode, directory,
+ * fragment, export, id and xattr tables by {@link TableWriter} in {@link #finish()}, which writes
+ * the superblock last, at offset 0. The output must therefore be a seekable {@link FileChannel}.
  *
  * <p>De-duplication is exact and cheap. A file's full blocks and its tail are de-duplicated
  * separately (a tail may also repeat the tail of a different file, as in tar2sqfs). Two CRCs,
