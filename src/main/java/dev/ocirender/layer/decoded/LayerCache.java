@@ -33,6 +33,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Predicate;
 import java.util.stream.Stream;
 import java.util.zip.CRC32C;
 import org.slf4j.Logger;
@@ -177,7 +178,23 @@ public final class LayerCache {
    * counted), reporting hits, misses and bytes to {@code counters}.
    */
   public static List<LayerBlob> attach(LayerCache cache, List<LayerBlob> layers, WorkCounters counters) {
-    Hook hook = new Hook(cache, Objects.requireNonNull(counters, "counters"));
+    return attach(cache, layers, counters, KEEP_ALL);
+  }
+
+  /** Keeps every layer it misses: the CLI's policy (a user's next render may use any of them). */
+  public static final Predicate<LayerBlob> KEEP_ALL = layer -> true;
+
+  /**
+   * As {@link #attach(LayerCache, List, WorkCounters)}, adding to the cache only the layers that
+   * {@code keep} accepts: a layer it rejects is still read from the cache when there (a hit), but a
+   * miss decodes it without writing an entry, without claiming its decoding and without waiting for
+   * another render's. A catalog job passes the layers that more than one of its images use: a
+   * layer of one image is read once, so writing it (LZ4, CRC32C, its disk) costs more than it can
+   * save. The decoded bytes are the same either way.
+   */
+  public static List<LayerBlob> attach(LayerCache cache, List<LayerBlob> layers, WorkCounters counters,
+      Predicate<LayerBlob> keep) {
+    Hook hook = new Hook(cache, Objects.requireNonNull(counters, "counters"), Objects.requireNonNull(keep, "keep"));
     List<LayerBlob> out = new ArrayList<>(layers.size());
     for (LayerBlob layer : layers) {
       out.add(layer.withDecodeHook(hook));
@@ -453,12 +470,14 @@ public final class LayerCache {
   private static final class Hook implements LayerBlob.DecodeHook {
     private final LayerCache cache;
     private final WorkCounters counters;
+    private final Predicate<LayerBlob> keep;
     /** Decodings this render claimed in {@link #openCached}, until {@link #decoded} takes them up. */
     private final ConcurrentHashMap<Path, Decoding> claims = new ConcurrentHashMap<>();
 
-    Hook(LayerCache cache, WorkCounters counters) {
+    Hook(LayerCache cache, WorkCounters counters, Predicate<LayerBlob> keep) {
       this.cache = cache;
       this.counters = counters;
+      this.keep = keep;
     }
 
     @Override
@@ -478,6 +497,9 @@ public final class LayerCache {
           }
           counters.layerCacheHit();
           return stream;
+        }
+        if (!keep.test(layer)) {
+          return null; // decoded by this render, not kept: no claim, and no waiting for another's
         }
         Decoding mine = cache.tryClaim(entry);
         if (mine != null) {
@@ -499,6 +521,9 @@ public final class LayerCache {
         return new CachingLayerStream(decoded, null, null, counters, layer.toString(), null);
       }
       counters.layerCacheMiss();
+      if (!keep.test(layer)) {
+        return new CachingLayerStream(decoded, null, null, counters, layer.toString(), null);
+      }
       Path entry = cache.entryFor(layer);
       Decoding claim = claims.remove(entry);
       if (claim == null) {

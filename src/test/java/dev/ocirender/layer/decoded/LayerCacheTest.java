@@ -111,6 +111,38 @@ class LayerCacheTest {
   }
 
   @Test
+  void layersTheKeepPolicyRejects_areDecodedNotKept_outputIdentical_andAnEntryAlreadyThereIsStillRead() throws Exception {
+    List<LayerBlob> layers = image(11).inMemoryBlobs();
+    byte[] reference = LayerCacheIdentity.tar(LayerCache.attach(null, layers, new WorkTally()));
+    LayerCache cache = LayerCache.open(tmp.resolve("cache"), 1L << 30);
+    LayerBlob top = layers.get(2);
+    java.util.function.Predicate<LayerBlob> allButTop = l -> l.index() != top.index();
+
+    WorkTally cold = new WorkTally();
+    assertThat(LayerCacheIdentity.tar(LayerCache.attach(cache, layers, cold, allButTop))).isEqualTo(reference);
+    assertThat(cold.layerCacheMisses()).as("%s", cold).isEqualTo(3);
+    assertThat(Files.exists(cache.entryFor(top))).as("the rejected top has no entry").isFalse();
+    assertThat(Files.exists(cache.entryFor(layers.get(0)))).isTrue();
+    assertThat(Files.exists(cache.entryFor(layers.get(1)))).isTrue();
+    try (Stream<Path> files = Files.list(cache.root().resolve(LayerCache.LAYERS))) {
+      assertThat(files).as("two entries, no temporary left").hasSize(2);
+    }
+
+    WorkTally warm = new WorkTally();
+    assertThat(LayerCacheIdentity.tar(LayerCache.attach(cache, layers, warm, allButTop))).isEqualTo(reference);
+    assertThat(warm.layerCacheHits()).as("%s", warm).isEqualTo(2);
+    assertThat(warm.layerCacheMisses()).as("%s", warm).isEqualTo(1);
+    assertThat(warm.bytesDecoded() + warm.bytesReused()).isEqualTo(cold.bytesDecoded() + cold.bytesReused());
+
+    // An entry that a render keeping everything wrote is read as a hit by one that would not keep it.
+    LayerCacheIdentity.tar(LayerCache.attach(cache, layers, new WorkTally()));
+    WorkTally rejectingAll = new WorkTally();
+    assertThat(LayerCacheIdentity.tar(LayerCache.attach(cache, layers, rejectingAll, l -> false))).isEqualTo(reference);
+    assertThat(rejectingAll.layerCacheHits()).as("%s", rejectingAll).isEqualTo(3);
+    assertThat(rejectingAll.bytesDecoded()).isZero();
+  }
+
+  @Test
   void layerHiddenEntirelyByWhiteouts_isStillCached_andServedWarm() throws Exception {
     List<LayerBlob> layers = ImageBuilder.of(
         layer().dir("opt", 0755).file("opt/a", text(6, 100_000), 0644).file("opt/b", "b", 0644),
