@@ -63,7 +63,8 @@ import org.slf4j.LoggerFactory;
  * until the whole layer is done. When the copy is dropped before its end (the first render failed
  * or stopped), the follower goes on from its own decoding of the blob at the same offset. The wait
  * is bounded: when the claim makes no progress for {@link #DEFAULT_STALL} (its render is stuck, or
- * waits in turn for a layer this render is decoding), the waiter gives up and decodes it too. Renders in other JVMs sharing the root are not coordinated: both decode and both rename,
+ * waits in turn for a layer this render is decoding), the waiter gives up and decodes it too.
+ * Renders in other JVMs sharing the root are not coordinated: both decode and both rename,
  * and either copy is the same bytes.
  *
  * <p>Damage never reaches an output: an entry whose trailer is missing or wrong is deleted and
