@@ -64,9 +64,10 @@ final class ElementCoders {
     }
   }
 
-  /** {@link ResolvedRequest}: the request, the manifest digest, the resolve time, the base key. */
+  /** {@link ResolvedRequest}: the request, the manifest digest, the resolve time, the base key, the layer digests. */
   static final class ResolvedRequestCoder extends AtomicCoder<ResolvedRequest> {
     static final ResolvedRequestCoder INSTANCE = new ResolvedRequestCoder();
+    private static final Coder<List<String>> LAYERS = ListCoder.of(STRING);
 
     static ResolvedRequestCoder of() {
       return INSTANCE;
@@ -78,11 +79,13 @@ final class ElementCoders {
       STRING.encode(r.manifestDigest(), out);
       LONG.encode(r.resolveMillis(), out);
       STRING.encode(r.baseKey(), out);
+      LAYERS.encode(r.layers(), out);
     }
 
     @Override
     public ResolvedRequest decode(InputStream in) throws IOException {
-      return new ResolvedRequest(ImageRequestCoder.INSTANCE.decode(in), STRING.decode(in), LONG.decode(in), STRING.decode(in));
+      return new ResolvedRequest(ImageRequestCoder.INSTANCE.decode(in), STRING.decode(in), LONG.decode(in), STRING.decode(in),
+          LAYERS.decode(in));
     }
 
     @Override

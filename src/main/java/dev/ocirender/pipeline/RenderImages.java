@@ -20,6 +20,20 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.io.Serializable;
 import java.time.Duration;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.function.Predicate;
+import dev.ocirender.layer.LayerBlob;
+import org.apache.beam.sdk.transforms.Count;
+import org.apache.beam.sdk.transforms.Filter;
+import org.apache.beam.sdk.transforms.FlatMapElements;
+import org.apache.beam.sdk.transforms.Keys;
+import org.apache.beam.sdk.transforms.View;
+import org.apache.beam.sdk.values.KV;
+import org.apache.beam.sdk.values.PCollectionView;
+import org.apache.beam.sdk.values.TypeDescriptors;
 import org.apache.beam.sdk.coders.StringUtf8Coder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -100,9 +114,11 @@ public final class RenderImages extends PTransform<PCollection<ImageGroup>, PCol
 
   @Override
   public PCollectionTuple expand(PCollection<ImageGroup> groups) {
+    PCollectionView<List<String>> singleUse = groups.apply("LayersOfOneImage", new LayersOfOneImage());
     PCollectionTuple out = groups
         .apply("Affinity", new Affinity(affinity))
-        .apply("RenderImage", ParDo.of(new RenderImageFn(stores, registries, verifyOutputs, limits, layerCache))
+        .apply("RenderImage", ParDo.of(new RenderImageFn(stores, registries, verifyOutputs, limits, layerCache, singleUse))
+            .withSideInputs(singleUse)
             .withOutputTags(CatalogPipeline.RESULTS, TupleTagList.of(CatalogPipeline.DEAD_LETTERS)));
     out.get(CatalogPipeline.RESULTS).setCoder(StringUtf8Coder.of());
     out.get(CatalogPipeline.DEAD_LETTERS).setCoder(StringUtf8Coder.of());
@@ -134,6 +150,26 @@ public final class RenderImages extends PTransform<PCollection<ImageGroup>, PCol
     }
   }
 
+  /**
+   * The digests of the layers that exactly one image of the job uses (counted over the groups to
+   * render: one per render, however many catalog lines ask for it), as a side input of the render.
+   * Writing a layer into the layer cache costs more than decoding it (LZ4, CRC32C, the disk), and
+   * pays back only when another render reads it: such layers (typically every image's own top) are
+   * decoded but not kept. An image whose layers are not known counts for none, so its layers are kept.
+   */
+  static final class LayersOfOneImage extends PTransform<PCollection<ImageGroup>, PCollectionView<List<String>>> {
+    @Override
+    public PCollectionView<List<String>> expand(PCollection<ImageGroup> groups) {
+      return groups
+          .apply("LayersOfEach", FlatMapElements.into(TypeDescriptors.strings())
+              .via((ImageGroup g) -> new LinkedHashSet<>(g.canonical().layers())))
+          .apply("ImagesPerLayer", Count.perElement())
+          .apply("UsedByOne", Filter.by((KV<String, Long> kv) -> kv.getValue() == 1))
+          .apply("Digests", Keys.create())
+          .apply("AsList", View.asList());
+    }
+  }
+
   /** Renders one group's image to its canonical output. */
   static final class RenderImageFn extends DoFn<ImageGroup, String> {
     private static final Logger LOG = LoggerFactory.getLogger(RenderImageFn.class);
@@ -145,6 +181,10 @@ public final class RenderImages extends PTransform<PCollection<ImageGroup>, PCol
     private transient OutputStores.Router router;
     private transient WorkerRegistries registries;
     private transient LayerCache layerCache;
+    private final PCollectionView<List<String>> singleUse;
+    /** The side input last seen and its digests as a set (the runner hands the same list to every element). */
+    private transient List<String> singleUseSeen;
+    private transient Set<String> singleUseSet = Set.of();
 
     RenderImageFn(OutputStores stores, WorkerRegistries.Settings settings, boolean verifyOutputs, Limits limits) {
       this(stores, settings, verifyOutputs, limits, LayerCacheSettings.OFF);
@@ -152,6 +192,13 @@ public final class RenderImages extends PTransform<PCollection<ImageGroup>, PCol
 
     RenderImageFn(OutputStores stores, WorkerRegistries.Settings settings, boolean verifyOutputs, Limits limits,
         LayerCacheSettings layerCacheSettings) {
+      this(stores, settings, verifyOutputs, limits, layerCacheSettings, null);
+    }
+
+    /** @param singleUse the side input of {@link LayersOfOneImage}; null to keep every layer in the cache */
+    RenderImageFn(OutputStores stores, WorkerRegistries.Settings settings, boolean verifyOutputs, Limits limits,
+        LayerCacheSettings layerCacheSettings, PCollectionView<List<String>> singleUse) {
+      this.singleUse = singleUse;
       this.stores = stores;
       this.settings = settings;
       this.verifyOutputs = verifyOutputs;
@@ -185,9 +232,9 @@ public final class RenderImages extends PTransform<PCollection<ImageGroup>, PCol
     }
 
     @ProcessElement
-    public void process(@Element ImageGroup group, MultiOutputReceiver out) throws InterruptedException {
+    public void process(@Element ImageGroup group, MultiOutputReceiver out, ProcessContext context) throws InterruptedException {
       try {
-        render(group, out);
+        render(group, out, keepInCache(context));
       } finally {
         registries.reportCacheMetrics();
       }
@@ -196,7 +243,21 @@ public final class RenderImages extends PTransform<PCollection<ImageGroup>, PCol
     /** What the render thread hands back; metrics and outputs are written on the DoFn's thread. */
     private record Rendered(RenderResult result, StoredOutput stored) {}
 
-    private void render(ImageGroup group, MultiOutputReceiver out) throws InterruptedException {
+    /** Which layers this render adds to the layer cache: all but those that no other image of the job uses. */
+    private Predicate<LayerBlob> keepInCache(ProcessContext context) {
+      if (singleUse == null || layerCache == null) {
+        return LayerCache.KEEP_ALL;
+      }
+      List<String> seen = context.sideInput(singleUse);
+      if (seen != singleUseSeen) {
+        singleUseSet = new HashSet<>(seen);
+        singleUseSeen = seen;
+      }
+      Set<String> single = singleUseSet;
+      return layer -> !single.contains(layer.descriptor().digest().toString());
+    }
+
+    private void render(ImageGroup group, MultiOutputReceiver out, Predicate<LayerBlob> keep) throws InterruptedException {
       ResolvedRequest first = group.canonical();
       ImageRequest q = first.request();
       String pinned = PinnedReference.of(q.image(), first.manifestDigest());
@@ -216,7 +277,7 @@ public final class RenderImages extends PTransform<PCollection<ImageGroup>, PCol
             open[1] = target;
             // One decoding thread: the runner already renders one image per core, so decoding layers
             // ahead would only add the cost of its temporary store.
-            RenderResult result = new Renderer(RenderListener.NONE, limits.merge(), 1).withLayerCache(layerCache)
+            RenderResult result = new Renderer(RenderListener.NONE, limits.merge(), 1).withLayerCache(layerCache, keep)
                 .render(source, Platform.parse(q.platform()), target, work);
             String digest = result.image().manifestDigest().toString();
             if (!digest.equals(first.manifestDigest())) {

@@ -1,9 +1,11 @@
 package dev.ocirender.pipeline;
 
+import dev.ocirender.image.Descriptor;
 import dev.ocirender.image.Platform;
 import dev.ocirender.layer.LayerBlob;
 import dev.ocirender.source.ImageSource;
 import dev.ocirender.source.ResolvedImage;
+import java.util.List;
 import org.apache.beam.sdk.coders.KvCoder;
 import org.apache.beam.sdk.coders.StringUtf8Coder;
 import org.apache.beam.sdk.transforms.DoFn;
@@ -73,8 +75,10 @@ public final class ResolveImages extends PTransform<PCollection<ImageRequest>, P
       long start = System.nanoTime();
       try (ImageSource source = registries.open(request.image())) {
         ResolvedImage image = source.resolve(Platform.parse(request.platform()));
+        List<Descriptor> layers = image.layers().stream().map(LayerBlob::descriptor).toList();
         ResolvedRequest resolved = new ResolvedRequest(request, image.manifestDigest().toString(),
-            (System.nanoTime() - start) / 1_000_000, Affinity.baseKey(image.layers().stream().map(LayerBlob::descriptor).toList()));
+            (System.nanoTime() - start) / 1_000_000, Affinity.baseKey(layers),
+            layers.stream().map(d -> d.digest().toString()).toList());
         PipelineMetrics.imagesResolved.inc();
         out.get(RESOLVED).output(KV.of(resolved.dedupKey(), resolved));
       } catch (Exception | Error e) {

@@ -22,6 +22,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Predicate;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -64,6 +65,7 @@ public final class Renderer {
   private final MergeLimits limits;
   private final int decodeThreads;
   private final LayerCache layerCache;
+  private final Predicate<LayerBlob> keepInCache;
 
   /**
    * Decode threads chosen per image: as many as there are processors when a layer is slow to
@@ -90,11 +92,13 @@ public final class Renderer {
   }
 
   public Renderer(RenderListener listener, MergeLimits limits, int decodeThreads) {
-    this(listener, limits, decodeThreads, null);
+    this(listener, limits, decodeThreads, null, LayerCache.KEEP_ALL);
   }
 
-  private Renderer(RenderListener listener, MergeLimits limits, int decodeThreads, LayerCache layerCache) {
+  private Renderer(RenderListener listener, MergeLimits limits, int decodeThreads, LayerCache layerCache,
+      Predicate<LayerBlob> keepInCache) {
     this.layerCache = layerCache;
+    this.keepInCache = keepInCache;
     this.listener = Objects.requireNonNull(listener, "listener");
     this.limits = Objects.requireNonNull(limits, "limits");
     if (decodeThreads < 0) {
@@ -105,7 +109,16 @@ public final class Renderer {
 
   /** This renderer, reading decoded layers from {@code cache} and adding to it; null for none. */
   public Renderer withLayerCache(LayerCache cache) {
-    return new Renderer(listener, limits, decodeThreads, cache);
+    return withLayerCache(cache, LayerCache.KEEP_ALL);
+  }
+
+  /**
+   * This renderer, reading decoded layers from {@code cache} and adding to it those that
+   * {@code keep} accepts ({@link LayerCache#attach(LayerCache, List, dev.ocirender.io.WorkCounters, Predicate)});
+   * null for no cache. The output is the same whatever is kept.
+   */
+  public Renderer withLayerCache(LayerCache cache, Predicate<LayerBlob> keep) {
+    return new Renderer(listener, limits, decodeThreads, cache, keep);
   }
 
   /**
@@ -166,7 +179,7 @@ public final class Renderer {
       counted.add(new LayerBlob(layer.index(), layer.descriptor(), layer.verifyUncompressed(),
           () -> new CountingInputStream(layer.openRaw(), counter)));
     }
-    List<LayerBlob> layers = LayerCache.attach(layerCache, counted, work);
+    List<LayerBlob> layers = LayerCache.attach(layerCache, counted, work, keepInCache);
     MergeStats stats;
     int threads = Math.min(decodeThreads == AUTOMATIC_DECODE_THREADS ? automaticDecodeThreads(layers) : decodeThreads,
         layers.size());

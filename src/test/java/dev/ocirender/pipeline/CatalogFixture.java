@@ -45,6 +45,8 @@ final class CatalogFixture {
   final Path catalog;
   final Path outputs;
   final String imageA;
+  /** The digests of A's layer blobs, base first. */
+  final List<String> layersOfA;
   final String imageADigestForm;
   final String imageB;
   final String imageC;
@@ -78,6 +80,7 @@ final class CatalogFixture {
         .tag("v1").writeLayout(root.resolve("images/bad"));
     corruptOneByte(bad);
 
+    layersOfA = a.layers().stream().map(l -> l.descriptor().digest().toString()).toList();
     imageA = "oci:" + root.resolve("images/a") + ":v1";
     imageADigestForm = "oci:" + root.resolve("images/a") + "@" + a.manifest().digest();
     imageB = "oci:" + root.resolve("images/b") + ":v2";

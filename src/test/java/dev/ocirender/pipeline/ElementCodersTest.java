@@ -29,6 +29,8 @@ class ElementCodersTest {
   private static final ResolvedRequest RA = new ResolvedRequest(A, "sha256:" + "ab".repeat(32), 12);
   private static final ResolvedRequest RB = new ResolvedRequest(B, "sha256:" + "cd".repeat(32), 0);
   private static final ResolvedRequest RC = new ResolvedRequest(A, "sha256:" + "ab".repeat(32), 12, "sha256:" + "ef".repeat(32));
+  private static final ResolvedRequest RD = new ResolvedRequest(A, "sha256:" + "ab".repeat(32), 12, "sha256:" + "ef".repeat(32),
+      List.of("sha256:" + "01".repeat(32), "sha256:" + "02".repeat(32)));
 
   @Test
   void imageRequest_roundTripsAndIsDeterministic() throws Exception {
@@ -46,13 +48,16 @@ class ElementCodersTest {
   @Test
   void resolvedRequest_roundTripsAndIsDeterministic() throws Exception {
     Coder<ResolvedRequest> coder = ElementCoders.ResolvedRequestCoder.of();
-    for (ResolvedRequest r : List.of(RA, RB, RC)) {
+    for (ResolvedRequest r : List.of(RA, RB, RC, RD)) {
       CoderProperties.coderDecodeEncodeEqual(coder, r);
       CoderProperties.coderDeterministic(coder, r,
-          new ResolvedRequest(copyOf(r.request()), r.manifestDigest(), r.resolveMillis(), r.baseKey()));
+          new ResolvedRequest(copyOf(r.request()), r.manifestDigest(), r.resolveMillis(), r.baseKey(), List.copyOf(r.layers())));
     }
-    // The base key is part of the encoding (affinity groups by it after a shuffle).
+    // The base key is part of the encoding (affinity groups by it after a shuffle), and so are the
+    // layers (the render step counts which layers several images use).
     assertThat(CoderUtils.encodeToByteArray(coder, RA)).isNotEqualTo(CoderUtils.encodeToByteArray(coder, RC));
+    assertThat(CoderUtils.encodeToByteArray(coder, RC)).isNotEqualTo(CoderUtils.encodeToByteArray(coder, RD));
+    assertThat(CoderUtils.decodeFromByteArray(coder, CoderUtils.encodeToByteArray(coder, RD)).layers()).isEqualTo(RD.layers());
     CoderProperties.coderSerializable(coder);
     assertThatCode(coder::verifyDeterministic).doesNotThrowAnyException();
   }

@@ -56,6 +56,9 @@ final class CachingLayerStream extends FilterInputStream {
         temporary = LayerCache.temporaryFor(entry);
         file = FrameFile.create(temporary, true);
         chunk = new byte[DecodedLayerStore.CHUNK_SIZE];
+        if (claim != null) {
+          claim.writing(temporary);
+        }
       } catch (IOException e) {
         LOG.debug("{}: not cached, cannot create {}: {}", name, temporary, e.toString());
         temporary = null;
@@ -125,6 +128,9 @@ final class CachingLayerStream extends FilterInputStream {
       frames++;
       decodedLength += filled;
       filled = 0;
+      if (claim != null) {
+        claim.wrote(file.size());
+      }
     }
   }
 
@@ -138,6 +144,9 @@ final class CachingLayerStream extends FilterInputStream {
       file = null;
       cache.commit(temporary, entry, size);
       temporary = null;
+      if (claim != null) {
+        claim.committed();
+      }
       endClaim();
     } catch (IOException e) {
       abandon(e.toString());

@@ -33,6 +33,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Predicate;
 import java.util.stream.Stream;
 import java.util.zip.CRC32C;
 import org.slf4j.Logger;
@@ -57,11 +58,13 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A layer is decoded once per JVM even when several renders miss it at once (the workers of a
  * job start on images of the same base): the first claims its decoding ({@link Decoding}), and a
- * render that misses a layer claimed by another waits for that entry, then reads it as a hit. The
- * wait is bounded: when the claim ends without an entry (the first render failed), the waiter
- * decodes the layer itself; when the claim makes no progress for {@link #DEFAULT_STALL} (its render
- * is stuck, or waits in turn for a layer this render is decoding), the waiter gives up and decodes
- * it too. Renders in other JVMs sharing the root are not coordinated: both decode and both rename,
+ * render that misses a layer claimed by another reads that render's copy as it is being written,
+ * frame by frame right behind the writer ({@link FollowingLayerStream}; a hit), instead of idling
+ * until the whole layer is done. When the copy is dropped before its end (the first render failed
+ * or stopped), the follower goes on from its own decoding of the blob at the same offset. The wait
+ * is bounded: when the claim makes no progress for {@link #DEFAULT_STALL} (its render is stuck, or
+ * waits in turn for a layer this render is decoding), the waiter gives up and decodes it too.
+ * Renders in other JVMs sharing the root are not coordinated: both decode and both rename,
  * and either copy is the same bytes.
  *
  * <p>Damage never reaches an output: an entry whose trailer is missing or wrong is deleted and
@@ -177,7 +180,23 @@ public final class LayerCache {
    * counted), reporting hits, misses and bytes to {@code counters}.
    */
   public static List<LayerBlob> attach(LayerCache cache, List<LayerBlob> layers, WorkCounters counters) {
-    Hook hook = new Hook(cache, Objects.requireNonNull(counters, "counters"));
+    return attach(cache, layers, counters, KEEP_ALL);
+  }
+
+  /** Keeps every layer it misses: the CLI's policy (a user's next render may use any of them). */
+  public static final Predicate<LayerBlob> KEEP_ALL = layer -> true;
+
+  /**
+   * As {@link #attach(LayerCache, List, WorkCounters)}, adding to the cache only the layers that
+   * {@code keep} accepts: a layer it rejects is still read from the cache when there (a hit), but a
+   * miss decodes it without writing an entry, without claiming its decoding and without waiting for
+   * another render's. A catalog job passes the layers that more than one of its images use: a
+   * layer of one image is read once, so writing it (LZ4, CRC32C, its disk) costs more than it can
+   * save. The decoded bytes are the same either way.
+   */
+  public static List<LayerBlob> attach(LayerCache cache, List<LayerBlob> layers, WorkCounters counters,
+      Predicate<LayerBlob> keep) {
+    Hook hook = new Hook(cache, Objects.requireNonNull(counters, "counters"), Objects.requireNonNull(keep, "keep"));
     List<LayerBlob> out = new ArrayList<>(layers.size());
     for (LayerBlob layer : layers) {
       out.add(layer.withDecodeHook(hook));
@@ -340,6 +359,13 @@ public final class LayerCache {
     private final Thread owner = Thread.currentThread();
     private final CountDownLatch ended = new CountDownLatch(1);
     private volatile long lastProgress = System.nanoTime();
+    /** The temporary the copy goes to, once it is being written; null before. */
+    private volatile Path temporary;
+    /** Bytes of complete frames in {@link #temporary}, from its start. */
+    private volatile long written;
+    /** Set once the entry is in place with every frame of {@link #written}. */
+    private volatile boolean committed;
+    private final Object changes = new Object();
 
     /** Bytes were decoded: the decoding is alive. */
     void progressed() {
@@ -348,6 +374,68 @@ public final class LayerCache {
 
     boolean stalled(Duration stall) {
       return System.nanoTime() - lastProgress > stall.toNanos();
+    }
+
+    /** The copy is being written to {@code file}: renders waiting for the layer may follow it. */
+    void writing(Path file) {
+      temporary = file;
+      signal();
+    }
+
+    /** Frames up to {@code framesEnd} are complete in the temporary. */
+    void wrote(long framesEnd) {
+      written = framesEnd;
+      signal();
+    }
+
+    /** The entry is in place (called before the claim is released). */
+    void committed() {
+      committed = true;
+    }
+
+    Path temporary() {
+      return temporary;
+    }
+
+    long written() {
+      return written;
+    }
+
+    boolean isCommitted() {
+      return committed;
+    }
+
+    boolean hasEnded() {
+      return ended.getCount() == 0;
+    }
+
+    /** Waits at most {@code millis} for the copy to start or the decoding to end. */
+    void awaitWriting(long millis) throws InterruptedException {
+      synchronized (changes) {
+        if (temporary == null && !hasEnded()) {
+          changes.wait(millis);
+        }
+      }
+    }
+
+    /** Waits at most {@code millis} for frames beyond {@code position} or the end of the decoding. */
+    void awaitFramesBeyond(long position, long millis) throws InterruptedException {
+      synchronized (changes) {
+        if (written <= position && !committed && !hasEnded()) {
+          changes.wait(millis);
+        }
+      }
+    }
+
+    private void signal() {
+      synchronized (changes) {
+        changes.notifyAll();
+      }
+    }
+
+    private void end() {
+      ended.countDown();
+      signal();
     }
   }
 
@@ -364,40 +452,56 @@ public final class LayerCache {
   /** Ends {@code decoding} of {@code entry} (its entry is in place, or will not be): its waiters go on. Idempotent. */
   void release(Path entry, Decoding decoding) {
     decodings.remove(entry, decoding);
-    decoding.ended.countDown();
+    decoding.end();
   }
 
   /**
-   * Waits for another thread's decoding of {@code entry}: true once it ended (its entry is in place,
-   * or it failed) or when there is none, so the caller looks for the entry again; false when the
-   * caller should decode the layer itself: the decoding under way is its own thread's, or it stalled.
+   * Waits for another thread's decoding of {@code entry} to write its copy or to end: its stream
+   * ({@link FollowingLayerStream}) once the copy is being written, so the caller reads the frames
+   * right behind the writer instead of idling until the whole layer is done; {@link #LOOK_AGAIN}
+   * once it ended (its entry is in place, or it failed) or when there is none; null when the caller
+   * should decode the layer itself: the decoding under way is its own thread's, or it stalled.
    */
-  boolean awaitDecodingOf(Path entry) throws InterruptedIOException {
+  InputStream awaitDecodingOf(Path entry, LayerBlob layer, WorkCounters counters) throws InterruptedIOException {
     Decoding theirs = decodings.get(entry);
     if (theirs == null) {
-      return true;
+      return LOOK_AGAIN;
     }
     if (theirs.owner == Thread.currentThread()) {
-      return false;
+      return null;
     }
     waiting.incrementAndGet();
     try {
       Duration limit = stall;
       long poll = Math.max(1, limit.toMillis() / 4);
-      while (!theirs.ended.await(poll, TimeUnit.MILLISECONDS)) {
+      while (!theirs.hasEnded()) {
+        Path temporary = theirs.temporary();
+        if (temporary != null) {
+          InputStream following = FollowingLayerStream.open(this, theirs, temporary, layer, counters);
+          return following != null ? following : LOOK_AGAIN; // null: renamed or dropped meanwhile
+        }
+        theirs.awaitWriting(poll);
         if (theirs.stalled(limit)) {
           LOG.info("layer cache: the decoding of {} by another render made no progress for {} ms; decoding it here too",
               entry.getFileName(), limit.toMillis());
-          return false;
+          return null;
         }
       }
-      return true;
+      return LOOK_AGAIN;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new InterruptedIOException("waiting for another render's decoding of " + entry.getFileName());
     } finally {
       waiting.decrementAndGet();
     }
+  }
+
+  /** What {@link #awaitDecodingOf} answers when the caller should look for the entry again. */
+  static final InputStream LOOK_AGAIN = InputStream.nullInputStream();
+
+  /** How long a render waits for another's decoding that makes no progress. */
+  Duration stall() {
+    return stall;
   }
 
   /** How many renders are waiting for another's decoding now. */
@@ -453,12 +557,14 @@ public final class LayerCache {
   private static final class Hook implements LayerBlob.DecodeHook {
     private final LayerCache cache;
     private final WorkCounters counters;
+    private final Predicate<LayerBlob> keep;
     /** Decodings this render claimed in {@link #openCached}, until {@link #decoded} takes them up. */
     private final ConcurrentHashMap<Path, Decoding> claims = new ConcurrentHashMap<>();
 
-    Hook(LayerCache cache, WorkCounters counters) {
+    Hook(LayerCache cache, WorkCounters counters, Predicate<LayerBlob> keep) {
       this.cache = cache;
       this.counters = counters;
+      this.keep = keep;
     }
 
     @Override
@@ -479,15 +585,27 @@ public final class LayerCache {
           counters.layerCacheHit();
           return stream;
         }
+        if (!keep.test(layer)) {
+          return null; // decoded by this render, not kept: no claim, and no waiting for another's
+        }
         Decoding mine = cache.tryClaim(entry);
         if (mine != null) {
           claims.put(entry, mine); // taken up by decoded(), which the caller calls next
           return null;
         }
-        // Another render is decoding this layer: wait for its entry once, then look again. If it
-        // failed, claim it here; if it stalls, decode here without a claim (the copy is kept all the same).
-        if (waited || !cache.awaitDecodingOf(entry)) {
+        // Another render is decoding this layer: follow its copy as it is written, or wait for its
+        // entry once and look again. If it failed, claim it here; if it stalls, decode here without
+        // a claim (the copy is kept all the same).
+        if (waited) {
           return null;
+        }
+        InputStream next = cache.awaitDecodingOf(entry, layer, counters);
+        if (next == null) {
+          return null;
+        }
+        if (next != LOOK_AGAIN) {
+          counters.layerCacheHit();
+          return next;
         }
         waited = true;
       }
@@ -499,6 +617,9 @@ public final class LayerCache {
         return new CachingLayerStream(decoded, null, null, counters, layer.toString(), null);
       }
       counters.layerCacheMiss();
+      if (!keep.test(layer)) {
+        return new CachingLayerStream(decoded, null, null, counters, layer.toString(), null);
+      }
       Path entry = cache.entryFor(layer);
       Decoding claim = claims.remove(entry);
       if (claim == null) {

@@ -111,6 +111,38 @@ class LayerCacheTest {
   }
 
   @Test
+  void layersTheKeepPolicyRejects_areDecodedNotKept_outputIdentical_andAnEntryAlreadyThereIsStillRead() throws Exception {
+    List<LayerBlob> layers = image(11).inMemoryBlobs();
+    byte[] reference = LayerCacheIdentity.tar(LayerCache.attach(null, layers, new WorkTally()));
+    LayerCache cache = LayerCache.open(tmp.resolve("cache"), 1L << 30);
+    LayerBlob top = layers.get(2);
+    java.util.function.Predicate<LayerBlob> allButTop = l -> l.index() != top.index();
+
+    WorkTally cold = new WorkTally();
+    assertThat(LayerCacheIdentity.tar(LayerCache.attach(cache, layers, cold, allButTop))).isEqualTo(reference);
+    assertThat(cold.layerCacheMisses()).as("%s", cold).isEqualTo(3);
+    assertThat(Files.exists(cache.entryFor(top))).as("the rejected top has no entry").isFalse();
+    assertThat(Files.exists(cache.entryFor(layers.get(0)))).isTrue();
+    assertThat(Files.exists(cache.entryFor(layers.get(1)))).isTrue();
+    try (Stream<Path> files = Files.list(cache.root().resolve(LayerCache.LAYERS))) {
+      assertThat(files).as("two entries, no temporary left").hasSize(2);
+    }
+
+    WorkTally warm = new WorkTally();
+    assertThat(LayerCacheIdentity.tar(LayerCache.attach(cache, layers, warm, allButTop))).isEqualTo(reference);
+    assertThat(warm.layerCacheHits()).as("%s", warm).isEqualTo(2);
+    assertThat(warm.layerCacheMisses()).as("%s", warm).isEqualTo(1);
+    assertThat(warm.bytesDecoded() + warm.bytesReused()).isEqualTo(cold.bytesDecoded() + cold.bytesReused());
+
+    // An entry that a render keeping everything wrote is read as a hit by one that would not keep it.
+    LayerCacheIdentity.tar(LayerCache.attach(cache, layers, new WorkTally()));
+    WorkTally rejectingAll = new WorkTally();
+    assertThat(LayerCacheIdentity.tar(LayerCache.attach(cache, layers, rejectingAll, l -> false))).isEqualTo(reference);
+    assertThat(rejectingAll.layerCacheHits()).as("%s", rejectingAll).isEqualTo(3);
+    assertThat(rejectingAll.bytesDecoded()).isZero();
+  }
+
+  @Test
   void layerHiddenEntirelyByWhiteouts_isStillCached_andServedWarm() throws Exception {
     List<LayerBlob> layers = ImageBuilder.of(
         layer().dir("opt", 0755).file("opt/a", text(6, 100_000), 0644).file("opt/b", "b", 0644),
@@ -310,6 +342,125 @@ class LayerCacheTest {
     assertThat(misses).as("%s", tallies).isEqualTo(3); // the base once, each top once
     assertThat(hits).as("%s", tallies).isEqualTo(1); // the waiting render read the base from the cache
     assertThat(cache.waitingForDecodings()).isZero();
+  }
+
+  /**
+   * The second render of a layer that another is decoding reads the copy right behind the writer:
+   * bytes of the layer reach it while the writer is still held in the middle of the blob, so it
+   * does not idle until the whole layer is in place. The blob is opened once; both outputs are those
+   * of the renders without a cache.
+   */
+  @Test
+  void aRenderMissingALayerAnotherIsDecoding_readsItsCopyBehindTheWriter_beforeTheWriterEnds() throws Exception {
+    followBehindTheWriter(false);
+  }
+
+  /**
+   * The writer followed drops its copy half-way (its blob's connection breaks): the follower has
+   * read the first frames, and goes on from its own decoding of the blob at the same offset; its
+   * layer is the decoded base all the same, and its decoding leaves the entry.
+   */
+  @Test
+  void theWriterFollowedFailingHalfWay_theFollowerGoesOnFromItsOwnDecoding() throws Exception {
+    followBehindTheWriter(true);
+  }
+
+  private void followBehindTheWriter(boolean writerFails) throws Exception {
+    // An uncompressed base, so that the part of the blob let through holds several frames' worth.
+    LayerBuilder baseLayer = layer().dir("usr", 0755).file("usr/big", text(30, 1_500_000), 0644).file("usr/gone", "x", 0644);
+    List<List<LayerBlob>> images = new ArrayList<>();
+    for (int i = 0; i < 2; i++) {
+      images.add(ImageBuilder.image().layer(baseLayer, Compression.NONE)
+          .layer(layer().whiteout("usr/gone").file("top-" + i, text(31 + i, 40_000), 0644)).inMemoryBlobs());
+    }
+    List<byte[]> references = new ArrayList<>();
+    for (List<LayerBlob> layers : images) {
+      references.add(LayerCacheIdentity.tar(LayerCache.attach(null, layers, new WorkTally())));
+    }
+    byte[] baseDecoded;
+    try (java.io.InputStream in = LayerCache.attach(null, images.get(1).subList(0, 1), new WorkTally()).get(0).openTar()) {
+      baseDecoded = in.readAllBytes();
+    }
+    LayerCache cache = LayerCache.open(tmp.resolve("cache"), 1L << 30);
+    LayerBlob base = images.get(0).get(0);
+    byte[] blob = base.openRaw().readAllBytes();
+    java.util.concurrent.CountDownLatch gate = new java.util.concurrent.CountDownLatch(1);
+    java.util.concurrent.atomic.AtomicInteger opens = new java.util.concurrent.atomic.AtomicInteger();
+    // The writer's blob: its first 60% at once, the rest only after the gate.
+    LayerBlob heldInTheMiddle = new LayerBlob(0, base.descriptor(), base.verifyUncompressed(), () -> {
+      opens.incrementAndGet();
+      int half = blob.length * 6 / 10;
+      return new java.io.SequenceInputStream(new ByteArrayInputStream(blob, 0, half), new java.io.InputStream() {
+        private java.io.InputStream rest;
+
+        @Override
+        public int read() throws IOException {
+          byte[] one = new byte[1];
+          return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+          if (rest == null) {
+            try {
+              gate.await();
+            } catch (InterruptedException e) {
+              throw new java.io.InterruptedIOException();
+            }
+            if (writerFails) {
+              throw new IOException("connection reset while reading the blob");
+            }
+            rest = new ByteArrayInputStream(blob, half, blob.length - half);
+          }
+          return rest.read(b, off, len);
+        }
+      });
+    });
+    List<LayerBlob> first = new ArrayList<>(images.get(0));
+    first.set(0, heldInTheMiddle);
+    WorkTally firstTally = new WorkTally();
+    WorkTally secondTally = new WorkTally();
+    int prefix = 300_000;
+    ExecutorService pool = Executors.newFixedThreadPool(2);
+    try {
+      Future<byte[]> firstOutput = pool.submit(() -> LayerCacheIdentity.tar(LayerCache.attach(cache, first, firstTally)));
+      while (opens.get() == 0) {
+        Thread.sleep(5);
+      }
+      List<LayerBlob> second = LayerCache.attach(cache, images.get(1), secondTally);
+      java.io.InputStream following = pool.submit(() -> second.get(0).openTar()).get(60, java.util.concurrent.TimeUnit.SECONDS);
+      byte[] head = pool.submit(() -> following.readNBytes(prefix)).get(60, java.util.concurrent.TimeUnit.SECONDS);
+      assertThat(head).as("the first bytes, read while the writer is held").isEqualTo(java.util.Arrays.copyOf(baseDecoded, prefix));
+      assertThat(firstOutput).as("the writer is still held").isNotDone();
+      gate.countDown();
+      byte[] rest = following.readAllBytes();
+      following.close();
+      byte[] all = java.util.Arrays.copyOf(head, head.length + rest.length);
+      System.arraycopy(rest, 0, all, head.length, rest.length);
+      assertThat(all).as("the whole decoded base, read behind the writer").isEqualTo(baseDecoded);
+      if (writerFails) {
+        assertThatThrownBy(firstOutput::get).hasStackTraceContaining("connection reset");
+      } else {
+        assertThat(firstOutput.get()).isEqualTo(references.get(0));
+      }
+    } finally {
+      gate.countDown();
+      pool.shutdownNow();
+    }
+    assertThat(opens).as("the writer's base blob was opened once").hasValue(1);
+    assertThat(secondTally.layerCacheHits()).as("%s", secondTally).isEqualTo(1);
+    if (writerFails) {
+      // Frames up to the break came from the copy, the rest (after skipping them) from its own decoding.
+      assertThat(secondTally.bytesReused()).as("%s", secondTally).isGreaterThanOrEqualTo(prefix).isLessThan(baseDecoded.length);
+      assertThat(secondTally.bytesDecoded()).as("%s", secondTally).isEqualTo(baseDecoded.length);
+      assertThat(secondTally.layerCacheMisses()).as("%s", secondTally).isEqualTo(1);
+    } else {
+      assertThat(secondTally.bytesDecoded()).as("%s", secondTally).isZero();
+      assertThat(secondTally.bytesReused()).isEqualTo(baseDecoded.length);
+    }
+    WorkTally warm = new WorkTally();
+    assertThat(LayerCacheIdentity.tar(LayerCache.attach(cache, images.get(1), warm))).isEqualTo(references.get(1));
+    assertThat(warm.layerCacheHits()).as("the writer's entry is in place: %s", warm).isGreaterThanOrEqualTo(1);
   }
 
   /**
