@@ -71,6 +71,10 @@ public final class BlockStore {
   private static final int TRAILER = 4 + 8 + 32 + 4 + 4;
   private static final byte FILE_RUN = 'F';
   private static final byte FRAGMENT = 'T';
+  /** Store files are mapped in pieces of this size, each overlapping the next by a block. */
+  private static final long SEGMENT = 1L << 30;
+  /** How long a render goes on without looking again for a layer's file that was not there. */
+  private static final long RETRY_MS = 2_000;
 
   private static final Map<Path, BlockStore> SHARED = new ConcurrentHashMap<>();
   private static final Map<String, byte[]> FINGERPRINTS = new ConcurrentHashMap<>();
@@ -228,6 +232,8 @@ public final class BlockStore {
   final class Reader implements Closeable {
     private final byte[] settings;
     private final Map<Digest, Pack> packs = new HashMap<>();
+    /** Layers without a file when last looked, and when: looked for again after {@link #RETRY_MS}. */
+    private final Map<Digest, Long> missing = new HashMap<>();
 
     private Reader(byte[] settings) {
       this.settings = settings;
@@ -247,12 +253,29 @@ public final class BlockStore {
       return e != null && e.count == 1 && !e.bad ? new Run(p, e) : null;
     }
 
+    /**
+     * The layer's file, opened once per render. A layer that has none yet is looked for again now
+     * and then: another render of the same base may store it while this one runs (a cold catalog
+     * job starts several renders of one base at once), and its later files then need no
+     * compression here.
+     */
     private Pack pack(Digest layer) {
-      if (packs.containsKey(layer)) {
-        return packs.get(layer);
+      Pack p = packs.get(layer);
+      if (p != null) {
+        return p;
       }
-      Pack p = Pack.open(BlockStore.this, BlockStore.this.file(settings, layer), true);
-      packs.put(layer, p);
+      long now = System.nanoTime();
+      Long lastLook = missing.get(layer);
+      if (lastLook != null && now - lastLook < RETRY_MS * 1_000_000L) {
+        return null;
+      }
+      p = Pack.open(BlockStore.this, BlockStore.this.file(settings, layer), true);
+      if (p != null) {
+        packs.put(layer, p);
+        missing.remove(layer);
+      } else {
+        missing.put(layer, now);
+      }
       return p;
     }
 
@@ -339,6 +362,10 @@ public final class BlockStore {
     final Map<Id, Entry> fragments = new HashMap<>();
     final List<Entry> entries = new ArrayList<>();
     private long size;
+    /** Where the runs' stored bytes end (the index starts). */
+    private long dataLength;
+    /** The data mapped in segments of {@link #SEGMENT} bytes (plus a block's overlap), mapped when first read. */
+    private java.nio.MappedByteBuffer[] segments;
 
     private Pack(Path path, FileChannel channel) {
       this.path = path;
@@ -414,6 +441,7 @@ public final class BlockStore {
         throw new IOException("index checksum mismatch");
       }
       index.flip();
+      dataLength = indexAt;
       long at = 0;
       for (int n = 0; n < count; n++) {
         byte kind = index.get();
@@ -452,21 +480,53 @@ public final class BlockStore {
       }
     }
 
-    /** The stored bytes of block {@code i} of {@code e} at {@code at}, or null if they fail their checksum. */
-    byte[] block(Entry e, int i, long at) {
+    /**
+     * The stored bytes of block {@code i} of {@code e} at {@code at} (a view of the mapped file, or
+     * read into memory when it cannot be mapped), or null if they fail their checksum.
+     */
+    ByteBuffer block(Entry e, int i, long at) {
       int len = e.words[i] & ~DataWriter.UNCOMPRESSED_BIT;
-      byte[] b = new byte[len];
       try {
-        readFully(channel, ByteBuffer.wrap(b), at);
+        if (at < 0 || at + len > dataLength) {
+          return null;
+        }
+        ByteBuffer b = mapped(at, len);
+        if (b == null) {
+          byte[] a = new byte[len];
+          readFully(channel, ByteBuffer.wrap(a), at);
+          b = ByteBuffer.wrap(a);
+        }
         CRC32C crc = new CRC32C();
-        crc.update(b);
+        crc.update(b.duplicate());
         if ((int) crc.getValue() == e.storedCrcs[i]) {
           return b;
         }
-      } catch (IOException ex) {
-        // truncated: as corrupt
+      } catch (IOException | RuntimeException | InternalError ex) {
+        // truncated under us (a mapped page gone: InternalError), or unreadable: as corrupt
       }
       return null;
+    }
+
+    /**
+     * {@code len} bytes at {@code at} as a view of the mapped file, or null when mapping fails. A
+     * page fault of a mapping costs less than a read call and its copy; the blocks then go from
+     * the page cache into the image's staging buffer in one copy.
+     */
+    private ByteBuffer mapped(long at, int len) {
+      int k = (int) (at / SEGMENT);
+      if (segments == null) {
+        segments = new java.nio.MappedByteBuffer[(int) ((dataLength + SEGMENT - 1) / SEGMENT)];
+      }
+      if (segments[k] == null) {
+        long start = (long) k * SEGMENT;
+        long length = Math.min(SEGMENT + SquashfsOptions.MAX_BLOCK_SIZE, dataLength - start);
+        try {
+          segments[k] = channel.map(FileChannel.MapMode.READ_ONLY, start, length);
+        } catch (IOException | RuntimeException e) {
+          return null;
+        }
+      }
+      return segments[k].slice((int) (at - (long) k * SEGMENT), len);
     }
 
     @Override
@@ -503,19 +563,19 @@ public final class BlockStore {
      * (the run is then marked bad: no block of it is used again, and it is left out, rebuilt, when
      * its file is rewritten).
      */
-    byte[] block(int i) {
+    ByteBuffer block(int i) {
       if (entry.bad) {
         return null;
       }
       long at = i == next ? nextAt : entry.offset(i);
-      byte[] b = pack.block(entry, i, at);
+      ByteBuffer b = pack.block(entry, i, at);
       if (b == null) {
         entry.bad = true;
         corruptFiles.increment();
         return null;
       }
       next = i + 1;
-      nextAt = at + b.length;
+      nextAt = at + b.remaining();
       return b;
     }
 

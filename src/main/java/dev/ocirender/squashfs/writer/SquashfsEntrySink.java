@@ -431,10 +431,10 @@ public final class SquashfsEntrySink implements EntrySink {
           data.release(buf);
           continue;
         }
-        byte[] reused = run != null && run.word(i) != 0 && run.contentCrc(i) == contentCrcs[i] ? run.block(i) : null;
+        ByteBuffer reused = run != null && run.word(i) != 0 && run.contentCrc(i) == contentCrcs[i] ? run.block(i) : null;
         if (reused != null) {
           data.release(buf);
-          data.stored(reused, reused.length, run.word(i), new BlockSize(sizes, i));
+          data.stored(reused, run.word(i), new BlockSize(sizes, i));
           bytesReused += len;
         } else {
           data.block(buf, len, new BlockSize(sizes, i));
@@ -625,12 +625,12 @@ public final class SquashfsEntrySink implements EntrySink {
       if (run == null) {
         return false;
       }
-      byte[] reused = run.contentCrc(0) == contentCrc ? run.block(0) : null;
+      ByteBuffer reused = run.contentCrc(0) == contentCrc ? run.block(0) : null;
       if (reused == null) {
         return false;
       }
       byte[] buffer = fragmentBuffer;
-      data.stored(reused, reused.length, run.word(0), (pos, word) -> {
+      data.stored(reused, run.word(0), (pos, word) -> {
         f.start = pos;
         f.sizeWord = word;
         f.queued = null;
