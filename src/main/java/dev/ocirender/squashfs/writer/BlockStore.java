@@ -1,9 +1,9 @@
 package dev.ocirender.squashfs.writer;
 
+import dev.ocirender.image.Digest;
 import dev.ocirender.output.ContentOrigin;
 import java.io.Closeable;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
@@ -17,8 +17,10 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileTime;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
 import java.util.HexFormat;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -29,22 +31,31 @@ import java.util.zip.CRC32C;
  * Compressed squashfs data blocks kept across renders, so that content already compressed (a
  * shared base layer's files, in a catalog of images) is written again without compressing it.
  *
- * <p>A value is everything needed to write a run of blocks byte for byte as the compressor would:
- * each block's size word (with its "stored raw" flag; 0 for a sparse block) and stored bytes. It is
- * keyed by the content's identity ({@link ContentOrigin}: layer digest, entry ordinal, size; or,
- * for a fragment block, the exact sequence of tails packed into it) and by the compression settings
- * (compressor, level, block size, and a fingerprint of the compressor implementation's output, so a
- * library upgrade that compresses differently misses instead of changing the image). Each value
- * also records a CRC32C of every block's uncompressed content: the writer only reuses a block whose
- * content it has just read and checksummed to the same value, so a wrong identity costs a
- * recompression, never a wrong image.
+ * <p>A value (a "run") is everything needed to write a run of blocks byte for byte as the
+ * compressor would: each block's size word (with its "stored raw" flag; 0 for a sparse block) and
+ * stored bytes. It is identified by the content's identity ({@link ContentOrigin}: layer digest,
+ * entry ordinal, size; or, for a fragment block, the exact sequence of tails packed into it) under
+ * the compression settings (compressor, level, block size, and a fingerprint of the compressor
+ * implementation's output, so a library upgrade that compresses differently misses instead of
+ * changing the image). Each run also records a CRC32C of every block's uncompressed content: the
+ * writer only reuses a block whose content it has just read and checksummed to the same value, so a
+ * wrong identity costs a recompression, never a wrong image.
  *
- * <p>On disk, values live under {@code ROOT/blocks/}, one file per key, {@code <64 hex>.blk}. A
- * file is written to a temporary in the same directory ({@code .tmp-*.tmp}, left behind only by a
- * crash) and renamed into place (readers never see a partial file), carries CRC32C checksums of its table and of every stored block (a corrupt or
- * truncated file is deleted and its content compressed again), and has its mtime touched on every
- * hit: the layer cache that owns {@code ROOT} evicts by oldest mtime. Several renders in one JVM and
- * several JVMs may share a root. Small values are also kept in a bounded in-memory LRU.
+ * <p>On disk, runs are grouped by layer: one file per (settings, layer), {@code <64 hex>.blk}
+ * under {@code ROOT/blocks/}, holding the runs of that layer's file contents and the fragment
+ * blocks whose first tail comes from that layer, then an index of them and a trailer. A render
+ * opens each layer's file once and reads its index once ({@link Reader}), so a warm render of an
+ * image opens a handful of files rather than one per file content (tens of thousands in a catalog
+ * job). A file is replaced whole: a render that compressed runs of a layer writes a new file with
+ * the runs already there (each block checked against its CRC32C as it is copied) plus its own, to a
+ * temporary in the same directory ({@code .tmp-*.tmp}, left behind only by a crash), renamed into
+ * place, so readers never see a partial file. Two renders adding to the same layer at once may
+ * lose one's additions (the last rename wins): that costs a recompression later, never an image.
+ * The index and every stored block carry CRC32C checksums: a file whose index or trailer does not
+ * check out is deleted, a run with a bad block is not used (and is left out when the file is
+ * rewritten), and its content is compressed again. A file's mtime is touched when a render opens
+ * it: the layer cache that owns {@code ROOT} evicts by oldest mtime. Several renders in one JVM and
+ * several JVMs may share a root.
  *
  * <p>Deliberately not done here: eviction (the owner of the cache root does it) and any decision
  * about what is a block; {@link SquashfsEntrySink} decides, so the image does not depend on what is
@@ -55,41 +66,27 @@ public final class BlockStore {
   /** The directory under the cache root that holds this store's files. */
   public static final String DIRECTORY = "blocks";
 
-  private static final int MAGIC = 0x4f534231; // "OSB1"
-  /** count, key, table CRC, magic: the fixed trailer at the end of every file. */
-  private static final int TRAILER = 4 + 32 + 4 + 4;
-  private static final int MEMORY_VALUE_MAX = 1 << 20;
-  private static final long MEMORY_BUDGET = 64L << 20;
-  /** A memory hit touches the file at most this often, to keep eviction informed cheaply. */
-  private static final long TOUCH_INTERVAL_MS = 60_000;
+  private static final int MAGIC = 0x4f534232; // "OSB2": runs grouped by layer
+  /** entry count, index length, key, index CRC, magic: the fixed trailer at the end of every file. */
+  private static final int TRAILER = 4 + 8 + 32 + 4 + 4;
+  private static final byte FILE_RUN = 'F';
+  private static final byte FRAGMENT = 'T';
+  /** Store files are mapped in pieces of this size, each overlapping the next by a block. */
+  private static final long SEGMENT = 1L << 30;
+  /** How long a render goes on without looking again for a layer's file that was not there. */
+  private static final long RETRY_MS = 2_000;
 
   private static final Map<Path, BlockStore> SHARED = new ConcurrentHashMap<>();
   private static final Map<String, byte[]> FINGERPRINTS = new ConcurrentHashMap<>();
-
-  /**
-   * Small values recently read, of every store in this JVM, by file path: one budget for the JVM
-   * however many cache roots it uses. Guarded by itself.
-   */
-  private static final Map<Path, Cached> MEMORY = new LinkedHashMap<>(64, 0.75f, true);
-  private static long memoryBytes;
 
   private final Path dir;
   private final LongAdder bytesReused = new LongAdder();
   private final LongAdder bytesCompressed = new LongAdder();
   private final LongAdder corruptFiles = new LongAdder();
   private final LongAdder writeFailures = new LongAdder();
+  private final LongAdder filesOpened = new LongAdder();
   /** Told the size of every file this store adds: the cache root's owner, which evicts. */
   private volatile java.util.function.LongConsumer fileAdded = n -> {};
-
-  private static final class Cached {
-    final byte[] file;
-    volatile long touched;
-
-    Cached(byte[] file, long touched) {
-      this.file = file;
-      this.touched = touched;
-    }
-  }
 
   private BlockStore(Path dir) {
     this.dir = dir;
@@ -97,7 +94,7 @@ public final class BlockStore {
 
   /**
    * The store under cache root {@code root} (its {@value #DIRECTORY} directory, created when
-   * missing), one instance per root in this JVM so that renders share its memory layer.
+   * missing), one instance per root in this JVM so that renders share its counters.
    */
   public static BlockStore at(Path root) throws IOException {
     Path dir = root.toAbsolutePath().normalize().resolve(DIRECTORY);
@@ -129,14 +126,19 @@ public final class BlockStore {
     return bytesCompressed.sum();
   }
 
-  /** Files found corrupt or truncated (and deleted) so far. */
+  /** Files (or runs in them) found corrupt or truncated so far; they are not used, and rebuilt. */
   public long corruptFiles() {
     return corruptFiles.sum();
   }
 
-  /** Values that could not be written (full disk, ...); the render went on without them. */
+  /** Files that could not be written (full disk, ...); the render went on without them. */
   public long writeFailures() {
     return writeFailures.sum();
+  }
+
+  /** Store files opened for reading so far (one per layer and render that looked it up). */
+  public long filesOpened() {
+    return filesOpened.sum();
   }
 
   void countReused(long n) {
@@ -185,31 +187,26 @@ public final class BlockStore {
     return b;
   }
 
-  /** The key of a file's full blocks. */
-  static String fileKey(byte[] settings, ContentOrigin origin) {
+  /** The file that holds the runs of {@code layer} under these settings. */
+  Path file(byte[] settings, Digest layer) {
     MessageDigest sha = sha256();
     sha.update(settings);
-    sha.update((byte) 'F');
-    update(sha, origin);
-    return HexFormat.of().formatHex(sha.digest());
+    sha.update((byte) 'L');
+    sha.update(layer.toString().getBytes(StandardCharsets.UTF_8));
+    return dir.resolve(HexFormat.of().formatHex(sha.digest()) + ".blk");
   }
 
-  /** The key of a fragment block holding exactly these tails, in this order. */
-  static String fragmentKey(byte[] settings, List<ContentOrigin> tails) {
+  /** The identity of a fragment block holding exactly these tails, in this order. */
+  static byte[] fragmentId(List<ContentOrigin> tails) {
     MessageDigest sha = sha256();
-    sha.update(settings);
     sha.update((byte) 'T');
     sha.update(ByteBuffer.allocate(4).putInt(tails.size()).array());
     for (ContentOrigin t : tails) {
-      update(sha, t);
+      byte[] d = t.layer().toString().getBytes(StandardCharsets.UTF_8);
+      sha.update(ByteBuffer.allocate(4 + d.length + 16).putInt(d.length).put(d).putLong(t.ordinal()).putLong(t.size())
+          .array());
     }
-    return HexFormat.of().formatHex(sha.digest());
-  }
-
-  private static void update(MessageDigest sha, ContentOrigin o) {
-    byte[] d = o.layer().toString().getBytes(StandardCharsets.UTF_8);
-    sha.update(ByteBuffer.allocate(4 + d.length + 16).putInt(d.length).put(d).putLong(o.ordinal()).putLong(o.size())
-        .array());
+    return sha.digest();
   }
 
   private static MessageDigest sha256() {
@@ -222,125 +219,314 @@ public final class BlockStore {
 
   // ---- reading
 
+  /** A reader for one render under {@code settings} ({@link #settingsFingerprint}). */
+  Reader reader(byte[] settings) {
+    return new Reader(settings);
+  }
+
   /**
-   * The stored run for {@code key} if there is one of exactly {@code blocks} blocks with an intact
-   * table, else null. Its blocks are checked one by one as they are read ({@link Run#block}).
+   * One render's view of the store: each layer's file is opened and its index read the first time
+   * a run of that layer is looked up, and stays open until {@link #close()}. Not thread-safe (the
+   * writer's one thread uses it).
    */
-  Run find(String key, int blocks) {
-    Cached c;
-    synchronized (MEMORY) {
-      c = MEMORY.get(file(key));
+  final class Reader implements Closeable {
+    private final byte[] settings;
+    private final Map<Digest, Pack> packs = new HashMap<>();
+    /** Layers without a file when last looked, and when: looked for again after {@link #RETRY_MS}. */
+    private final Map<Digest, Long> missing = new HashMap<>();
+
+    private Reader(byte[] settings) {
+      this.settings = settings;
     }
-    long now = System.currentTimeMillis();
-    if (c != null) {
-      if (now - c.touched > TOUCH_INTERVAL_MS) {
-        c.touched = now;
-        touch(file(key), now);
+
+    /** The stored run of {@code origin}'s full blocks, if there is one of exactly {@code blocks} blocks. */
+    Run file(ContentOrigin origin, int blocks) {
+      Pack p = pack(origin.layer());
+      Entry e = p == null ? null : p.files.get(origin.ordinal());
+      return e != null && e.size == origin.size() && e.count == blocks && !e.bad ? new Run(p, e) : null;
+    }
+
+    /** The stored fragment block of exactly the tails {@code id} names, the first from {@code first}'s layer. */
+    Run fragment(ContentOrigin first, byte[] id) {
+      Pack p = pack(first.layer());
+      Entry e = p == null ? null : p.fragments.get(new Id(id));
+      return e != null && e.count == 1 && !e.bad ? new Run(p, e) : null;
+    }
+
+    /**
+     * The layer's file, opened once per render. A layer that has none yet is looked for again now
+     * and then: another render of the same base may store it while this one runs (a cold catalog
+     * job starts several renders of one base at once), and its later files then need no
+     * compression here.
+     */
+    private Pack pack(Digest layer) {
+      Pack p = packs.get(layer);
+      if (p != null) {
+        return p;
       }
-      Run run = Run.open(this, key, new BytesSource(c.file), c.file.length);
-      return run != null && run.count == blocks ? run : null;
-    }
-    Path file = file(key);
-    FileChannel ch;
-    long size;
-    try {
-      ch = FileChannel.open(file, StandardOpenOption.READ);
-      size = ch.size();
-    } catch (NoSuchFileException e) {
-      return null;
-    } catch (IOException e) {
-      return null;
-    }
-    try {
-      Source source;
-      if (size <= MEMORY_VALUE_MAX) {
-        byte[] all = new byte[(int) size];
-        readFully(ch, ByteBuffer.wrap(all), 0);
-        ch.close();
-        source = new BytesSource(all);
-        Run run = Run.open(this, key, source, size);
-        if (run != null) {
-          remember(key, all, now);
-        }
-        touch(file, now);
-        return run != null && run.count == blocks ? run : null;
-      }
-      Run run = Run.open(this, key, new ChannelSource(ch), size);
-      touch(file, now);
-      if (run != null && run.count != blocks) {
-        run.close();
+      long now = System.nanoTime();
+      Long lastLook = missing.get(layer);
+      if (lastLook != null && now - lastLook < RETRY_MS * 1_000_000L) {
         return null;
       }
-      return run; // null when the table was bad (the channel is closed then)
-    } catch (IOException e) {
-      closeQuietly(ch);
+      p = Pack.open(BlockStore.this, BlockStore.this.file(settings, layer), true);
+      if (p != null) {
+        packs.put(layer, p);
+        missing.remove(layer);
+      } else {
+        missing.put(layer, now);
+      }
+      return p;
+    }
+
+    @Override
+    public void close() {
+      for (Pack p : packs.values()) {
+        if (p != null) {
+          p.close();
+        }
+      }
+      packs.clear();
+    }
+  }
+
+  /** A fragment block's identity as a map key. */
+  private record Id(byte[] bytes) {
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof Id i && Arrays.equals(i.bytes, bytes);
+    }
+
+    @Override
+    public int hashCode() {
+      return Arrays.hashCode(bytes);
+    }
+  }
+
+  /** One run in a file's index: where its blocks are, their size words and checksums. */
+  private static final class Entry {
+    final byte kind;
+    final long ordinal;
+    final long size;
+    final byte[] id;
+    final int count;
+    final long dataOffset;
+    final int[] words;
+    final int[] contentCrcs;
+    final int[] storedCrcs;
+    /** A block of it failed its checksum: not used again, left out when the file is rewritten. */
+    volatile boolean bad;
+
+    Entry(byte kind, long ordinal, long size, byte[] id, int count, long dataOffset) {
+      this.kind = kind;
+      this.ordinal = ordinal;
+      this.size = size;
+      this.id = id;
+      this.count = count;
+      this.dataOffset = dataOffset;
+      words = new int[count];
+      contentCrcs = new int[count];
+      storedCrcs = new int[count];
+    }
+
+    long storedLength() {
+      long n = 0;
+      for (int w : words) {
+        n += w & ~DataWriter.UNCOMPRESSED_BIT;
+      }
+      return n;
+    }
+
+    long offset(int block) {
+      long at = dataOffset;
+      for (int i = 0; i < block; i++) {
+        at += words[i] & ~DataWriter.UNCOMPRESSED_BIT;
+      }
+      return at;
+    }
+  }
+
+  /**
+   * One open store file: its index in memory, its blocks read from the channel when used. File
+   * layout (little-endian): the stored bytes of every run's blocks, run after run; then the index,
+   * per run its kind ({@code F}: ordinal and size of a file's content; {@code T}: the 32-byte
+   * identity of a fragment block's tails), block count, and per block its size word, the CRC32C of
+   * its uncompressed content and the CRC32C of its stored bytes; then the trailer: run count, index
+   * length, the 32-byte key (the file's name), the CRC32C of the index and the trailer before it,
+   * and a magic number.
+   */
+  private static final class Pack implements Closeable {
+    final Path path;
+    final FileChannel channel;
+    final Map<Long, Entry> files = new HashMap<>();
+    final Map<Id, Entry> fragments = new HashMap<>();
+    final List<Entry> entries = new ArrayList<>();
+    private long size;
+    /** Where the runs' stored bytes end (the index starts). */
+    private long dataLength;
+    /** The data mapped in segments of {@link #SEGMENT} bytes (plus a block's overlap), mapped when first read. */
+    private java.nio.MappedByteBuffer[] segments;
+
+    private Pack(Path path, FileChannel channel) {
+      this.path = path;
+      this.channel = channel;
+    }
+
+    /**
+     * The file at {@code path} with its index read and checked, or null when there is none or (then
+     * it is deleted) when its index does not check out.
+     */
+    static Pack open(BlockStore store, Path path, boolean touch) {
+      FileChannel ch;
+      try {
+        ch = FileChannel.open(path, StandardOpenOption.READ);
+      } catch (NoSuchFileException e) {
+        return null;
+      } catch (IOException e) {
+        return null;
+      }
+      store.filesOpened.increment();
+      Pack p = new Pack(path, ch);
+      try {
+        p.readIndex(path.getFileName().toString());
+      } catch (IOException | RuntimeException e) {
+        p.close();
+        store.corruptFiles.increment();
+        try {
+          Files.deleteIfExists(path);
+        } catch (IOException ignored) {
+          // another process may hold or have removed it; the next render tries again
+        }
+        return null;
+      }
+      if (touch) {
+        try {
+          Files.setLastModifiedTime(path, FileTime.fromMillis(System.currentTimeMillis()));
+        } catch (IOException e) {
+          // evicted meanwhile: harmless, the channel in hand still reads it
+        }
+      }
+      return p;
+    }
+
+    long sizeOr0() {
+      return size;
+    }
+
+    private void readIndex(String name) throws IOException {
+      size = channel.size();
+      if (size < TRAILER) {
+        throw new IOException("shorter than its trailer");
+      }
+      ByteBuffer trailer = ByteBuffer.allocate(TRAILER).order(ByteOrder.LITTLE_ENDIAN);
+      readFully(channel, trailer, size - TRAILER);
+      trailer.flip();
+      int count = trailer.getInt();
+      long indexLength = trailer.getLong();
+      byte[] storedKey = new byte[32];
+      trailer.get(storedKey);
+      int indexCrc = trailer.getInt();
+      int magic = trailer.getInt();
+      if (magic != MAGIC || count < 0 || indexLength < 0 || indexLength > size - TRAILER
+          || indexLength > Integer.MAX_VALUE || !(HexFormat.of().formatHex(storedKey) + ".blk").equals(name)) {
+        throw new IOException("bad trailer");
+      }
+      ByteBuffer index = ByteBuffer.allocate((int) indexLength).order(ByteOrder.LITTLE_ENDIAN);
+      long indexAt = size - TRAILER - indexLength;
+      readFully(channel, index, indexAt);
+      CRC32C crc = new CRC32C();
+      crc.update(index.array(), 0, index.capacity());
+      crc.update(trailer.array(), 0, 4 + 8 + 32);
+      if ((int) crc.getValue() != indexCrc) {
+        throw new IOException("index checksum mismatch");
+      }
+      index.flip();
+      dataLength = indexAt;
+      long at = 0;
+      for (int n = 0; n < count; n++) {
+        byte kind = index.get();
+        long ordinal = 0;
+        long contentSize = 0;
+        byte[] id = null;
+        if (kind == FILE_RUN) {
+          ordinal = index.getLong();
+          contentSize = index.getLong();
+        } else if (kind == FRAGMENT) {
+          id = new byte[32];
+          index.get(id);
+        } else {
+          throw new IOException("unknown run kind " + kind);
+        }
+        int blocks = index.getInt();
+        if (blocks < 0 || (long) blocks * 12 > index.remaining()) {
+          throw new IOException("bad block count");
+        }
+        Entry e = new Entry(kind, ordinal, contentSize, id, blocks, at);
+        for (int i = 0; i < blocks; i++) {
+          e.words[i] = index.getInt();
+          e.contentCrcs[i] = index.getInt();
+          e.storedCrcs[i] = index.getInt();
+        }
+        at += e.storedLength();
+        entries.add(e);
+        if (kind == FILE_RUN) {
+          files.put(ordinal, e);
+        } else {
+          fragments.put(new Id(id), e);
+        }
+      }
+      if (at != indexAt || index.hasRemaining()) {
+        throw new IOException("run lengths do not add up to the data length");
+      }
+    }
+
+    /**
+     * The stored bytes of block {@code i} of {@code e} at {@code at} (a view of the mapped file, or
+     * read into memory when it cannot be mapped), or null if they fail their checksum.
+     */
+    ByteBuffer block(Entry e, int i, long at) {
+      int len = e.words[i] & ~DataWriter.UNCOMPRESSED_BIT;
+      try {
+        if (at < 0 || at + len > dataLength) {
+          return null;
+        }
+        ByteBuffer b = mapped(at, len);
+        if (b == null) {
+          byte[] a = new byte[len];
+          readFully(channel, ByteBuffer.wrap(a), at);
+          b = ByteBuffer.wrap(a);
+        }
+        CRC32C crc = new CRC32C();
+        crc.update(b.duplicate());
+        if ((int) crc.getValue() == e.storedCrcs[i]) {
+          return b;
+        }
+      } catch (IOException | RuntimeException | InternalError ex) {
+        // truncated under us (a mapped page gone: InternalError), or unreadable: as corrupt
+      }
       return null;
     }
-  }
 
-  private void remember(String key, byte[] file, long now) {
-    synchronized (MEMORY) {
-      Cached old = MEMORY.put(file(key), new Cached(file, now));
-      memoryBytes += file.length - (old == null ? 0 : old.file.length);
-      var it = MEMORY.entrySet().iterator();
-      while (memoryBytes > MEMORY_BUDGET && it.hasNext()) {
-        memoryBytes -= it.next().getValue().file.length;
-        it.remove();
+    /**
+     * {@code len} bytes at {@code at} as a view of the mapped file, or null when mapping fails. A
+     * page fault of a mapping costs less than a read call and its copy; the blocks then go from
+     * the page cache into the image's staging buffer in one copy.
+     */
+    private ByteBuffer mapped(long at, int len) {
+      int k = (int) (at / SEGMENT);
+      if (segments == null) {
+        segments = new java.nio.MappedByteBuffer[(int) ((dataLength + SEGMENT - 1) / SEGMENT)];
       }
-    }
-  }
-
-  /** Drops a value found corrupt, from memory and disk. */
-  void discard(String key) {
-    corruptFiles.increment();
-    synchronized (MEMORY) {
-      Cached c = MEMORY.remove(file(key));
-      if (c != null) {
-        memoryBytes -= c.file.length;
+      if (segments[k] == null) {
+        long start = (long) k * SEGMENT;
+        long length = Math.min(SEGMENT + SquashfsOptions.MAX_BLOCK_SIZE, dataLength - start);
+        try {
+          segments[k] = channel.map(FileChannel.MapMode.READ_ONLY, start, length);
+        } catch (IOException | RuntimeException e) {
+          return null;
+        }
       }
-    }
-    try {
-      Files.deleteIfExists(file(key));
-    } catch (IOException e) {
-      // another process may hold or have removed it; the next render tries again
-    }
-  }
-
-  Path file(String key) {
-    return dir.resolve(key + ".blk");
-  }
-
-  private static void touch(Path file, long now) {
-    try {
-      Files.setLastModifiedTime(file, FileTime.fromMillis(now));
-    } catch (IOException e) {
-      // evicted meanwhile: harmless, the value in hand was verified
-    }
-  }
-
-  /** Where a value's bytes are read from: the whole file in memory, or the open file. */
-  private interface Source extends Closeable {
-    void read(ByteBuffer into, long at) throws IOException;
-
-    @Override
-    default void close() {}
-  }
-
-  private record BytesSource(byte[] bytes) implements Source {
-    @Override
-    public void read(ByteBuffer into, long at) throws IOException {
-      int n = into.remaining();
-      if (at < 0 || at + n > bytes.length) {
-        throw new IOException("truncated");
-      }
-      into.put(bytes, (int) at, n);
-    }
-  }
-
-  private record ChannelSource(FileChannel channel) implements Source {
-    @Override
-    public void read(ByteBuffer into, long at) throws IOException {
-      readFully(channel, into, at);
+      return segments[k].slice((int) (at - (long) k * SEGMENT), len);
     }
 
     @Override
@@ -349,176 +535,171 @@ public final class BlockStore {
     }
   }
 
-  /**
-   * One stored value, open for reading. File layout (little-endian): the stored bytes of every
-   * block back to back; then per block its size word, the CRC32C of its uncompressed content and
-   * the CRC32C of its stored bytes; then the block count, the 32-byte key, the CRC32C of the table
-   * and the trailer, and a magic number.
-   */
-  static final class Run implements Closeable {
-    private final BlockStore store;
-    private final String key;
-    private final Source source;
+  /** One stored run, open for reading from its file. */
+  final class Run implements Closeable {
+    private final Pack pack;
+    private final Entry entry;
     final int count;
-    private final int[] words;
-    private final int[] contentCrcs;
-    private final int[] storedCrcs;
-    private final long[] offsets;
-    private boolean broken;
+    private int next;
+    private long nextAt;
 
-    private Run(BlockStore store, String key, Source source, int count, ByteBuffer table) {
-      this.store = store;
-      this.key = key;
-      this.source = source;
-      this.count = count;
-      words = new int[count];
-      contentCrcs = new int[count];
-      storedCrcs = new int[count];
-      offsets = new long[count];
-      long at = 0;
-      for (int i = 0; i < count; i++) {
-        words[i] = table.getInt();
-        contentCrcs[i] = table.getInt();
-        storedCrcs[i] = table.getInt();
-        offsets[i] = at;
-        at += words[i] & ~DataWriter.UNCOMPRESSED_BIT;
-      }
-    }
-
-    /** The value in {@code source}, or null (and the file deleted) if its table does not check out. */
-    static Run open(BlockStore store, String key, Source source, long size) {
-      try {
-        if (size < TRAILER) {
-          throw new IOException("shorter than its trailer");
-        }
-        ByteBuffer trailer = ByteBuffer.allocate(TRAILER).order(ByteOrder.LITTLE_ENDIAN);
-        source.read(trailer, size - TRAILER);
-        trailer.flip();
-        int count = trailer.getInt();
-        byte[] storedKey = new byte[32];
-        trailer.get(storedKey);
-        int tableCrc = trailer.getInt();
-        int magic = trailer.getInt();
-        if (magic != MAGIC || count < 0 || (long) count * 12 > size - TRAILER
-            || !HexFormat.of().formatHex(storedKey).equals(key)) {
-          throw new IOException("bad trailer");
-        }
-        ByteBuffer table = ByteBuffer.allocate(count * 12).order(ByteOrder.LITTLE_ENDIAN);
-        long tableAt = size - TRAILER - table.capacity();
-        source.read(table, tableAt);
-        CRC32C crc = new CRC32C();
-        crc.update(table.array(), 0, table.capacity());
-        crc.update(trailer.array(), 0, 4 + 32);
-        if ((int) crc.getValue() != tableCrc) {
-          throw new IOException("table checksum mismatch");
-        }
-        table.flip();
-        Run run = new Run(store, key, source, count, table);
-        long dataLength = count == 0 ? 0 : run.offsets[count - 1] + (run.words[count - 1] & ~DataWriter.UNCOMPRESSED_BIT);
-        if (dataLength != tableAt) {
-          throw new IOException("block lengths do not add up to the data length");
-        }
-        return run;
-      } catch (IOException | RuntimeException e) {
-        source.close();
-        store.discard(key);
-        return null;
-      }
+    private Run(Pack pack, Entry entry) {
+      this.pack = pack;
+      this.entry = entry;
+      this.count = entry.count;
+      this.nextAt = entry.dataOffset;
     }
 
     int word(int i) {
-      return words[i];
+      return entry.words[i];
     }
 
     int contentCrc(int i) {
-      return contentCrcs[i];
+      return entry.contentCrcs[i];
     }
 
     /**
      * The stored bytes of block {@code i}, checked against their CRC32C; null if they do not match
-     * (the value is then deleted, and no later block of it is used).
+     * (the run is then marked bad: no block of it is used again, and it is left out, rebuilt, when
+     * its file is rewritten).
      */
-    byte[] block(int i) {
-      if (broken) {
+    ByteBuffer block(int i) {
+      if (entry.bad) {
         return null;
       }
-      int len = words[i] & ~DataWriter.UNCOMPRESSED_BIT;
-      byte[] b = new byte[len];
-      try {
-        source.read(ByteBuffer.wrap(b), offsets[i]);
-        CRC32C crc = new CRC32C();
-        crc.update(b);
-        if ((int) crc.getValue() == storedCrcs[i]) {
-          return b;
-        }
-      } catch (IOException e) {
-        // truncated: as corrupt
+      long at = i == next ? nextAt : entry.offset(i);
+      ByteBuffer b = pack.block(entry, i, at);
+      if (b == null) {
+        entry.bad = true;
+        corruptFiles.increment();
+        return null;
       }
-      broken = true;
-      store.discard(key);
-      return null;
+      next = i + 1;
+      nextAt = at + b.remaining();
+      return b;
     }
 
     @Override
     public void close() {
-      source.close();
+      // the file stays open for the render's other runs; its Reader closes it
     }
   }
 
   // ---- writing
 
+  /** A run this render compressed, to store: where its blocks are in the finished image. */
+  record NewRun(ContentOrigin origin, byte[] fragmentId, int[] words, int[] contentCrcs, long start) {
+
+    /** A file's full blocks. */
+    static NewRun file(ContentOrigin origin, int[] words, int[] contentCrcs, long start) {
+      return new NewRun(origin, null, words, contentCrcs, start);
+    }
+
+    /** A fragment block whose first tail is {@code first}'s. */
+    static NewRun fragment(ContentOrigin first, byte[] id, int word, int contentCrc, long start) {
+      return new NewRun(first, id, new int[] {word}, new int[] {contentCrc}, start);
+    }
+  }
+
   /**
-   * Stores the run of {@code words.length} blocks that the image in {@code image} holds from
-   * {@code start} on, with the CRC32C of each block's uncompressed content. Failures are counted and
-   * swallowed: a store that cannot be written only means compressing again next time.
+   * Adds {@code runs}, all of layer {@code layer}, to the layer's file, reading their blocks from
+   * the image in {@code image}: writes a new file with the runs the current file holds (each block
+   * checked as it is copied; a run that fails is left out) and these, and renames it into place.
+   * Failures are counted and swallowed: a store that cannot be written only means compressing again
+   * next time.
    */
-  void put(String key, int[] words, int[] contentCrcs, FileChannel image, long start) {
+  void put(byte[] settings, Digest layer, List<NewRun> runs, FileChannel image) {
+    Path target = file(settings, layer);
     Path tmp = null;
+    Pack old = Pack.open(this, target, false);
     try {
       tmp = Files.createTempFile(dir, ".tmp-", ".tmp");
-      ByteBuffer table = ByteBuffer.allocate(words.length * 12).order(ByteOrder.LITTLE_ENDIAN);
+      ByteBuffer index = ByteBuffer.allocate(1024).order(ByteOrder.LITTLE_ENDIAN);
+      int count = 0;
+      long written = 0;
       try (FileChannel out = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
         ByteBuffer buf = ByteBuffer.allocate(SquashfsOptions.MAX_BLOCK_SIZE);
         CRC32C crc = new CRC32C();
-        long at = start;
-        for (int i = 0; i < words.length; i++) {
-          int len = words[i] & ~DataWriter.UNCOMPRESSED_BIT;
-          buf.clear().limit(len);
-          readFully(image, buf, at);
-          at += len;
-          crc.reset();
-          crc.update(buf.array(), 0, len);
-          table.putInt(words[i]).putInt(contentCrcs[i]).putInt((int) crc.getValue());
-          buf.flip();
-          while (buf.hasRemaining()) {
-            out.write(buf);
+        java.util.Set<Long> newFiles = new java.util.HashSet<>();
+        java.util.Set<Id> newFragments = new java.util.HashSet<>();
+        for (NewRun r : runs) {
+          if (r.fragmentId() == null) {
+            newFiles.add(r.origin().ordinal());
+          } else {
+            newFragments.add(new Id(r.fragmentId()));
           }
         }
+        if (old != null) {
+          for (Entry e : old.entries) {
+            if (e.bad || (e.kind == FILE_RUN ? newFiles.contains(e.ordinal) : newFragments.contains(new Id(e.id)))) {
+              continue;
+            }
+            ByteBuffer data = ByteBuffer.allocate((int) e.storedLength());
+            readFully(old.channel, data, e.dataOffset);
+            boolean intact = true;
+            for (int i = 0, at = 0; i < e.count; i++) {
+              int len = e.words[i] & ~DataWriter.UNCOMPRESSED_BIT;
+              crc.reset();
+              crc.update(data.array(), at, len);
+              intact &= (int) crc.getValue() == e.storedCrcs[i];
+              at += len;
+            }
+            if (!intact) {
+              corruptFiles.increment();
+              continue;
+            }
+            data.flip();
+            written += writeFully(out, data);
+            index = entryHeader(index, e.kind, e.ordinal, e.size, e.id, e.count);
+            for (int i = 0; i < e.count; i++) {
+              index.putInt(e.words[i]).putInt(e.contentCrcs[i]).putInt(e.storedCrcs[i]);
+            }
+            count++;
+          }
+        }
+        for (NewRun r : runs) {
+          byte kind = r.fragmentId() == null ? FILE_RUN : FRAGMENT;
+          int[] words = r.words();
+          index = entryHeader(index, kind, r.origin().ordinal(), r.origin().size(), r.fragmentId(), words.length);
+          long at = r.start();
+          for (int i = 0; i < words.length; i++) {
+            int len = words[i] & ~DataWriter.UNCOMPRESSED_BIT;
+            buf.clear().limit(len);
+            readFully(image, buf, at);
+            at += len;
+            crc.reset();
+            crc.update(buf.array(), 0, len);
+            index.putInt(words[i]).putInt(r.contentCrcs()[i]).putInt((int) crc.getValue());
+            buf.flip();
+            written += writeFully(out, buf);
+          }
+          count++;
+        }
+        index.flip();
         ByteBuffer trailer = ByteBuffer.allocate(TRAILER).order(ByteOrder.LITTLE_ENDIAN);
-        trailer.putInt(words.length).put(HexFormat.of().parseHex(key));
+        String name = target.getFileName().toString();
+        trailer.putInt(count).putLong(index.limit()).put(HexFormat.of().parseHex(name.substring(0, name.length() - 4)));
         crc.reset();
-        crc.update(table.array(), 0, table.capacity());
-        crc.update(trailer.array(), 0, 4 + 32);
+        crc.update(index.array(), 0, index.limit());
+        crc.update(trailer.array(), 0, 4 + 8 + 32);
         trailer.putInt((int) crc.getValue()).putInt(MAGIC);
-        table.flip();
         trailer.flip();
-        while (table.hasRemaining()) {
-          out.write(table);
-        }
-        while (trailer.hasRemaining()) {
-          out.write(trailer);
-        }
+        written += writeFully(out, index);
+        written += writeFully(out, trailer);
       }
       try {
-        Files.move(tmp, file(key), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
       } catch (AtomicMoveNotSupportedException e) {
         throw new IOException("the cache directory does not support atomic renames: " + dir, e);
       }
       tmp = null;
-      fileAdded.accept(table.capacity() + TRAILER + storedBytes(words));
-    } catch (IOException | UncheckedIOException e) {
+      fileAdded.accept(old == null ? written : Math.max(0, written - old.sizeOr0()));
+    } catch (IOException | RuntimeException e) {
       writeFailures.increment();
     } finally {
+      if (old != null) {
+        old.close();
+      }
       if (tmp != null) {
         try {
           Files.deleteIfExists(tmp);
@@ -529,10 +710,29 @@ public final class BlockStore {
     }
   }
 
-  private static long storedBytes(int[] words) {
-    long n = 0;
-    for (int w : words) {
-      n += w & ~DataWriter.UNCOMPRESSED_BIT;
+  /** Appends a run's kind, identity and block count to {@code index}, growing it as needed. */
+  private static ByteBuffer entryHeader(ByteBuffer index, byte kind, long ordinal, long size, byte[] id, int blocks) {
+    int need = 1 + 32 + 4 + 12 * blocks;
+    if (index.remaining() < need) {
+      ByteBuffer bigger = ByteBuffer.allocate(Math.max(index.capacity() * 2, index.position() + need))
+          .order(ByteOrder.LITTLE_ENDIAN);
+      index.flip();
+      bigger.put(index);
+      index = bigger;
+    }
+    index.put(kind);
+    if (kind == FILE_RUN) {
+      index.putLong(ordinal).putLong(size);
+    } else {
+      index.put(id);
+    }
+    return index.putInt(blocks);
+  }
+
+  private static long writeFully(FileChannel out, ByteBuffer b) throws IOException {
+    long n = b.remaining();
+    while (b.hasRemaining()) {
+      out.write(b);
     }
     return n;
   }

@@ -76,6 +76,8 @@ final class DataWriter implements AutoCloseable {
     final InOrderTask task;
     /** A pooled compressed-output buffer; null if the pool was empty (the worker allocates one). */
     byte[] output;
+    /** A reused block's stored bytes when they are not in {@link #output} (a view of a store file). */
+    final ByteBuffer storedBytes;
     /** Compressed length, or -1 to store the block raw; set by the worker before {@link #done}. */
     int compressedLength;
     Throwable failure;
@@ -86,6 +88,7 @@ final class DataWriter implements AutoCloseable {
       this.length = length;
       this.result = result;
       this.output = output;
+      this.storedBytes = null;
       this.task = null;
     }
 
@@ -95,7 +98,20 @@ final class DataWriter implements AutoCloseable {
       this.length = sizeWord;
       this.result = result;
       this.output = stored;
+      this.storedBytes = null;
       this.compressedLength = storedLength;
+      this.task = null;
+      this.done = true;
+    }
+
+    /** A block compressed before, its stored bytes the remaining ones of {@code stored}. */
+    Job(ByteBuffer stored, int sizeWord, BlockResult result) {
+      this.data = null;
+      this.length = sizeWord;
+      this.result = result;
+      this.output = null;
+      this.storedBytes = stored;
+      this.compressedLength = stored.remaining();
       this.task = null;
       this.done = true;
     }
@@ -104,6 +120,7 @@ final class DataWriter implements AutoCloseable {
       this.data = null;
       this.length = 0;
       this.result = null;
+      this.storedBytes = null;
       this.task = task;
       this.done = true;
     }
@@ -189,6 +206,15 @@ final class DataWriter implements AutoCloseable {
   }
 
   /**
+   * As {@link #stored(byte[], int, int, BlockResult)}, the stored bytes being the remaining ones of
+   * {@code stored} (a view of a block store file, copied once, into the file's staging buffer),
+   * which must not change until the block is written.
+   */
+  void stored(ByteBuffer stored, int sizeWord, BlockResult result) throws IOException {
+    enqueue(new Job(stored, sizeWord, result));
+  }
+
+  /**
    * Runs {@code task} on the submitting thread once every block queued before it is written: it
    * may then read them back from the file, read {@link #position()} (where the next block will
    * land) and {@link #moveTo} another position.
@@ -252,7 +278,11 @@ final class DataWriter implements AutoCloseable {
     }
     if (job.data == null) {
       long at = position;
-      write(job.output, job.compressedLength);
+      if (job.storedBytes != null) {
+        write(job.storedBytes);
+      } else {
+        write(job.output, job.compressedLength);
+      }
       job.result.written(at, job.length); // a reused block: length holds its size word
       return;
     }
@@ -326,6 +356,16 @@ final class DataWriter implements AutoCloseable {
       }
       return work.poll();
     }
+  }
+
+  private void write(ByteBuffer b) throws IOException {
+    int len = b.remaining();
+    if (staging.remaining() < len) {
+      flush();
+    }
+    staging.put(b);
+    position += len;
+    end = Math.max(end, position);
   }
 
   private void write(byte[] b, int len) throws IOException {

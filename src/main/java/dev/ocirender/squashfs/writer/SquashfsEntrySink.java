@@ -74,9 +74,10 @@ public final class SquashfsEntrySink implements EntrySink {
   private final StoredBlocks stored;
   private final CRC32C crc32c = new CRC32C();
   private final CRC32 crc32 = new CRC32();
-  /** The block store, or null; with it the settings' share of every key. */
+  /** The block store and this render's reader of it, or null. */
   private final BlockStore store;
   private final byte[] storeSettings;
+  private final BlockStore.Reader storeReader;
   private final CRC32C blockCrc = new CRC32C();
   /** Runs and fragment blocks compressed by this render, for the store once the image is done. */
   private final List<NewRun> newRuns = new ArrayList<>();
@@ -127,11 +128,11 @@ public final class SquashfsEntrySink implements EntrySink {
     byte[] queued;
   }
 
-  /** A file's full blocks compressed by this render, to store under {@code key}. */
-  private record NewRun(String key, Node.FileBlocks fd, int[] contentCrcs) {}
+  /** A file's full blocks compressed by this render, to store for {@code origin}. */
+  private record NewRun(ContentOrigin origin, Node.FileBlocks fd, int[] contentCrcs) {}
 
-  /** A fragment block compressed by this render, to store under {@code key}. */
-  private record NewFragment(String key, Fragment fragment, int contentCrc) {}
+  /** A fragment block compressed by this render, to store for its tails ({@code first}'s the first). */
+  private record NewFragment(ContentOrigin first, byte[] id, Fragment fragment, int contentCrc) {}
 
   /**
    * A sink writing to {@code channel} from its current start (offset 0 is the superblock). The
@@ -162,6 +163,7 @@ public final class SquashfsEntrySink implements EntrySink {
     this.stored = new StoredBlocks(channel, data, options.compression(), blockSize);
     this.store = options.blockCacheRoot() == null ? null : BlockStore.at(options.blockCacheRoot());
     this.storeSettings = store == null ? null : BlockStore.settingsFingerprint(options);
+    this.storeReader = store == null ? null : store.reader(storeSettings);
     Node.Dir root = new Node.Dir();
     dirs.add(root);
     dirsByPath.put(EntryPath.ROOT, root);
@@ -492,9 +494,8 @@ public final class SquashfsEntrySink implements EntrySink {
     crc32.reset();
     int[] sizes = fd.sizes;
     int[] contentCrcs = new int[sizes.length];
-    String key = BlockStore.fileKey(storeSettings, origin);
     boolean allReused = true;
-    try (BlockStore.Run run = store.find(key, sizes.length)) {
+    try (BlockStore.Run run = storeReader.file(origin, sizes.length)) {
       for (int i = 0; i < sizes.length; i++) {
         int len = (int) Math.min(blockSize, length - (long) i * blockSize);
         byte[] buf = data.buffer();
@@ -509,10 +510,10 @@ public final class SquashfsEntrySink implements EntrySink {
           data.release(buf);
           continue;
         }
-        byte[] reused = run != null && run.word(i) != 0 && run.contentCrc(i) == contentCrcs[i] ? run.block(i) : null;
+        ByteBuffer reused = run != null && run.word(i) != 0 && run.contentCrc(i) == contentCrcs[i] ? run.block(i) : null;
         if (reused != null) {
           data.release(buf);
-          data.stored(reused, reused.length, run.word(i), new BlockSize(sizes, i));
+          data.stored(reused, run.word(i), new BlockSize(sizes, i));
           bytesReused += len;
         } else {
           data.block(buf, len, new BlockSize(sizes, i));
@@ -522,7 +523,7 @@ public final class SquashfsEntrySink implements EntrySink {
       }
     }
     if (!allReused) {
-      newRuns.add(new NewRun(key, fd, contentCrcs));
+      newRuns.add(new NewRun(origin, fd, contentCrcs));
     }
     deduplicateBlocks(fd, length);
   }
@@ -672,13 +673,13 @@ public final class SquashfsEntrySink implements EntrySink {
     f.queued = fragmentBuffer;
     boolean reused = false;
     if (fragmentTails != null) {
-      String key = BlockStore.fragmentKey(storeSettings, fragmentTails);
+      byte[] id = BlockStore.fragmentId(fragmentTails);
       blockCrc.reset();
       blockCrc.update(fragmentBuffer, 0, fragmentFill);
       int contentCrc = (int) blockCrc.getValue();
-      reused = reuseFragment(f, key, contentCrc);
+      reused = reuseFragment(f, fragmentTails.get(0), id, contentCrc);
       if (!reused) {
-        newFragments.add(new NewFragment(key, f, contentCrc));
+        newFragments.add(new NewFragment(fragmentTails.get(0), id, f, contentCrc));
       }
     }
     if (!reused) {
@@ -698,17 +699,17 @@ public final class SquashfsEntrySink implements EntrySink {
    * Writes the open fragment block from the store if it holds the block for exactly these tails,
    * made from the same content (by CRC32C); false if it does not, and nothing was queued.
    */
-  private boolean reuseFragment(Fragment f, String key, int contentCrc) throws IOException {
-    try (BlockStore.Run run = store.find(key, 1)) {
+  private boolean reuseFragment(Fragment f, ContentOrigin first, byte[] id, int contentCrc) throws IOException {
+    try (BlockStore.Run run = storeReader.fragment(first, id)) {
       if (run == null) {
         return false;
       }
-      byte[] reused = run.contentCrc(0) == contentCrc ? run.block(0) : null;
+      ByteBuffer reused = run.contentCrc(0) == contentCrc ? run.block(0) : null;
       if (reused == null) {
         return false;
       }
       byte[] buffer = fragmentBuffer;
-      data.stored(reused, reused.length, run.word(0), (pos, word) -> {
+      data.stored(reused, run.word(0), (pos, word) -> {
         f.start = pos;
         f.sizeWord = word;
         f.queued = null;
@@ -771,12 +772,17 @@ public final class SquashfsEntrySink implements EntrySink {
    * against its digest by then, so no value can come from bytes that failed verification.
    */
   private void fillStore() {
+    storeReader.close();
+    Map<dev.ocirender.image.Digest, List<BlockStore.NewRun>> byLayer = new java.util.LinkedHashMap<>();
     for (NewRun r : newRuns) {
-      store.put(r.key(), r.fd().sizes, r.contentCrcs(), channel, r.fd().start);
+      byLayer.computeIfAbsent(r.origin().layer(), k -> new ArrayList<>())
+          .add(BlockStore.NewRun.file(r.origin(), r.fd().sizes, r.contentCrcs(), r.fd().start));
     }
     for (NewFragment nf : newFragments) {
-      store.put(nf.key(), new int[] {nf.fragment().sizeWord}, new int[] {nf.contentCrc()}, channel, nf.fragment().start);
+      byLayer.computeIfAbsent(nf.first().layer(), k -> new ArrayList<>()).add(BlockStore.NewRun.fragment(nf.first(),
+          nf.id(), nf.fragment().sizeWord, nf.contentCrc(), nf.fragment().start));
     }
+    byLayer.forEach((layer, runs) -> store.put(storeSettings, layer, runs, channel));
     newRuns.clear();
     newFragments.clear();
   }
@@ -795,6 +801,9 @@ public final class SquashfsEntrySink implements EntrySink {
     closed = true;
     data.close();
     stored.close();
+    if (storeReader != null) {
+      storeReader.close();
+    }
     if (ownsChannel) {
       channel.close();
     }

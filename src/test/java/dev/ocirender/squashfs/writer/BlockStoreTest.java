@@ -187,6 +187,92 @@ class BlockStoreTest {
   }
 
   @Test
+  void aWarmRender_opensOneStoreFilePerLayer_notOnePerFileContent() throws IOException {
+    SquashfsOptions cached = SquashfsOptions.defaults().withThreads(2).withBlockCacheRoot(tmp.resolve("cache"));
+    render(imageA(), "cold.sqfs", cached);
+    BlockStore store = BlockStore.at(tmp.resolve("cache"));
+    long before = store.filesOpened();
+
+    Rendered warm = render(imageA(), "warm.sqfs", cached);
+
+    assertThat(warm.compressed).isZero();
+    // Image A has 3 layers, and a dozen file contents and fragment blocks reused from the store.
+    assertThat(store.filesOpened() - before).isEqualTo(3);
+    assertThat(storeFiles()).hasSize(3);
+  }
+
+  @Test
+  void aBadBlockInsideALayersFile_costsOnlyItsRun_andTheFileIsRebuiltWithItsOtherRuns() throws IOException {
+    SquashfsOptions plain = SquashfsOptions.defaults().withThreads(2);
+    SquashfsOptions cached = plain.withBlockCacheRoot(tmp.resolve("cache"));
+    byte[] reference = Files.readAllBytes(render(imageA(), "plain.sqfs", plain).file);
+    Rendered cold = render(imageA(), "cold.sqfs", cached);
+    BlockStore store = BlockStore.at(tmp.resolve("cache"));
+    long corruptBefore = store.corruptFiles();
+    // The largest file is BASE's; its first stored block is libbig's or another run's: one run.
+    Path largest = storeFiles().stream().sorted((x, y) -> Long.compare(size(y), size(x))).findFirst().orElseThrow();
+    flipByte(largest, 10);
+
+    Rendered warm = render(imageA(), "warm.sqfs", cached);
+    assertThat(Files.readAllBytes(warm.file)).isEqualTo(reference);
+    assertThat(store.corruptFiles() - corruptBefore).isEqualTo(1);
+    assertThat(warm.compressed).as("one run compressed again").isPositive().isLessThanOrEqualTo(5 * 131072L);
+    assertThat(warm.reused).isEqualTo(cold.compressed - warm.compressed);
+
+    Rendered again = render(imageA(), "again.sqfs", cached);
+    assertThat(Files.readAllBytes(again.file)).isEqualTo(reference);
+    assertThat(again.compressed).as("the file was rebuilt with the run, and kept the others").isZero();
+    assertThat(store.corruptFiles() - corruptBefore).isEqualTo(1);
+  }
+
+  @Test
+  void imagesAddingToTheSameLayersFiles_keepEachOthersRuns_partialHitsByteIdentical() throws IOException {
+    SquashfsOptions plain = SquashfsOptions.defaults().withThreads(2);
+    SquashfsOptions cached = plain.withBlockCacheRoot(tmp.resolve("cache"));
+    byte[] refA = Files.readAllBytes(render(imageA(), "plain-a.sqfs", plain).file);
+    byte[] refB = Files.readAllBytes(render(imageB(), "plain-b.sqfs", plain).file);
+
+    Rendered a = render(imageA(), "a.sqfs", cached);
+    Rendered b = render(imageB(), "b.sqfs", cached); // partial hit: BASE and RUNTIME, packed differently
+    Rendered a2 = render(imageA(), "a2.sqfs", cached);
+    Rendered b2 = render(imageB(), "b2.sqfs", cached);
+
+    assertThat(Files.readAllBytes(a.file)).isEqualTo(refA);
+    assertThat(Files.readAllBytes(b.file)).isEqualTo(refB);
+    assertThat(Files.readAllBytes(a2.file)).isEqualTo(refA);
+    assertThat(Files.readAllBytes(b2.file)).isEqualTo(refB);
+    assertThat(b.reused).isPositive();
+    assertThat(b.compressed).isPositive(); // B's fragment blocks start with BASE's tails: added to BASE's file
+    // B rewrote BASE's file with its own fragment blocks; A's are still there, and B's too.
+    assertThat(a2.compressed).isZero();
+    assertThat(b2.compressed).isZero();
+    assertThat(storeFiles()).hasSize(4); // BASE, RUNTIME, A's top, B's top
+  }
+
+  @Test
+  void aTruncatedLayersFile_isDeleted_compressedAgain_andWrittenWhole() throws IOException {
+    SquashfsOptions plain = SquashfsOptions.defaults().withThreads(2);
+    SquashfsOptions cached = plain.withBlockCacheRoot(tmp.resolve("cache"));
+    byte[] reference = Files.readAllBytes(render(imageA(), "plain.sqfs", plain).file);
+    render(imageA(), "cold.sqfs", cached);
+    BlockStore store = BlockStore.at(tmp.resolve("cache"));
+    long corruptBefore = store.corruptFiles();
+    for (Path f : storeFiles()) {
+      try (FileChannel ch = FileChannel.open(f, StandardOpenOption.WRITE)) {
+        ch.truncate(ch.size() - 1);
+      }
+    }
+
+    Rendered warm = render(imageA(), "warm.sqfs", cached);
+    assertThat(Files.readAllBytes(warm.file)).isEqualTo(reference);
+    assertThat(store.corruptFiles() - corruptBefore).isEqualTo(3);
+    assertThat(warm.reused).isZero();
+    Rendered again = render(imageA(), "again.sqfs", cached);
+    assertThat(again.compressed).isZero();
+    assertThat(Files.readAllBytes(again.file)).isEqualTo(reference);
+  }
+
+  @Test
   void otherCompressionSettings_neverReuseStoredBlocks() throws IOException {
     Path root = tmp.resolve("cache");
     SquashfsOptions zstd3 = SquashfsOptions.defaults().withThreads(2).withCompression(SquashfsCompression.ZSTD, 3);
