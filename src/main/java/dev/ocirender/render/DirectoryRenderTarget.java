@@ -28,10 +28,11 @@ import java.util.Objects;
  * unpacked) with a fresh {@link DirectoryEntrySink}; the merge may discard a sink and start again,
  * and a sink closed without finishing has its staging tree deleted at once. {@link #publish()}
  * renames the finished tree onto the target. The sink's calls run on a writer thread of their own
- * ({@link BackgroundEntrySink}) unless {@code -Docirender.dir.writerThread=false}. An existing target that is not an empty directory is
- * refused, already at {@link #open()} so no work is wasted, unless {@code force}: then the old
- * target is moved aside only once the new tree is complete, the new one renamed in, and the old one
- * deleted. {@link #close()} deletes whatever was not published.
+ * ({@link BackgroundEntrySink}) unless {@code -Docirender.dir.writerThread=false}. An existing
+ * target that is not an empty directory is refused, already at {@link #open()} so no work is
+ * wasted, unless {@code force}: then the old target is moved aside only once the new tree is
+ * complete, the new one renamed in, and the old one deleted. {@link #close()} deletes whatever was
+ * not published (after the writer thread stopped: the sink's {@code close()} waits for it).
  *
  * <p>Not atomic against a concurrent reader with {@code force}: between the two renames the target
  * name is briefly absent (Linux's {@code RENAME_EXCHANGE} would avoid that but has no Java API).
