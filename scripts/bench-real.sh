@@ -25,6 +25,11 @@
 #             deleted and `sync` run. A third contestant renders through the writer's fallback
 #             (-Docirender.dir.noNative=true: Java paths and tool processes, no direct Linux calls).
 #             Then, untimed, one `strace -f -c` run of each counts syscalls and processes started.
+#             dir-cli renders as the README runs the CLI (bin/ocirender). SINGLE_THREAD=1 adds the
+#             writer on the merge thread (-Docirender.dir.writerThread=false, as before session 6).
+#             DROP_CACHES=1 (a variant, NOT the issue's protocol) also runs `echo 3 > drop_caches`
+#             after the sync before every run: on a journal-less ext4 that removes the kernel's cost
+#             of skipping recently deleted inodes (BENCHMARKS.md, "dir speed, session 6").
 #
 # The images come from scripts/bench-image.sh (built into WORKDIR unless already there).
 # RAW_SPILL=1 adds a tar variant with -Docirender.spill=raw (uncompressed frames on disk).
@@ -66,7 +71,7 @@ run() {
     read -r wall user sys rss < "$out/time"
     local size=-
     [[ -f $output ]] && size=$(stat -c %s "$output")
-    echo "round $round $name wall=$wall cpu=$(python3 -c "print(round($user+$sys,2))") maxrss_mb=$((rss / 1024)) size=$size"
+    echo "round $round $name wall=$wall cpu=$(python3 -c "print(round($user+$sys,2))") user=$user sys=$sys maxrss_mb=$((rss / 1024)) size=$size load=$(cut -d' ' -f1 /proc/loadavg)"
     [[ $round == 0 ]] || echo "$name $wall $user $sys $rss $size" >> "$log"
   else
     echo "round $round $name FAILED: $(grep -v '^Command\|^$' "$out/$name.log" | tail -1)"
@@ -83,12 +88,13 @@ for line in open(sys.argv[1]):
     if f[1] == "FAILED":
         failed[f[0]] += 1
         continue
-    runs[f[0]].append((float(f[1]), float(f[2]) + float(f[3]), int(f[4]) / 1024, f[5]))
+    runs[f[0]].append((float(f[1]), float(f[2]) + float(f[3]), int(f[4]) / 1024, f[5], float(f[3])))
 ref = sys.argv[2]
-med = {n: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v), max(r[2] for r in v), v[-1][3])
+med = {n: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v), max(r[2] for r in v), v[-1][3],
+           statistics.median(r[4] for r in v))
        for n, v in runs.items()}
-for n, (w, c, rss, size) in med.items():
-    line = f"{n:22s} wall {w:7.2f} s  cpu {c:7.2f} s  peak rss {rss:6.0f} MB  size {size}"
+for n, (w, c, rss, size, sys_) in med.items():
+    line = f"{n:22s} wall {w:7.2f} s  cpu {c:7.2f} s (sys {sys_:6.2f} s)  peak rss {rss:6.0f} MB  size {size}"
     if ref in med and n != ref:
         line += f"  wall/ref {w / med[ref][0]:.3f}  speed/ref {med[ref][0] / w:.3f}  cpu/ref {c / med[ref][1]:.3f}"
     print(line + (f"  ({failed[n]} failed)" if failed[n] else ""))
@@ -174,17 +180,29 @@ if [[ $what == dir || $what == all ]]; then
   [[ $(id -u) == 0 ]] || { echo "dir: run as root (umoci raw unpack and ocirender then both write owners and devices)" >&2; exit 1; }
   command -v umoci > /dev/null || { echo "dir: umoci is not installed" >&2; exit 1; }
   : > "$log"
-  dirs=("$out/dir-umoci" "$out/dir-ocirender" "$out/dir-fallback")
+  dirs=("$out/dir-umoci" "$out/dir-ocirender" "$out/dir-fallback" "$out/dir-cli" "$out/dir-single")
   # dirrun NAME ROUND OUTPUT COMMAND...: every directory output deleted and synced first, then run.
+  # DROP_CACHES=1 (a variant, not the issue's protocol) also empties the page cache after the sync.
   dirrun() {
     rm -rf "${dirs[@]}"
+    if [[ -n ${DROP_CACHES:-} ]]; then
+      sync
+      echo 3 > /proc/sys/vm/drop_caches
+    fi
     run "$@"
   }
+  [[ -z ${DROP_CACHES:-} ]] || echo "DROP_CACHES=1: page cache emptied before every run (not the issue's protocol)"
   for round in $(seq 0 "$rounds"); do
     dirrun umoci "$round" "$out/dir-umoci" umoci raw unpack --image "$work/real:latest" "$out/dir-umoci"
     dirrun dir "$round" "$out/dir-ocirender" "${java_render[@]}" "oci:$work/real:latest" --format dir --output "$out/dir-ocirender"
+    # SINGLE_THREAD=1: also the writer on the merge thread, as before session 6 (-Docirender.dir.writerThread=false).
+    [[ -z ${SINGLE_THREAD:-} ]] || dirrun dir-single-thread "$round" "$out/dir-single" java -Docirender.dir.writerThread=false \
+      -Xmx256m -jar "$jar" render "oci:$work/real:latest" --format dir --output "$out/dir-single"
     dirrun dir-fallback "$round" "$out/dir-fallback" java -Docirender.dir.noNative=true -Xmx256m -jar "$jar" render \
       "oci:$work/real:latest" --format dir --output "$out/dir-fallback"
+    # As the README runs the CLI (bin/ocirender: command-line jar, CDS archive, later C2).
+    dirrun dir-cli "$round" "$out/dir-cli" env OCIRENDER_JAVA_OPTS=-Xmx256m OCIRENDER_JARS="$(dirname "$jar")" \
+      bin/ocirender render "oci:$work/real:latest" --format dir --output "$out/dir-cli"
   done
   echo "== dir (reference: umoci raw unpack; speed/ref is the goal-3 ratio, goal >= 2)"
   summary umoci

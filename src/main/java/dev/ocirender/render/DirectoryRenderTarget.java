@@ -3,6 +3,7 @@ package dev.ocirender.render;
 import dev.ocirender.io.TemporaryFiles;
 import dev.ocirender.io.TempNames;
 import dev.ocirender.merge.OverlayMerge;
+import dev.ocirender.output.BackgroundEntrySink;
 import dev.ocirender.output.EntrySink;
 import dev.ocirender.output.dir.DirStats;
 import dev.ocirender.output.dir.DirectoryEntrySink;
@@ -26,10 +27,12 @@ import java.util.Objects;
  * ({@code .NAME.tmp-RANDOM}, mode 0700, so nobody else can write into it while the image is
  * unpacked) with a fresh {@link DirectoryEntrySink}; the merge may discard a sink and start again,
  * and a sink closed without finishing has its staging tree deleted at once. {@link #publish()}
- * renames the finished tree onto the target. An existing target that is not an empty directory is
- * refused, already at {@link #open()} so no work is wasted, unless {@code force}: then the old
- * target is moved aside only once the new tree is complete, the new one renamed in, and the old one
- * deleted. {@link #close()} deletes whatever was not published.
+ * renames the finished tree onto the target. The sink's calls run on a writer thread of their own
+ * ({@link BackgroundEntrySink}) unless {@code -Docirender.dir.writerThread=false}. An existing
+ * target that is not an empty directory is refused, already at {@link #open()} so no work is
+ * wasted, unless {@code force}: then the old target is moved aside only once the new tree is
+ * complete, the new one renamed in, and the old one deleted. {@link #close()} deletes whatever was
+ * not published (after the writer thread stopped: the sink's {@code close()} waits for it).
  *
  * <p>Not atomic against a concurrent reader with {@code force}: between the two renames the target
  * name is briefly absent (Linux's {@code RENAME_EXCHANGE} would avoid that but has no Java API).
@@ -37,6 +40,12 @@ import java.util.Objects;
  */
 public final class DirectoryRenderTarget implements RenderTarget {
 
+
+  /**
+   * Whether the directory writer runs on a thread of its own ({@link BackgroundEntrySink}), the
+   * default; {@code -Docirender.dir.writerThread=false} makes its calls on the merge thread.
+   */
+  static final boolean WRITER_THREAD = !"false".equals(System.getProperty("ocirender.dir.writerThread"));
 
   private final Path output;
   private final boolean force;
@@ -71,7 +80,10 @@ public final class DirectoryRenderTarget implements RenderTarget {
       throw e;
     }
     attempts.begin(staging);
-    return new Attempts.Attempt(sink) {
+    // The file system work on a thread of its own, beside the merge thread; its close() waits for
+    // that thread, so the staging tree is deleted only after the writer stopped.
+    EntrySink writer = WRITER_THREAD ? new BackgroundEntrySink(sink, "directory output") : sink;
+    return new Attempts.Attempt(writer) {
       @Override
       void ended(boolean finishedCleanly) throws IOException {
         if (finishedCleanly) {
