@@ -1,12 +1,8 @@
 package dev.ocirender.layer.decoded;
 
-import dev.ocirender.io.Streams;
 import dev.ocirender.io.WorkCounters;
 import dev.ocirender.layer.LayerBlob;
-import dev.ocirender.layer.decoded.FrameFile.Frame;
 import java.io.IOException;
-import java.io.InputStream;
-import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -23,35 +19,22 @@ import java.nio.file.attribute.BasicFileAttributes;
  * on from there. Everything handed on came from checked frames or from the blob, so the reader
  * sees exactly the layer's decoded stream whatever happened to the file.
  */
-final class CachedLayerStream extends InputStream {
+final class CachedLayerStream extends FrameStream {
 
   private final LayerCache cache;
   private final Path entry;
   private final Object fileKey;
-  private final LayerBlob layer;
-  private final WorkCounters counters;
-  private final FrameFile file;
   private final long expectedFrames;
   private final long expectedLength;
   private final long framesLength;
-  private final byte[] buffer = new byte[DecodedLayerStore.CHUNK_SIZE];
-  private ByteBuffer scratch;
-  private long position;
   private long framesRead;
-  private long delivered;
-  private int bufferPos;
-  private int bufferLimit;
-  private boolean eof;
-  private InputStream fallback;
 
   private CachedLayerStream(LayerCache cache, Path entry, Object fileKey, LayerBlob layer, WorkCounters counters,
       FrameFile file, long[] trailer) {
+    super(layer, counters, file);
     this.cache = cache;
     this.entry = entry;
     this.fileKey = fileKey;
-    this.layer = layer;
-    this.counters = counters;
-    this.file = file;
     this.expectedFrames = trailer[0];
     this.expectedLength = trailer[1];
     this.framesLength = trailer[2];
@@ -87,102 +70,27 @@ final class CachedLayerStream extends InputStream {
   }
 
   @Override
-  public int read() throws IOException {
-    return Streams.readByte(this);
-  }
-
-  @Override
-  public int read(byte[] b, int off, int len) throws IOException {
-    if (len == 0) {
-      return 0;
-    }
-    if (fallback != null) {
-      return fallback.read(b, off, len);
-    }
-    if (!ensure()) {
-      return fallback != null ? fallback.read(b, off, len) : -1;
-    }
-    int n = Math.min(len, bufferLimit - bufferPos);
-    System.arraycopy(buffer, bufferPos, b, off, n);
-    bufferPos += n;
-    delivered += n;
-    return n;
-  }
-
-  @Override
-  public long skip(long n) throws IOException {
-    return Streams.skipByReading(this, n);
-  }
-
-  @Override
-  public int available() throws IOException {
-    return fallback != null ? fallback.available() : bufferLimit - bufferPos;
-  }
-
-  /** Makes buffered bytes available; false at the end, or after switching to the blob. */
-  private boolean ensure() throws IOException {
-    if (bufferPos < bufferLimit) {
-      return true;
-    }
-    if (eof) {
-      return false;
-    }
-    try {
-      if (position == framesLength) {
-        if (framesRead != expectedFrames || delivered != expectedLength) {
-          throw new IOException("frames hold " + framesRead + " frames and " + delivered + " bytes, the trailer says "
-              + expectedFrames + " and " + expectedLength);
-        }
-        eof = true;
-        return false;
+  boolean nextFrame() throws IOException {
+    if (position == framesLength) {
+      if (framesRead != expectedFrames || delivered != expectedLength) {
+        throw new IOException("frames hold " + framesRead + " frames and " + delivered + " bytes, the trailer says "
+            + expectedFrames + " and " + expectedLength);
       }
-      Frame frame = file.frameAt(position, buffer.length, framesLength);
-      scratch = file.read(frame, buffer, scratch);
-      position += FrameFile.HEADER_SIZE + frame.storedLength();
-      framesRead++;
-      bufferPos = 0;
-      bufferLimit = frame.decodedLength();
-      counters.bytesReused(bufferLimit);
-      return true;
-    } catch (IOException e) {
-      switchToBlob(e);
       return false;
     }
+    load(file.frameAt(position, bufferSize(), framesLength));
+    framesRead++;
+    return true;
   }
 
-  /** Deletes the damaged entry and continues from the blob at the same offset of the decoded stream. */
-  private void switchToBlob(IOException damage) throws IOException {
+  /** The entry is damaged: delete it (the blob's decoding writes a new one). */
+  @Override
+  void abandonFrames(IOException damage) {
     cache.discard(entry, fileKey, damage.getMessage());
-    closeQuietly(file);
-    bufferPos = 0;
-    bufferLimit = 0;
-    InputStream fresh = layer.decodeTar();
-    try {
-      long skipped = Streams.skipByReading(fresh, delivered);
-      if (skipped != delivered) {
-        throw new IOException(layer + ": decoded stream has " + skipped + " bytes, its cache entry held more");
-      }
-    } catch (IOException | RuntimeException e) {
-      closeQuietly(fresh);
-      e.addSuppressed(damage);
-      throw e;
-    }
-    fallback = fresh;
   }
 
   @Override
-  public void close() throws IOException {
-    closeQuietly(file);
-    if (fallback != null) {
-      fallback.close();
-    }
-  }
-
-  private static void closeQuietly(java.io.Closeable c) {
-    try {
-      c.close();
-    } catch (IOException e) {
-      // reading is over; nothing to keep
-    }
+  String framesName() {
+    return "its cache entry";
   }
 }

@@ -1,13 +1,9 @@
 package dev.ocirender.layer.decoded;
 
-import dev.ocirender.io.Streams;
 import dev.ocirender.io.WorkCounters;
 import dev.ocirender.layer.LayerBlob;
-import dev.ocirender.layer.decoded.FrameFile.Frame;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.InterruptedIOException;
-import java.nio.ByteBuffer;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -26,28 +22,15 @@ import java.time.Duration;
  * reader sees exactly the layer's decoded stream in every case, and a blob that fails its digest
  * check fails this render too.
  */
-final class FollowingLayerStream extends InputStream {
+final class FollowingLayerStream extends FrameStream {
 
   private final LayerCache.Decoding decoding;
-  private final LayerBlob layer;
-  private final WorkCounters counters;
-  private final FrameFile file;
   private final Duration stall;
-  private final byte[] buffer = new byte[DecodedLayerStore.CHUNK_SIZE];
-  private ByteBuffer scratch;
-  private long position;
-  private long delivered;
-  private int bufferPos;
-  private int bufferLimit;
-  private boolean eof;
-  private InputStream fallback;
 
   private FollowingLayerStream(LayerCache.Decoding decoding, LayerBlob layer, WorkCounters counters, FrameFile file,
       Duration stall) {
+    super(layer, counters, file);
     this.decoding = decoding;
-    this.layer = layer;
-    this.counters = counters;
-    this.file = file;
     this.stall = stall;
   }
 
@@ -64,46 +47,7 @@ final class FollowingLayerStream extends InputStream {
   }
 
   @Override
-  public int read() throws IOException {
-    return Streams.readByte(this);
-  }
-
-  @Override
-  public int read(byte[] b, int off, int len) throws IOException {
-    if (len == 0) {
-      return 0;
-    }
-    if (fallback != null) {
-      return fallback.read(b, off, len);
-    }
-    if (!ensure()) {
-      return fallback != null ? fallback.read(b, off, len) : -1;
-    }
-    int n = Math.min(len, bufferLimit - bufferPos);
-    System.arraycopy(buffer, bufferPos, b, off, n);
-    bufferPos += n;
-    delivered += n;
-    return n;
-  }
-
-  @Override
-  public long skip(long n) throws IOException {
-    return Streams.skipByReading(this, n);
-  }
-
-  @Override
-  public int available() throws IOException {
-    return fallback != null ? fallback.available() : bufferLimit - bufferPos;
-  }
-
-  /** Makes buffered bytes available; false at the end, or after switching to the blob. */
-  private boolean ensure() throws IOException {
-    if (bufferPos < bufferLimit) {
-      return true;
-    }
-    if (eof) {
-      return false;
-    }
+  boolean nextFrame() throws IOException {
     long poll = Math.max(1, stall.toMillis() / 4);
     try {
       while (true) {
@@ -111,16 +55,10 @@ final class FollowingLayerStream extends InputStream {
         boolean committed = decoding.isCommitted();
         long written = decoding.written();
         if (position < written) {
-          Frame frame = file.frameAt(position, buffer.length, written);
-          scratch = file.read(frame, buffer, scratch);
-          position += FrameFile.HEADER_SIZE + frame.storedLength();
-          bufferPos = 0;
-          bufferLimit = frame.decodedLength();
-          counters.bytesReused(bufferLimit);
+          load(file.frameAt(position, bufferSize(), written));
           return true;
         }
         if (committed) {
-          eof = true;
           return false;
         }
         if (decoding.hasEnded()) {
@@ -134,44 +72,11 @@ final class FollowingLayerStream extends InputStream {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new InterruptedIOException("waiting for another render's decoding of " + layer);
-    } catch (IOException e) {
-      switchToBlob(e);
-      return false;
     }
-  }
-
-  /** Continues from this render's own decoding of the blob at the same offset of the decoded stream. */
-  private void switchToBlob(IOException why) throws IOException {
-    closeQuietly(file);
-    bufferPos = 0;
-    bufferLimit = 0;
-    InputStream fresh = layer.decodeTar();
-    try {
-      long skipped = Streams.skipByReading(fresh, delivered);
-      if (skipped != delivered) {
-        throw new IOException(layer + ": decoded stream has " + skipped + " bytes, the copy followed held more");
-      }
-    } catch (IOException | RuntimeException e) {
-      closeQuietly(fresh);
-      e.addSuppressed(why);
-      throw e;
-    }
-    fallback = fresh;
   }
 
   @Override
-  public void close() throws IOException {
-    closeQuietly(file);
-    if (fallback != null) {
-      fallback.close();
-    }
-  }
-
-  private static void closeQuietly(java.io.Closeable c) {
-    try {
-      c.close();
-    } catch (IOException e) {
-      // reading is over; nothing to keep
-    }
+  String framesName() {
+    return "the copy followed";
   }
 }
