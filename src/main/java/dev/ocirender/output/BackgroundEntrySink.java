@@ -37,13 +37,25 @@ import java.util.concurrent.atomic.AtomicInteger;
  * could not finish reading reaches the wrapped sink as a stream that throws, so the sink never
  * takes a truncated file for a complete one.
  *
- * <p>Used by one merge thread; the wrapped sink is used by one thread at a time (the writer, then
- * after it ended the caller), with the queue and {@link Thread#join()} ordering their memory.
+ * <p><b>Several writer threads.</b> A sink that can be written by several threads at once
+ * implements {@link Lanes}: the merge thread asks it, entry by entry and in order, which lane writes
+ * the entry, and each lane has its own queue and thread (started at its first entry), so the
+ * kernel's work of two lanes runs on two cores. The entries of one lane reach the sink in the
+ * merge's order; between lanes the sink itself orders what must be ordered (it receives each
+ * entry's sequence number for that). The chunk pool is shared, so memory stays bounded as with one
+ * lane. The first failure of any lane (or a refusal by {@link Lanes#lane}) stops all of them: the
+ * others only drain their queues from then on, and {@link Lanes#stop()} tells the sink to give up
+ * any wait for another lane. Unlike one lane, entries after the failed one may have been written
+ * by another lane before it saw the failure; the output is deleted on failure either way.
+ *
+ * <p>Used by one merge thread; the wrapped sink is used by its lane threads, then after they ended
+ * by the caller, with the queues and {@link Thread#join()} ordering their memory.
  */
 public final class BackgroundEntrySink implements EntrySink {
 
   static final int CHUNK_SIZE = 128 * 1024;
   static final int CHUNKS = 64;
+  /** Queued entries (and content slices) per lane at most. */
   static final int QUEUED = 4096;
   /** How often a waiting thread looks whether the other side failed or ended. */
   private static final long POLL_MILLIS = 50;
@@ -70,24 +82,90 @@ public final class BackgroundEntrySink implements EntrySink {
 
   /** One queue element: for content, {@code length} bytes of {@code chunk} from {@code offset}. */
   private record Op(Kind kind, EntryHeader header, ContentOrigin origin, boolean hasContent, Chunk chunk, int offset, int length,
-      boolean last) {}
+      boolean last, long sequence) {}
 
-  private static final Op FINISH = new Op(Kind.FINISH, null, null, false, null, 0, 0, true);
-  private static final Op ABORT = new Op(Kind.ABORT, null, null, false, null, 0, 0, true);
-  private static final Op BROKEN = new Op(Kind.BROKEN, null, null, false, null, 0, 0, true);
+  private static final Op FINISH = new Op(Kind.FINISH, null, null, false, null, 0, 0, true, -1);
+  private static final Op ABORT = new Op(Kind.ABORT, null, null, false, null, 0, 0, true, -1);
+  private static final Op BROKEN = new Op(Kind.BROKEN, null, null, false, null, 0, 0, true, -1);
 
   private static final AtomicInteger THREADS = new AtomicInteger();
 
-  private final EntrySink sink;
+  /**
+   * A sink that several threads may write at once, each entry on the lane the sink chooses for it.
+   * {@link #finish()} and {@link #close()} are called once every lane's thread has ended.
+   */
+  public interface Lanes extends EntrySink {
+    /** How many lanes (threads) the sink can use; fixed. */
+    int lanes();
+
+    /**
+     * Merge thread, called for every entry in the merge's order before it is queued: the lane
+     * (0 to {@code lanes() - 1}) that writes it. May refuse the entry with an exception, which then
+     * fails the render as a failure of writing that entry would.
+     *
+     * @param sequence the entry's number in the merge's order, from 0
+     */
+    int lane(EntryHeader header, long sequence) throws IOException;
+
+    /** Lane {@code lane}'s thread: writes an entry (as {@link EntrySink#accept}), {@code sequence} as given to {@link #lane}. */
+    void accept(int lane, long sequence, EntryHeader header, InputStream content, ContentOrigin origin) throws IOException;
+
+    /** Any thread: the render is stopping; a lane waiting for another lane's work should give up. */
+    void stop();
+  }
+
+  /** A plain sink as one lane. */
+  private record OneLane(EntrySink sink) implements Lanes {
+    @Override
+    public int lanes() {
+      return 1;
+    }
+
+    @Override
+    public int lane(EntryHeader header, long sequence) {
+      return 0;
+    }
+
+    @Override
+    public void accept(int lane, long sequence, EntryHeader header, InputStream content, ContentOrigin origin) throws IOException {
+      sink.accept(header, content, origin);
+    }
+
+    @Override
+    public void accept(EntryHeader header, InputStream content) {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
+    public void stop() {}
+
+    @Override
+    public void finish() throws IOException {
+      sink.finish();
+    }
+
+    @Override
+    public void close() throws IOException {
+      sink.close();
+    }
+  }
+
+  private final Lanes sink;
   private final String what;
-  private final BlockingQueue<Op> queue = new ArrayBlockingQueue<>(QUEUED);
+  private final int threadNumber = THREADS.incrementAndGet();
+  private final BlockingQueue<Op>[] queues;
   private final BlockingQueue<Chunk> free = new ArrayBlockingQueue<>(CHUNKS);
-  private final Thread writer;
+  /** Each lane's thread, null until the lane's first entry (lane 0's starts at once). */
+  private final Thread[] writers;
+  /** The lane of the file whose content the merge thread is queuing. */
+  private int currentLane;
+  /** Entries queued so far (merge thread only): the next entry's sequence number. */
+  private long sequence;
   /** Chunks made so far (merge thread only); at most {@link #CHUNKS}. */
   private int chunks;
   /** The chunk the merge thread is filling, or null. */
   private Chunk filling;
-  /** The writer's first failure and the entry it was writing (written by the writer only). */
+  /** The first failure of any lane and the entry it was writing (set once, by {@link #fail}). */
   private volatile Throwable failure;
   private volatile EntryHeader failedEntry;
   private volatile ContentOrigin failedOrigin;
@@ -95,17 +173,47 @@ public final class BackgroundEntrySink implements EntrySink {
   private boolean closed;
 
   /**
-   * Starts the writer thread.
+   * Starts the writer thread, one lane for a sink that only one thread may write.
    *
    * @param sink the sink to run on it; closed by {@link #close()}
    * @param what what the sink writes, for the thread's name and for errors ("directory output")
    */
   public BackgroundEntrySink(EntrySink sink, String what) {
+    this(new OneLane(sink), what);
+  }
+
+  /**
+   * Starts the first lane's thread; the others start at their first entry.
+   *
+   * @param sink the sink whose lanes to run; closed by {@link #close()}
+   * @param what what the sink writes, for the threads' names and for errors ("directory output")
+   */
+  @SuppressWarnings("unchecked")
+  public BackgroundEntrySink(Lanes sink, String what) {
     this.sink = sink;
     this.what = what;
-    this.writer = new Thread(this::write, "ocirender-writer-" + THREADS.incrementAndGet());
-    writer.setDaemon(true); // never keeps a failing process alive; close() and finish() join it
-    writer.start();
+    int n = sink.lanes();
+    if (n < 1) {
+      throw new IllegalArgumentException("lanes: " + n);
+    }
+    this.queues = new BlockingQueue[n];
+    this.writers = new Thread[n];
+    for (int i = 0; i < n; i++) {
+      queues[i] = new ArrayBlockingQueue<>(QUEUED);
+    }
+    started(0);
+  }
+
+  /** Lane {@code lane}'s thread, started now if it was not yet. */
+  private Thread started(int lane) {
+    Thread t = writers[lane];
+    if (t == null) {
+      t = new Thread(() -> write(lane), "ocirender-writer-" + threadNumber + (lane == 0 ? "" : "-" + lane));
+      t.setDaemon(true); // never keeps a failing process alive; close() and finish() join it
+      writers[lane] = t;
+      t.start();
+    }
+    return t;
   }
 
   @Override
@@ -119,8 +227,19 @@ public final class BackgroundEntrySink implements EntrySink {
       throw new IllegalStateException("entry after " + (closed ? "close" : "finish") + ": " + header.path());
     }
     checkWriter();
+    long number = sequence++;
+    int lane;
+    try {
+      lane = sink.lane(header, number);
+    } catch (IOException | RuntimeException e) {
+      fail(e, header, origin);
+      checkWriter();
+      throw e; // not reached: checkWriter throws the failure just recorded
+    }
+    started(lane);
+    currentLane = lane;
     if (content == null || header.type() != EntryType.FILE) {
-      put(new Op(Kind.ENTRY, header, origin, content != null, null, 0, 0, true));
+      put(new Op(Kind.ENTRY, header, origin, content != null, null, 0, 0, true, number));
       return;
     }
     boolean first = true;
@@ -144,7 +263,7 @@ public final class BackgroundEntrySink implements EntrySink {
         if (length > 0) {
           c.refs.incrementAndGet();
         }
-        put(new Op(first ? Kind.ENTRY : Kind.MORE, first ? header : null, origin, true, length > 0 ? c : null, start, length, end));
+        put(new Op(first ? Kind.ENTRY : Kind.MORE, first ? header : null, origin, true, length > 0 ? c : null, start, length, end, number));
         first = false;
         if (c.fill == CHUNK_SIZE) {
           filling = null;
@@ -154,7 +273,7 @@ public final class BackgroundEntrySink implements EntrySink {
     } catch (IOException | RuntimeException | Error e) {
       if (!first) {
         // The writer has this file open: make its content stream fail rather than end short.
-        putQuietly(BROKEN);
+        putQuietly(currentLane, BROKEN);
       }
       throw e;
     }
@@ -167,7 +286,11 @@ public final class BackgroundEntrySink implements EntrySink {
     }
     checkWriter();
     finishing = true;
-    put(FINISH);
+    for (int lane = 0; lane < writers.length; lane++) {
+      if (writers[lane] != null) {
+        put(lane, FINISH);
+      }
+    }
     join();
     checkWriter();
     sink.finish();
@@ -181,10 +304,11 @@ public final class BackgroundEntrySink implements EntrySink {
     }
     closed = true;
     try {
-      if (writer.isAlive()) {
-        putQuietly(ABORT);
-        join();
+      sink.stop();
+      for (int lane = 0; lane < writers.length; lane++) {
+        putQuietly(lane, ABORT);
       }
+      join();
     } finally {
       sink.close();
     }
@@ -218,8 +342,12 @@ public final class BackgroundEntrySink implements EntrySink {
   }
 
   private void put(Op op) throws IOException {
+    put(currentLane, op);
+  }
+
+  private void put(int lane, Op op) throws IOException {
     try {
-      while (!queue.offer(op, POLL_MILLIS, TimeUnit.MILLISECONDS)) {
+      while (!queues[lane].offer(op, POLL_MILLIS, TimeUnit.MILLISECONDS)) {
         checkWriter();
       }
     } catch (InterruptedException e) {
@@ -228,13 +356,14 @@ public final class BackgroundEntrySink implements EntrySink {
     }
   }
 
-  /** Queues {@code op} unless the writer has ended (it then needs no message). */
-  private void putQuietly(Op op) {
+  /** Queues {@code op} for a lane unless its writer has not started or has ended (it then needs no message). */
+  private void putQuietly(int lane, Op op) {
+    Thread writer = writers[lane];
     boolean interrupted = false;
     try {
-      while (writer.isAlive()) {
+      while (writer != null && writer.isAlive()) {
         try {
-          if (queue.offer(op, POLL_MILLIS, TimeUnit.MILLISECONDS)) {
+          if (queues[lane].offer(op, POLL_MILLIS, TimeUnit.MILLISECONDS)) {
             return;
           }
         } catch (InterruptedException e) {
@@ -248,7 +377,20 @@ public final class BackgroundEntrySink implements EntrySink {
     }
   }
 
-  /** Throws the writer's failure, or that it ended without one before being told to. */
+  /** Records the first failure of any lane (or of routing) and tells the sink to stop. */
+  private void fail(Throwable t, EntryHeader header, ContentOrigin origin) {
+    synchronized (this) {
+      if (failure != null) {
+        return;
+      }
+      failedEntry = header;
+      failedOrigin = origin;
+      failure = t;
+    }
+    sink.stop();
+  }
+
+  /** Throws the first lane's failure, or that a writer ended without one before being told to. */
   private void checkWriter() throws IOException {
     Throwable t = failure;
     if (t != null) {
@@ -258,20 +400,27 @@ public final class BackgroundEntrySink implements EntrySink {
       String message = t.getMessage() == null ? t.toString() : t.getMessage();
       throw new IOException(entry + "writing the " + what + " failed: " + message, t);
     }
-    if (!writer.isAlive() && !finishing && !closed) {
-      throw new IOException("the " + what + " writer thread ended unexpectedly");
+    if (!finishing && !closed) {
+      for (Thread writer : writers) {
+        if (writer != null && !writer.isAlive()) {
+          throw new IOException("the " + what + " writer thread " + writer.getName() + " ended unexpectedly");
+        }
+      }
     }
   }
 
+  /** Waits for every started writer to end. */
   private void join() throws IOException {
     boolean interrupted = false;
     try {
-      while (true) {
-        try {
-          writer.join();
-          return;
-        } catch (InterruptedException e) {
-          interrupted = true; // the writer ends on its own: FINISH or ABORT is queued
+      for (Thread writer : writers) {
+        while (writer != null) {
+          try {
+            writer.join();
+            break;
+          } catch (InterruptedException e) {
+            interrupted = true; // the writer ends on its own: FINISH or ABORT is queued
+          }
         }
       }
     } finally {
@@ -283,7 +432,8 @@ public final class BackgroundEntrySink implements EntrySink {
 
   // ---- writer thread
 
-  private void write() {
+  private void write(int lane) {
+    BlockingQueue<Op> queue = queues[lane];
     try {
       Op op;
       while ((op = queue.take()).kind != Kind.FINISH && op.kind != Kind.ABORT) {
@@ -291,28 +441,24 @@ public final class BackgroundEntrySink implements EntrySink {
           release(op); // a slice of a file the sink stopped reading, or we only drain after a failure
           continue;
         }
-        Content content = op.hasContent ? new Content(op) : null;
+        Content content = op.hasContent ? new Content(queue, op) : null;
         try {
-          sink.accept(op.header, content, op.origin);
+          sink.accept(lane, op.sequence, op.header, content, op.origin);
         } catch (Throwable t) {
-          if (!(t instanceof MergeStopped)) {
-            failedEntry = op.header;
-            failedOrigin = op.origin;
+          if (t instanceof MergeStopped) {
+            fail(t, null, null);
+          } else {
+            fail(t, op.header, op.origin);
           }
-          failure = t;
         }
         if (content != null && content.drain()) {
           return; // the merge stopped (ABORT or FINISH came in the middle of a file)
         }
       }
     } catch (InterruptedException e) {
-      if (failure == null) {
-        failure = e;
-      }
+      fail(e, null, null);
     } catch (Throwable t) {
-      if (failure == null) {
-        failure = t;
-      }
+      fail(t, null, null);
     } finally {
       // Return whatever is still queued; the merge thread only waits on the pool while we live.
       for (Op left; (left = queue.poll()) != null; ) {
@@ -344,12 +490,14 @@ public final class BackgroundEntrySink implements EntrySink {
 
   /** A file's content, slice by slice from the queue (writer thread). */
   private final class Content extends InputStream {
+    private final BlockingQueue<Op> queue;
     private Op slice;
     private int position;
     private boolean ended;
     private boolean stopped;
 
-    Content(Op first) {
+    Content(BlockingQueue<Op> queue, Op first) {
+      this.queue = queue;
       this.slice = first;
     }
 

@@ -27,8 +27,11 @@ import java.util.Objects;
  * ({@code .NAME.tmp-RANDOM}, mode 0700, so nobody else can write into it while the image is
  * unpacked) with a fresh {@link DirectoryEntrySink}; the merge may discard a sink and start again,
  * and a sink closed without finishing has its staging tree deleted at once. {@link #publish()}
- * renames the finished tree onto the target. The sink's calls run on a writer thread of their own
- * ({@link BackgroundEntrySink}) unless {@code -Docirender.dir.writerThread=false}. An existing
+ * renames the finished tree onto the target. The sink's calls run on writer threads of their own
+ * ({@link BackgroundEntrySink}): two with direct calls (entries spread by parent directory, see
+ * {@link DirectoryEntrySink}), {@code -Docirender.dir.writerThreads=N} for another number (1: one
+ * writer thread), one for the fallback; {@code -Docirender.dir.writerThread=false} makes the calls
+ * on the merge thread. An existing
  * target that is not an empty directory is refused, already at {@link #open()} so no work is
  * wasted, unless {@code force}: then the old target is moved aside only once the new tree is
  * complete, the new one renamed in, and the old one deleted. {@link #close()} deletes whatever was
@@ -47,16 +50,44 @@ public final class DirectoryRenderTarget implements RenderTarget {
    */
   static final boolean WRITER_THREAD = !"false".equals(System.getProperty("ocirender.dir.writerThread"));
 
+  /** Writer threads with direct calls ({@code -Docirender.dir.writerThreads}, default 2). */
+  static final int WRITER_THREADS = Math.max(1, Integer.getInteger("ocirender.dir.writerThreads", 2));
+
+  /**
+   * Entries written by the first writer thread before the others get any (a diagnostic setting,
+   * {@code -Docirender.dir.firstLaneEntries}).
+   */
+  static final int FIRST_LANE_ENTRIES = Math.max(0, Integer.getInteger("ocirender.dir.firstLaneEntries",
+      DirectoryEntrySink.FIRST_LANE_ENTRIES));
+
   private final Path output;
   private final boolean force;
   private final DirectoryEntrySink.Options options;
+  private final int writerThreads;
+  private final int firstLaneEntries;
   private final Attempts<Path> attempts = new Attempts<>(DirectoryRenderTarget::deleteTree);
   private DirStats stats;
 
   public DirectoryRenderTarget(Path output, boolean force, DirectoryEntrySink.Options options) {
+    this(output, force, options, WRITER_THREAD ? WRITER_THREADS : 0, FIRST_LANE_ENTRIES);
+  }
+
+  /**
+   * @param writerThreads how many threads write the tree with direct calls (one without them); 0
+   *     for none: the calls on the merge thread
+   * @param firstLaneEntries how many entries the first writer thread writes before the others get
+   *     any (see {@link DirectoryEntrySink})
+   */
+  public DirectoryRenderTarget(Path output, boolean force, DirectoryEntrySink.Options options, int writerThreads,
+      int firstLaneEntries) {
     this.output = Objects.requireNonNull(output, "output").toAbsolutePath().normalize();
     this.force = force;
     this.options = Objects.requireNonNull(options, "options");
+    if (writerThreads < 0 || firstLaneEntries < 0) {
+      throw new IllegalArgumentException("writer threads " + writerThreads + ", first-lane entries " + firstLaneEntries);
+    }
+    this.writerThreads = writerThreads;
+    this.firstLaneEntries = firstLaneEntries;
   }
 
   public DirectoryRenderTarget(Path output, boolean force) {
@@ -74,7 +105,7 @@ public final class DirectoryRenderTarget implements RenderTarget {
     Path staging = createStaging();
     DirectoryEntrySink sink;
     try {
-      sink = new DirectoryEntrySink(staging, options);
+      sink = new DirectoryEntrySink(staging, options, Math.max(1, writerThreads), firstLaneEntries);
     } catch (IOException | RuntimeException e) {
       deleteTree(staging);
       throw e;
@@ -82,7 +113,7 @@ public final class DirectoryRenderTarget implements RenderTarget {
     attempts.begin(staging);
     // The file system work on a thread of its own, beside the merge thread; its close() waits for
     // that thread, so the staging tree is deleted only after the writer stopped.
-    EntrySink writer = WRITER_THREAD ? new BackgroundEntrySink(sink, "directory output") : sink;
+    EntrySink writer = writerThreads > 0 ? new BackgroundEntrySink(sink, "directory output") : sink;
     return new Attempts.Attempt(writer) {
       @Override
       void ended(boolean finishedCleanly) throws IOException {

@@ -5,7 +5,8 @@ import dev.ocirender.io.TempNames;
 import dev.ocirender.layer.EntryHeader;
 import dev.ocirender.layer.EntryPath;
 import dev.ocirender.layer.EntryType;
-import dev.ocirender.output.EntrySink;
+import dev.ocirender.output.BackgroundEntrySink;
+import dev.ocirender.output.ContentOrigin;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -27,13 +28,14 @@ import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.HashSet;
+import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Writes the merged filesystem as a root filesystem under an existing, empty directory: what
@@ -83,9 +85,34 @@ import java.util.TreeMap;
  * {@link dev.ocirender.render.DirectoryRenderTarget}), deleting after a failure (same), fsync: like
  * umoci, the output is as durable as any unsynced write (a rootfs is rebuilt after a crash, not
  * recovered; the caller runs {@code sync} if it needs more), and replacing duplicates: the merge delivers each
- * path once, so a second entry for a path is an error, not an overwrite. Not thread-safe.
+ * path once, so a second entry for a path is an error, not an overwrite.
+ *
+ * <p><b>Two writer threads.</b> Most of a render's kernel time is the creation of inodes (on a
+ * journal-less ext4, mostly the allocator's scan past recently freed inodes, see BENCHMARKS.md),
+ * which can run on two cores when two threads create entries in different directories. So with
+ * direct calls the sink can be written through several lanes at once ({@link BackgroundEntrySink.Lanes},
+ * one thread each): {@link #lane} spreads entries by their parent directory (all entries of one
+ * directory on one lane, where the kernel serialises their creation anyway). What one thread did by
+ * doing things in order, the lanes do by waiting for each other where it matters:
+ * <ul>
+ *   <li>Every directory, placeholder or not, is made exactly once by whichever lane needs it first,
+ *       under that directory's lock; its metadata is still applied at {@link #finish()}, after all
+ *       lanes ended.
+ *   <li>A non-directory entry is "in flight" from the moment it is routed until its lane has made
+ *       it. Making a directory at a path, and a hard link to a path, first wait until no earlier
+ *       entry for that path is in flight: the link finds its target, and a directory made for a
+ *       later entry below a file fails as it would have in order.
+ *   <li>The routing (on the merge thread, in order) refuses a non-directory at a path that an
+ *       earlier entry already needs as a directory, the failure that one thread would have had.
+ * </ul>
+ * Every wait is for an entry earlier in the merge's order, and each lane works in that order, so
+ * the earliest unfinished entry never waits: lanes cannot deadlock, and {@link #stop()} ends any
+ * wait when the render fails. Each lane keeps its own directory descriptors, buffers and counts.
+ * The first {@value #FIRST_LANE_ENTRIES} entries all go to the first lane, so a small render (and
+ * a render that fails early) behaves exactly as with one writer. The fallback (no direct calls) and
+ * {@link #accept(EntryHeader, InputStream)} are one lane and not thread-safe.
  */
-public final class DirectoryEntrySink implements EntrySink {
+public final class DirectoryEntrySink implements BackgroundEntrySink.Lanes {
 
   /**
    * How the sink may use the machine.
@@ -120,8 +147,10 @@ public final class DirectoryEntrySink implements EntrySink {
   private static final LinkOption NOFOLLOW = LinkOption.NOFOLLOW_LINKS;
 
   /**
-   * A directory this sink made; {@code header} is null while it is only a placeholder. With direct
-   * calls, {@code fd} is its open descriptor while it is in {@link #openDirs}, else -1.
+   * A directory this sink makes; {@code header} is null while it is only a placeholder. It is in
+   * {@link #dirs} from the moment a lane needs it, {@code made} once mkdir succeeded (under its
+   * lock). With direct calls, {@code fds[lane]} is its open descriptor in that lane while it is in
+   * the lane's {@code openDirs}, else -1.
    */
   private static final class Dir {
     final Path path;
@@ -129,17 +158,53 @@ public final class DirectoryEntrySink implements EntrySink {
     /** Its name in {@code parent}, NUL-terminated (direct calls only). */
     final byte[] cName;
     final EntryPath entry;
+    /** Set under the Dir's lock; read at finish, after every lane ended. */
     EntryHeader header;
-    int fd = -1;
+    volatile boolean made;
+    /** Why mkdir failed (under the Dir's lock), for lanes that were waiting to make it too. */
+    IOException broken;
+    final int[] fds;
 
-    Dir(Path path, Dir parent, byte[] name, EntryPath entry, EntryHeader header) {
+    Dir(Path path, Dir parent, byte[] name, EntryPath entry, int lanes) {
       this.path = path;
       this.parent = parent;
       this.cName = name == null ? null : LinuxFs.c(name);
       this.entry = entry;
-      this.header = header;
+      this.fds = new int[lanes];
+      Arrays.fill(fds, -1);
     }
   }
+
+  /** What one lane (writer thread) uses alone: descriptors, buffers, counts. */
+  private static final class Lane {
+    final int index;
+    /** Open directory descriptors, least recently used first; the root's stays open outside it. */
+    final java.util.LinkedHashMap<Dir, Dir> openDirs = new java.util.LinkedHashMap<>(OPEN_DIRS * 2, 0.75f, true);
+    final byte[] buffer = new byte[1 << 17];
+    /** Staging for content on its way to pwrite (direct calls only). */
+    final com.sun.jna.Memory nativeBuffer;
+    long files;
+    long directories;
+    long symlinks;
+    long hardLinks;
+    long fifos;
+    long devices;
+    long contentBytes;
+    long xattrs;
+    long skippedDevices;
+    long skippedXattrs;
+
+    Lane(int index, boolean direct) {
+      this.index = index;
+      this.nativeBuffer = direct ? new com.sun.jna.Memory(buffer.length) : null;
+    }
+  }
+
+  /**
+   * Entries routed to the first lane before the others get any: a render this small, or one that
+   * fails this early, runs exactly as with one writer.
+   */
+  public static final int FIRST_LANE_ENTRIES = 8192;
 
   /** How many directory descriptors stay open at most (most recently used first). */
   static final int OPEN_DIRS = 128;
@@ -152,13 +217,19 @@ public final class DirectoryEntrySink implements EntrySink {
   private final boolean direct;
   /** The root's bytes with a trailing slash, for the few calls that only exist by path (lsetxattr). */
   private final byte[] rootSlash;
-  /** Open directory descriptors, least recently used first; the root's stays open outside it. */
-  private final java.util.LinkedHashMap<Dir, Dir> openDirs = new java.util.LinkedHashMap<>(OPEN_DIRS * 2, 0.75f, true);
-  /** Staging for content on its way to pwrite (direct calls only). */
-  private final com.sun.jna.Memory nativeBuffer;
-  private final Map<EntryPath, Dir> dirs = new HashMap<>();
-  private final Set<EntryPath> skippedNodes = new HashSet<>();
-  private final byte[] buffer = new byte[1 << 17];
+  private final Lane[] lanes;
+  /** The first lane: the fallback's, and {@link #accept(EntryHeader, InputStream)}'s. */
+  private final Lane one;
+  private final int firstLaneEntries;
+  private final Map<EntryPath, Dir> dirs = new ConcurrentHashMap<>();
+  private final Set<EntryPath> skippedNodes = ConcurrentHashMap.newKeySet();
+  /** Non-directory entries routed but not yet made, by path: the sequence number of the earliest (several lanes only). */
+  private final Map<EntryPath, Long> inFlight = new ConcurrentHashMap<>();
+  /** Directories that entries routed so far need or are (merge thread only; several lanes only). */
+  private final Set<EntryPath> claimedDirs = new HashSet<>();
+  /** Lanes waiting in {@link #awaitEarlier}; they wait on {@code inFlight}'s monitor. */
+  private final java.util.concurrent.atomic.AtomicInteger waiting = new java.util.concurrent.atomic.AtomicInteger();
+  private volatile boolean stopped;
   /** getfattr --dump text for every xattr, applied in one setfattr process at finish. */
   private final ByteArrayOutputStream xattrDump = new ByteArrayOutputStream();
   /** Files with xattrs: their mode is set only after the xattrs (a read-only file refuses user.*). */
@@ -167,25 +238,28 @@ public final class DirectoryEntrySink implements EntrySink {
   private final Map<String, NativeTools.NulList> touchLater = new TreeMap<>();
   private final String tempPrefix = ".ocirender-node-" + TempNames.randomSuffix() + "-";
   private int tempCounter;
-  private boolean finished;
-  private boolean closed;
-
-  private long files;
-  private long directories;
-  private long symlinks;
-  private long hardLinks;
-  private long fifos;
-  private long devices;
-  private long contentBytes;
-  private long xattrs;
-  private long skippedDevices;
-  private long skippedXattrs;
+  private volatile boolean finished;
+  private volatile boolean closed;
 
   /**
    * @param root an existing empty directory that nothing else writes to while the sink works; it
    *     becomes the image's root directory (its metadata is the root entry's)
    */
   public DirectoryEntrySink(Path root, Options options) throws IOException {
+    this(root, options, 1, 0);
+  }
+
+  /**
+   * @param root as above
+   * @param lanes how many threads may write the sink at once ({@link BackgroundEntrySink.Lanes});
+   *     1 without direct calls
+   * @param firstLaneEntries how many entries go to the first lane before the others get any
+   *     ({@link #FIRST_LANE_ENTRIES} by default)
+   */
+  public DirectoryEntrySink(Path root, Options options, int lanes, int firstLaneEntries) throws IOException {
+    if (lanes < 1 || firstLaneEntries < 0) {
+      throw new IllegalArgumentException("lanes " + lanes + ", first-lane entries " + firstLaneEntries);
+    }
     BasicFileAttributes a = Files.readAttributes(root, BasicFileAttributes.class, NOFOLLOW);
     if (!a.isDirectory()) {
       throw new IOException("cannot render into " + root + ": not a directory");
@@ -197,7 +271,12 @@ public final class DirectoryEntrySink implements EntrySink {
     byte[] rootBytes = NativePaths.rawBytes(this.root);
     this.rootSlash = Arrays.copyOf(rootBytes, rootBytes.length + 1);
     rootSlash[rootBytes.length] = '/';
-    this.nativeBuffer = direct ? new com.sun.jna.Memory(buffer.length) : null;
+    this.lanes = new Lane[direct ? lanes : 1];
+    for (int i = 0; i < this.lanes.length; i++) {
+      this.lanes[i] = new Lane(i, direct);
+    }
+    this.one = this.lanes[0];
+    this.firstLaneEntries = firstLaneEntries;
     // Until finish, the root is 0700 and (as root) owned by 0:0: no setgid bit to pass a group on to
     // new children, so everything we create starts as 0:0 and needs a chown only when the image
     // says otherwise.
@@ -205,12 +284,15 @@ public final class DirectoryEntrySink implements EntrySink {
     if (privileged) {
       chown(this.root, 0, 0, true);
     }
-    Dir top = new Dir(this.root, null, null, EntryPath.ROOT, null);
+    Dir top = new Dir(this.root, null, null, EntryPath.ROOT, this.lanes.length);
     if (direct) {
-      // The root by its absolute path, once; everything below is reached through descriptors.
-      top.fd = LinuxFs.openDirectory(LinuxFs.AT_FDCWD, LinuxFs.c(rootBytes), this.root);
+      // The root by its absolute path, once; everything below is reached through descriptors. All
+      // lanes share this descriptor (it is only closed at the end).
+      Arrays.fill(top.fds, LinuxFs.openDirectory(LinuxFs.AT_FDCWD, LinuxFs.c(rootBytes), this.root));
     }
+    top.made = true;
     dirs.put(EntryPath.ROOT, top);
+    claimedDirs.add(EntryPath.ROOT);
   }
 
   /** The directory being written. */
@@ -218,50 +300,148 @@ public final class DirectoryEntrySink implements EntrySink {
     return root;
   }
 
+  /** One lane, on the caller's thread (not to be mixed with the lanes of a {@link BackgroundEntrySink}). */
   @Override
   public void accept(EntryHeader h, InputStream content) throws IOException {
+    write(one, Long.MAX_VALUE, h, content);
+  }
+
+  @Override
+  public int lanes() {
+    return lanes.length;
+  }
+
+  /**
+   * Merge thread, in order: the first {@link #FIRST_LANE_ENTRIES} entries to the first lane, then
+   * by the parent directory's hash. Records which directories the entry needs and, for a
+   * non-directory, that it is in flight; refuses a non-directory where an earlier entry needs a
+   * directory.
+   */
+  @Override
+  public int lane(EntryHeader h, long sequence) throws IOException {
+    if (lanes.length == 1) {
+      return 0;
+    }
+    EntryPath path = h.path();
+    if (h.type() == EntryType.DIRECTORY) {
+      claimedDirs.add(path);
+    } else {
+      if (claimedDirs.contains(path)) {
+        throw new IOException(path + ": already exists in the output (a path may arrive only once, and never below a non-directory)");
+      }
+      inFlight.putIfAbsent(path, sequence);
+    }
+    EntryPath parent = path.isRoot() ? path : path.parent();
+    for (EntryPath p = parent; claimedDirs.add(p); p = p.parent()) {
+      // the root is claimed from the start, so this ends there at the latest
+    }
+    if (sequence < firstLaneEntries) {
+      return 0;
+    }
+    // Spread the hash's high bits too: names in one tree share long prefixes.
+    int hash = parent.hashCode() * 0x9E3779B9;
+    return Math.floorMod(hash ^ (hash >>> 16), lanes.length);
+  }
+
+  @Override
+  public void accept(int lane, long sequence, EntryHeader header, InputStream content, ContentOrigin origin) throws IOException {
+    write(lanes[lane], sequence, header, content);
+  }
+
+  @Override
+  public void stop() {
+    stopped = true;
+    if (waiting.get() > 0) {
+      synchronized (inFlight) {
+        inFlight.notifyAll();
+      }
+    }
+  }
+
+  private void write(Lane L, long sequence, EntryHeader h, InputStream content) throws IOException {
     if (finished || closed) {
       throw new IllegalStateException("entry after " + (closed ? "close" : "finish") + ": " + h.path());
     }
     EntryPath path = h.path();
-    checkName(path, "path");
-    checkPathMax(path);
     try {
+      checkName(path, "path");
+      checkPathMax(path);
+      if (lanes.length > 1 && h.type() != EntryType.DIRECTORY) {
+        awaitEarlier(path, sequence); // a duplicate path: the earlier entry first, as in order
+      }
       switch (h.type()) {
-        case DIRECTORY -> directory(h);
-        case FILE -> file(h, content);
-        case SYMLINK -> symlink(h);
-        case HARDLINK -> hardLink(h);
-        case FIFO, CHAR_DEVICE, BLOCK_DEVICE -> node(h);
+        case DIRECTORY -> directory(L, sequence, h);
+        case FILE -> file(L, sequence, h, content);
+        case SYMLINK -> symlink(L, sequence, h);
+        case HARDLINK -> hardLink(L, sequence, h);
+        case FIFO, CHAR_DEVICE, BLOCK_DEVICE -> node(L, sequence, h);
       }
     } catch (FileAlreadyExistsException e) {
       throw new IOException(path + ": already exists in the output (a path may arrive only once, and never below a non-directory)", e);
+    } finally {
+      if (lanes.length > 1 && h.type() != EntryType.DIRECTORY && inFlight.remove(path, sequence) && waiting.get() > 0) {
+        synchronized (inFlight) {
+          inFlight.notifyAll();
+        }
+      }
     }
   }
 
-  private void directory(EntryHeader h) throws IOException {
-    Dir d = dirs.get(h.path());
-    if (d != null) {
+  /**
+   * Waits until no non-directory entry for {@code path} that came before entry {@code sequence}
+   * is in flight on another lane (several lanes only). Such an entry is always earlier in the
+   * merge's order, and lanes work in that order, so the wait ends; {@link #stop()} ends it too.
+   */
+  private void awaitEarlier(EntryPath path, long sequence) throws IOException {
+    Long earlier = inFlight.get(path);
+    if (earlier == null || earlier >= sequence) {
+      return;
+    }
+    waiting.incrementAndGet();
+    try {
+      synchronized (inFlight) {
+        while ((earlier = inFlight.get(path)) != null && earlier < sequence) {
+          if (stopped) {
+            throw new IOException(path + ": the render stopped while this entry waited for an earlier one");
+          }
+          inFlight.wait(50); // timed: re-checks stopped even if a notify is missed
+        }
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new java.io.InterruptedIOException("interrupted while " + path + " waited for an earlier entry");
+    } finally {
+      waiting.decrementAndGet();
+    }
+  }
+
+  private void directory(Lane L, long sequence, EntryHeader h) throws IOException {
+    EntryPath path = h.path();
+    Dir d = dirs.get(path);
+    if (d == null) {
+      Dir parent = ensureDirectory(L, sequence, path.parent());
+      d = dirs.computeIfAbsent(path, k -> newDir(parent, k));
+    }
+    synchronized (d) {
       if (d.header != null) {
         throw new IOException(h.path() + ": directory arrived twice");
       }
-      d.header = h; // a placeholder made for earlier children
-    } else {
-      Dir parent = parentOf(h.path());
-      dirs.put(h.path(), makeDirectory(parent, h.path(), h));
+      d.header = h; // possibly a placeholder made for earlier children
     }
-    directories++;
+    make(L, sequence, d); // made by now, or made here
+    L.directories++;
     if (!direct) {
-      queueXattrs(h); // applied at finish, before the directory's mode could lock it
+      queueXattrs(L, h); // applied at finish, before the directory's mode could lock it
     }
   }
 
-  private void file(EntryHeader h, InputStream content) throws IOException {
+  private void file(Lane L, long sequence, EntryHeader h, InputStream content) throws IOException {
     if (direct) {
-      directFile(h, content);
+      directFile(L, sequence, h, content);
       return;
     }
-    Path p = childOf(h.path());
+    byte[] buffer = L.buffer;
+    Path p = childOf(L, sequence, h.path());
     long written = 0;
     // CREATE_NEW is O_CREAT|O_EXCL: it fails on an existing name, a dangling symlink included.
     try (FileChannel out = FileChannel.open(p, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, NOFOLLOW), NEW_FILE)) {
@@ -285,13 +465,13 @@ public final class DirectoryEntrySink implements EntrySink {
     if (written != h.size()) {
       throw new IOException(h.path() + ": content has " + written + " bytes, header says " + h.size());
     }
-    files++;
-    contentBytes += written;
+    L.files++;
+    L.contentBytes += written;
     if (privileged) {
       chown(p, h.uid(), h.gid(), false);
     }
     setTimes(p, h);
-    if (queueXattrs(h)) {
+    if (queueXattrs(L, h)) {
       modesAfterXattrs.put(p, h.mode());
     } else {
       Files.setAttribute(p, "unix:mode", h.mode(), NOFOLLOW);
@@ -304,9 +484,11 @@ public final class DirectoryEntrySink implements EntrySink {
    * that order: chown clears setuid bits and file capabilities, and a read-only mode would refuse
    * {@code user.*} xattrs to a rootless writer.
    */
-  private void directFile(EntryHeader h, InputStream content) throws IOException {
-    Dir parent = parentOf(h.path());
-    int fd = LinuxFs.createFile(dirFd(parent), LinuxFs.c(h.path().name()), 0600, h.path());
+  private void directFile(Lane L, long sequence, EntryHeader h, InputStream content) throws IOException {
+    Dir parent = parentOf(L, sequence, h.path());
+    int fd = LinuxFs.createFile(dirFd(L, parent), LinuxFs.c(h.path().name()), 0600, h.path());
+    byte[] buffer = L.buffer;
+    com.sun.jna.Memory nativeBuffer = L.nativeBuffer;
     long written = 0;
     try {
       long[] end = {0};
@@ -332,7 +514,7 @@ public final class DirectoryEntrySink implements EntrySink {
       if (privileged && (h.uid() != 0 || h.gid() != 0)) {
         LinuxFs.fchown(fd, h.uid(), h.gid(), h.path());
       }
-      for (Map.Entry<String, byte[]> x : xattrsToWrite(h)) {
+      for (Map.Entry<String, byte[]> x : xattrsToWrite(L, h)) {
         LinuxFs.fsetxattr(fd, x.getKey(), x.getValue(), h.path());
       }
       LinuxFs.fchmod(fd, h.mode(), h.path());
@@ -340,8 +522,8 @@ public final class DirectoryEntrySink implements EntrySink {
     } finally {
       LinuxFs.close(fd, h.path());
     }
-    files++;
-    contentBytes += written;
+    L.files++;
+    L.contentBytes += written;
   }
 
   /** Where {@link #writeSkippingHoles} puts a run of bytes of the buffer. */
@@ -391,21 +573,21 @@ public final class DirectoryEntrySink implements EntrySink {
 
   private static final byte[] ZEROS = new byte[HOLE_BLOCK];
 
-  private void symlink(EntryHeader h) throws IOException {
+  private void symlink(Lane L, long sequence, EntryHeader h) throws IOException {
     byte[] target = h.symlinkTarget();
     if (target.length == 0 || indexOf(target, (byte) 0) >= 0) {
       throw new IOException(h.path() + ": symlink target is empty or contains a NUL byte");
     }
     if (direct) {
-      Dir parent = parentOf(h.path());
-      int dirfd = dirFd(parent);
+      Dir parent = parentOf(L, sequence, h.path());
+      int dirfd = dirFd(L, parent);
       byte[] name = LinuxFs.c(h.path().name());
       LinuxFs.symlink(LinuxFs.c(target), dirfd, name, h.path());
-      symlinks++;
-      nodeMetadata(dirfd, name, h, false);
+      L.symlinks++;
+      nodeMetadata(L, dirfd, name, h, false);
       return;
     }
-    Path p = childOf(h.path());
+    Path p = childOf(L, sequence, h.path());
     var exact = NativePaths.exact(target);
     if (exact.isPresent()) {
       Files.createSymbolicLink(p, exact.get());
@@ -419,7 +601,7 @@ public final class DirectoryEntrySink implements EntrySink {
       NativeTools.run(root, List.of("xargs", "-0", "-n", "2", "ln", "-s", "-T", "--"), args.toByteArray());
       Files.move(temp, p);
     }
-    symlinks++;
+    L.symlinks++;
     if (privileged) {
       chown(p, h.uid(), h.gid(), false);
     }
@@ -430,29 +612,32 @@ public final class DirectoryEntrySink implements EntrySink {
     } else {
       touchLater(h);
     }
-    queueXattrs(h);
+    queueXattrs(L, h);
   }
 
-  private void hardLink(EntryHeader h) throws IOException {
+  private void hardLink(Lane L, long sequence, EntryHeader h) throws IOException {
     EntryPath target = h.linkTarget();
     checkName(target, "hard-link target");
+    if (lanes.length > 1) {
+      awaitEarlier(target, sequence); // the target may be in flight on another lane
+    }
     if (skippedNodes.contains(target)) {
       skippedNodes.add(h.path());
-      skippedDevices++;
+      L.skippedDevices++;
       return;
     }
     // The target's parent must be a directory this sink made; never look the target up through
     // anything else (a symlinked parent would lead outside the root).
     Dir parent = dirs.get(target.parent());
-    if (parent == null || dirs.containsKey(target)) {
+    if (parent == null || !parent.made || dirs.containsKey(target)) {
       throw new IOException(h.path() + ": hard link to " + target + ", which is not an earlier non-directory entry inside the root");
     }
     if (direct) {
-      Dir linkParent = parentOf(h.path());
+      Dir linkParent = parentOf(L, sequence, h.path());
       // Our own descriptor of the target's directory: opening the link's may close cached ones.
-      int from = LinuxFs.dup(dirFd(parent), target);
+      int from = LinuxFs.dup(dirFd(L, parent), target);
       try {
-        LinuxFs.link(from, LinuxFs.c(target.name()), dirFd(linkParent), LinuxFs.c(h.path().name()), h.path());
+        LinuxFs.link(from, LinuxFs.c(target.name()), dirFd(L, linkParent), LinuxFs.c(h.path().name()), h.path());
       } catch (LinuxFs.ErrnoException e) {
         if (e.errno == LinuxFs.ENOENT) {
           throw new IOException(h.path() + ": hard link to " + target + ", which does not exist in the output", e);
@@ -464,7 +649,7 @@ public final class DirectoryEntrySink implements EntrySink {
       } finally {
         LinuxFs.close(from, target);
       }
-      hardLinks++;
+      L.hardLinks++;
       return;
     }
     Path targetPath = NativePaths.child(parent.path, target.name());
@@ -479,20 +664,20 @@ public final class DirectoryEntrySink implements EntrySink {
     }
     // link(2) on Linux never follows a symlink in its source, so a link to a symlink links the
     // symlink itself.
-    Files.createLink(childOf(h.path()), targetPath);
-    hardLinks++;
+    Files.createLink(childOf(L, sequence, h.path()), targetPath);
+    L.hardLinks++;
   }
 
-  private void node(EntryHeader h) throws IOException {
+  private void node(Lane L, long sequence, EntryHeader h) throws IOException {
     boolean device = h.type() != EntryType.FIFO;
     if (device && !privileged) {
       skippedNodes.add(h.path());
-      skippedDevices++;
+      L.skippedDevices++;
       return;
     }
     if (direct) {
-      Dir parent = parentOf(h.path());
-      int dirfd = dirFd(parent);
+      Dir parent = parentOf(L, sequence, h.path());
+      int dirfd = dirFd(L, parent);
       byte[] name = LinuxFs.c(h.path().name());
       int kind = switch (h.type()) {
         case FIFO -> LinuxFs.S_IFIFO;
@@ -501,14 +686,14 @@ public final class DirectoryEntrySink implements EntrySink {
       };
       LinuxFs.mknod(dirfd, name, kind | 0600, h.devMajor(), h.devMinor(), h.path());
       if (device) {
-        devices++;
+        L.devices++;
       } else {
-        fifos++;
+        L.fifos++;
       }
-      nodeMetadata(dirfd, name, h, true);
+      nodeMetadata(L, dirfd, name, h, true);
       return;
     }
-    Path p = childOf(h.path());
+    Path p = childOf(L, sequence, h.path());
     // mknod/mkfifo get an ASCII name in the root, so no raw name has to pass through a command line;
     // rename then puts the node in place (failing if the name is taken).
     Path temp = tempName();
@@ -521,9 +706,9 @@ public final class DirectoryEntrySink implements EntrySink {
     NativeTools.run(root, cmd, null);
     Files.move(temp, p);
     if (device) {
-      devices++;
+      L.devices++;
     } else {
-      fifos++;
+      L.fifos++;
     }
     if (privileged) {
       chown(p, h.uid(), h.gid(), false);
@@ -533,7 +718,7 @@ public final class DirectoryEntrySink implements EntrySink {
     // sink made, so there is no symlink to follow.
     Files.setAttribute(p, "unix:mode", h.mode());
     touchLater(h);
-    queueXattrs(h);
+    queueXattrs(L, h);
   }
 
   /**
@@ -542,7 +727,7 @@ public final class DirectoryEntrySink implements EntrySink {
    * AT_SYMLINK_NOFOLLOW, xattrs with lsetxattr. Only lsetxattr has no descriptor form, so it takes
    * the absolute path, inside directories this sink made.
    */
-  private void nodeMetadata(int dirfd, byte[] cName, EntryHeader h, boolean node) throws IOException {
+  private void nodeMetadata(Lane L, int dirfd, byte[] cName, EntryHeader h, boolean node) throws IOException {
     if (privileged && (h.uid() != 0 || h.gid() != 0)) {
       LinuxFs.lchown(dirfd, cName, h.uid(), h.gid(), h.path());
     }
@@ -550,7 +735,7 @@ public final class DirectoryEntrySink implements EntrySink {
       // By name, following: the name holds the node made just now, which is no symlink.
       LinuxFs.chmodOwnNode(dirfd, cName, h.mode(), h.path());
     }
-    List<Map.Entry<String, byte[]>> xs = xattrsToWrite(h);
+    List<Map.Entry<String, byte[]>> xs = xattrsToWrite(L, h);
     if (!xs.isEmpty()) {
       byte[] path = LinuxFs.c(concat(rootSlash, h.path().bytes()));
       for (Map.Entry<String, byte[]> x : xs) {
@@ -567,7 +752,11 @@ public final class DirectoryEntrySink implements EntrySink {
     }
     if (direct) {
       try {
-        finishDirect();
+        // Every lane has ended: the first one's descriptors serve, the others' are closed.
+        for (int i = 1; i < lanes.length; i++) {
+          closeDirs(lanes[i], false);
+        }
+        finishDirect(one);
       } finally {
         closeDirs();
       }
@@ -604,36 +793,43 @@ public final class DirectoryEntrySink implements EntrySink {
   }
 
   /** Directory metadata through each directory's own descriptor, children before parents. */
-  private void finishDirect() throws IOException {
+  private void finishDirect(Lane L) throws IOException {
     List<EntryPath> order = new ArrayList<>(dirs.keySet());
     order.sort(java.util.Comparator.reverseOrder());
     for (EntryPath p : order) {
       Dir d = dirs.get(p);
       EntryHeader h = d.header;
-      int fd = dirFd(d);
+      int fd = dirFd(L, d);
       if (privileged && (p.isRoot() || (h != null && (h.uid() != 0 || h.gid() != 0)))) {
         LinuxFs.fchown(fd, h == null ? 0 : h.uid(), h == null ? 0 : h.gid(), p);
       }
       if (h != null) {
-        for (Map.Entry<String, byte[]> x : xattrsToWrite(h)) {
+        for (Map.Entry<String, byte[]> x : xattrsToWrite(L, h)) {
           LinuxFs.fsetxattr(fd, x.getKey(), x.getValue(), p);
         }
         LinuxFs.futimens(fd, h.mtimeSeconds(), h.mtimeNanos(), p);
       }
       LinuxFs.fchmod(fd, h == null ? 0755 : h.mode(), p);
-      if (d.fd >= 0 && !p.isRoot()) {
+      if (d.fds[L.index] >= 0 && !p.isRoot()) {
         // Done with it: its children came before it.
-        openDirs.remove(d);
-        LinuxFs.close(d.fd, p);
-        d.fd = -1;
+        L.openDirs.remove(d);
+        LinuxFs.close(d.fds[L.index], p);
+        d.fds[L.index] = -1;
       }
     }
   }
 
   /** What was written and skipped; complete after {@link #finish()}. */
   public DirStats stats() {
-    return new DirStats(privileged, files, directories, symlinks, hardLinks, fifos, devices, contentBytes, xattrs,
-        skippedDevices, skippedXattrs);
+    long[] n = new long[10];
+    for (Lane L : lanes) {
+      long[] own = {L.files, L.directories, L.symlinks, L.hardLinks, L.fifos, L.devices, L.contentBytes, L.xattrs,
+          L.skippedDevices, L.skippedXattrs};
+      for (int i = 0; i < n.length; i++) {
+        n[i] += own[i];
+      }
+    }
+    return new DirStats(privileged, n[0], n[1], n[2], n[3], n[4], n[5], n[6], n[7], n[8], n[9]);
   }
 
   /** Closes the directory descriptors; a partial tree is removed by whoever owns the directory. */
@@ -641,23 +837,48 @@ public final class DirectoryEntrySink implements EntrySink {
   public void close() throws IOException {
     if (!closed) {
       closed = true;
+      stop();
       closeDirs();
     }
   }
 
+  /** Closes every lane's directory descriptors and the root's. */
   private void closeDirs() throws IOException {
     IOException first = null;
-    List<Dir> open = new ArrayList<>(openDirs.keySet());
-    open.add(dirs.get(EntryPath.ROOT));
-    openDirs.clear();
+    for (Lane L : lanes) {
+      try {
+        closeDirs(L, L == one);
+      } catch (IOException e) {
+        first = first == null ? e : first;
+      }
+    }
+    if (first != null) {
+      throw first;
+    }
+  }
+
+  /** Closes a lane's directory descriptors, and the root's (shared by all lanes) when {@code root}. */
+  private void closeDirs(Lane L, boolean root) throws IOException {
+    IOException first = null;
+    List<Dir> open = new ArrayList<>(L.openDirs.keySet());
+    L.openDirs.clear();
+    Dir top = dirs.get(EntryPath.ROOT);
+    if (root && top != null && top.fds[0] >= 0) {
+      open.add(top);
+    }
     for (Dir d : open) {
-      if (d != null && d.fd >= 0) {
+      int fd = d.fds[d == top ? 0 : L.index];
+      if (fd >= 0) {
         try {
-          LinuxFs.close(d.fd, d.entry);
+          LinuxFs.close(fd, d.entry);
         } catch (IOException e) {
           first = first == null ? e : first;
         }
-        d.fd = -1;
+        if (d == top) {
+          Arrays.fill(d.fds, -1);
+        } else {
+          d.fds[L.index] = -1;
+        }
       }
     }
     if (first != null) {
@@ -671,54 +892,84 @@ public final class DirectoryEntrySink implements EntrySink {
    * needed: a loop, not recursion); the least recently used is closed beyond {@link #OPEN_DIRS}.
    * The descriptor is valid until the next call.
    */
-  private int dirFd(Dir d) throws IOException {
-    if (d.fd >= 0) {
-      openDirs.get(d); // most recently used now
-      return d.fd;
+  private int dirFd(Lane L, Dir d) throws IOException {
+    int lane = L.index;
+    if (d.fds[lane] >= 0) {
+      L.openDirs.get(d); // most recently used now (the root is not in it: no effect)
+      return d.fds[lane];
     }
     ArrayDeque<Dir> closed = new ArrayDeque<>();
     Dir open = d;
-    while (open.fd < 0) {
+    while (open.fds[lane] < 0) {
       closed.push(open);
       open = open.parent;
     }
     if (open.parent != null) {
-      openDirs.get(open);
+      L.openDirs.get(open);
     }
     while (!closed.isEmpty()) {
       Dir c = closed.pop();
-      c.fd = LinuxFs.openDirectory(open.fd, c.cName, c.entry);
-      openDirs.put(c, c);
-      if (openDirs.size() > OPEN_DIRS) {
-        Dir eldest = openDirs.keySet().iterator().next();
-        openDirs.remove(eldest);
-        LinuxFs.close(eldest.fd, eldest.entry);
-        eldest.fd = -1;
+      c.fds[lane] = LinuxFs.openDirectory(open.fds[lane], c.cName, c.entry);
+      L.openDirs.put(c, c);
+      if (L.openDirs.size() > OPEN_DIRS) {
+        Dir eldest = L.openDirs.keySet().iterator().next();
+        L.openDirs.remove(eldest);
+        LinuxFs.close(eldest.fds[lane], eldest.entry);
+        eldest.fds[lane] = -1;
       }
       open = c;
     }
-    return d.fd;
+    return d.fds[lane];
   }
 
-  /** Makes directory {@code path} (a placeholder while {@code h} is null) inside {@code parent}. */
-  private Dir makeDirectory(Dir parent, EntryPath path, EntryHeader h) throws IOException {
+  /** The record of directory {@code path} inside {@code parent}, not yet made. */
+  private Dir newDir(Dir parent, EntryPath path) {
     byte[] name = path.name();
-    Path p = NativePaths.child(parent.path, name);
-    if (direct) {
-      // mkdirat never follows a symlink at its last component: EEXIST instead.
-      LinuxFs.mkdir(dirFd(parent), LinuxFs.c(name), 0700, path);
-    } else {
-      Files.createDirectory(p, PLACEHOLDER_DIR);
+    return new Dir(NativePaths.child(parent.path, name), parent, name, path, lanes.length);
+  }
+
+  /**
+   * Makes directory {@code d} unless a lane did already: after any earlier entry for its path is
+   * no longer in flight (so a file that came first is there, and mkdir fails as it would have in
+   * order), under the directory's lock, which nothing holds while waiting for anything else. If
+   * mkdir fails, the record leaves {@link #dirs}, and lanes that were waiting for it fail too.
+   */
+  private void make(Lane L, long sequence, Dir d) throws IOException {
+    if (d.made) {
+      return;
     }
-    return new Dir(p, parent, name, path, h);
+    if (lanes.length > 1) {
+      awaitEarlier(d.entry, sequence);
+    }
+    synchronized (d) {
+      if (d.made) {
+        return;
+      }
+      if (d.broken != null) {
+        throw new FileAlreadyExistsException(d.entry.toString(), null, d.broken.getMessage());
+      }
+      try {
+        if (direct) {
+          // mkdirat never follows a symlink at its last component: EEXIST instead.
+          LinuxFs.mkdir(dirFd(L, d.parent), d.cName, 0700, d.entry);
+        } else {
+          Files.createDirectory(d.path, PLACEHOLDER_DIR);
+        }
+      } catch (IOException e) {
+        d.broken = e;
+        dirs.remove(d.entry, d);
+        throw e;
+      }
+      d.made = true;
+    }
   }
 
   /** The directory for a new entry's parent, made with its missing parents as placeholders. */
-  private Dir parentOf(EntryPath path) throws IOException {
+  private Dir parentOf(Lane L, long sequence, EntryPath path) throws IOException {
     if (dirs.containsKey(path)) {
       throw new FileAlreadyExistsException(path.toString());
     }
-    return ensureDirectory(path.parent());
+    return ensureDirectory(L, sequence, path.parent());
   }
 
   /**
@@ -726,7 +977,7 @@ public final class DirectoryEntrySink implements EntrySink {
    * and directories (Linux refuses it elsewhere) and nothing else rootless; the rest are counted as
    * skipped.
    */
-  private List<Map.Entry<String, byte[]>> xattrsToWrite(EntryHeader h) {
+  private List<Map.Entry<String, byte[]>> xattrsToWrite(Lane L, EntryHeader h) {
     if (h.xattrs().isEmpty()) {
       return List.of();
     }
@@ -735,10 +986,10 @@ public final class DirectoryEntrySink implements EntrySink {
     for (Map.Entry<String, byte[]> e : h.xattrs().entrySet()) {
       boolean user = e.getKey().startsWith("user.");
       if ((user && !fileOrDir) || (!user && !privileged)) {
-        skippedXattrs++;
+        L.skippedXattrs++;
       } else {
         out.add(e);
-        xattrs++;
+        L.xattrs++;
       }
     }
     return out;
@@ -753,34 +1004,36 @@ public final class DirectoryEntrySink implements EntrySink {
   // ---------------------------------------------------------------------------------------------
 
   /** The path for a new entry: its parent directories are made (as placeholders) when missing. */
-  private Path childOf(EntryPath path) throws IOException {
-    return NativePaths.child(parentOf(path).path, path.name());
+  private Path childOf(Lane L, long sequence, EntryPath path) throws IOException {
+    return NativePaths.child(parentOf(L, sequence, path).path, path.name());
   }
 
   /**
    * The directory for {@code dir}, made with its missing parents as placeholders. The missing
    * parents are collected on an explicit stack, not by recursion: the image decides the depth.
    */
-  private Dir ensureDirectory(EntryPath dir) throws IOException {
+  private Dir ensureDirectory(Lane L, long sequence, EntryPath dir) throws IOException {
     Dir d = dirs.get(dir);
-    if (d != null) {
+    if (d != null && d.made) {
       return d;
     }
+    // Up to the nearest directory already made (the root is), then down, making each.
     ArrayDeque<EntryPath> missing = new ArrayDeque<>();
-    for (EntryPath p = dir; d == null; p = p.parent()) {
+    for (EntryPath p = dir; d == null || !d.made; p = p.parent()) {
       missing.push(p);
       d = dirs.get(p.parent());
     }
     while (!missing.isEmpty()) {
       EntryPath m = missing.pop();
+      Dir parent = d;
+      d = dirs.computeIfAbsent(m, k -> newDir(parent, k));
       try {
         // mkdir(2) never follows a symlink at its last component: EEXIST instead.
-        d = makeDirectory(d, m, null);
+        make(L, sequence, d);
       } catch (FileAlreadyExistsException e) {
         throw new IOException(m + ": is not a directory in the output (it arrived as a non-directory), "
             + "refusing to write entries below it", e);
       }
-      dirs.put(m, d);
     }
     return d;
   }
@@ -823,8 +1076,8 @@ public final class DirectoryEntrySink implements EntrySink {
   }
 
   /** Adds the entry's xattrs to the batch; returns whether any were queued. */
-  private boolean queueXattrs(EntryHeader h) {
-    List<Map.Entry<String, byte[]>> xs = xattrsToWrite(h);
+  private boolean queueXattrs(Lane L, EntryHeader h) {
+    List<Map.Entry<String, byte[]>> xs = xattrsToWrite(L, h);
     if (xs.isEmpty()) {
       return false;
     }
