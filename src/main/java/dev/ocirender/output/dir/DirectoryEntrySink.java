@@ -335,12 +335,14 @@ public final class DirectoryEntrySink implements BackgroundEntrySink.Lanes {
     for (EntryPath p = parent; claimedDirs.add(p); p = p.parent()) {
       // the root is claimed from the start, so this ends there at the latest
     }
-    if (sequence < firstLaneEntries) {
-      return 0;
-    }
+    return sequence < firstLaneEntries ? 0 : laneOf(parent, lanes.length);
+  }
+
+  /** The lane of the entries in directory {@code parent}, past the first lane's entries. */
+  static int laneOf(EntryPath parent, int lanes) {
     // Spread the hash's high bits too: names in one tree share long prefixes.
     int hash = parent.hashCode() * 0x9E3779B9;
-    return Math.floorMod(hash ^ (hash >>> 16), lanes.length);
+    return Math.floorMod(hash ^ (hash >>> 16), lanes);
   }
 
   @Override
