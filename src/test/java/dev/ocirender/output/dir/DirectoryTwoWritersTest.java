@@ -161,24 +161,25 @@ class DirectoryTwoWritersTest {
     return deep.toString();
   }
 
-  /** A name in the root whose entries go to another lane than the root's own entries. */
-  private static String nameOnTheOtherLane() {
-    int rootLane = DirectoryEntrySink.laneOf(EntryPath.ROOT, TWO);
+  /** A directory name in the root whose entries go to lane {@code lane} (of two). */
+  private static String dirOnLane(int lane, String prefix) {
     for (int i = 0; ; i++) {
-      if (DirectoryEntrySink.laneOf(EntryPath.of("p" + i), TWO) != rootLane) {
-        return "p" + i;
+      if (DirectoryEntrySink.laneOf(EntryPath.of(prefix + i), TWO) == lane) {
+        return prefix + i;
       }
     }
   }
+
+  private static final int ROOT_LANE = DirectoryEntrySink.laneOf(EntryPath.ROOT, TWO);
 
   @Test
   @Timeout(value = 2, unit = TimeUnit.MINUTES)
   void entryBelowAFile_onTheOtherThread_failsNamingTheLaterEntry() throws IOException {
     Assumptions.assumeTrue(DirectoryEntrySink.directCallsUnavailable() == null, "direct calls unavailable");
-    String a = nameOnTheOtherLane();
-    // The file is slow to write (many chunks), so the thread of the entry below it gets there first
-    // unless it waits for it.
-    IOException failure = renderFailing(List.of(file(a, 3_000_000), file(a + "/b", 10)));
+    String a = dirOnLane(1 - ROOT_LANE, "p");
+    // The root's thread has 6 MB to write before it gets to file a; the other thread, idle, gets
+    // a/b at once, and would make directory a first if it did not wait for the earlier file.
+    IOException failure = renderFailing(List.of(file("r1", 3_000_000), file("r2", 3_000_000), file(a, 10), file(a + "/b", 10)));
     assertThat(failure.getMessage()).startsWith("entry '" + a + "/b'").contains("not a directory in the output");
   }
 
@@ -186,10 +187,12 @@ class DirectoryTwoWritersTest {
   @Timeout(value = 2, unit = TimeUnit.MINUTES)
   void fileWhereAnEarlierEntryNeedsADirectory_failsNamingTheFile() throws IOException {
     Assumptions.assumeTrue(DirectoryEntrySink.directCallsUnavailable() == null, "direct calls unavailable");
-    String a = nameOnTheOtherLane();
-    // One writer: a/b makes directory a, then the file a fails. Two: the file's thread must not get
-    // there first.
-    IOException failure = renderFailing(List.of(file(a + "/b", 3_000_000), file(a, 10)));
+    String a = dirOnLane(1 - ROOT_LANE, "p");
+    String c = dirOnLane(1 - ROOT_LANE, "c");
+    // One writer: a/b makes directory a, then the file a fails. Two: a/b's thread has 6 MB in c to
+    // write first, while the root's thread, idle, would make file a at once if routing let it.
+    IOException failure = renderFailing(List.of(file(c + "/f1", 3_000_000), file(c + "/f2", 3_000_000), file(a + "/b", 10),
+        file(a, 10)));
     assertThat(failure.getMessage()).startsWith("entry '" + a + "'").contains("already exists in the output");
   }
 
