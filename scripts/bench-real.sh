@@ -30,6 +30,10 @@
 #             DROP_CACHES=1 (a variant, NOT the issue's protocol) also runs `echo 3 > drop_caches`
 #             after the sync before every run: on a journal-less ext4 that removes the kernel's cost
 #             of skipping recently deleted inodes (BENCHMARKS.md, "dir speed, session 6").
+#             BASE_JAR=PATH adds the same renders from another build (dir-base: java -jar PATH;
+#             dir-cli-base: bin/ocirender with the jars beside PATH), alternating in the same rounds,
+#             to compare two builds against one umoci reference; SKIP_FALLBACK=1 leaves out
+#             dir-fallback. The render uses two writer threads unless -Docirender.dir.writerThreads=1.
 #
 # The images come from scripts/bench-image.sh (built into WORKDIR unless already there).
 # RAW_SPILL=1 adds a tar variant with -Docirender.spill=raw (uncompressed frames on disk).
@@ -180,7 +184,7 @@ if [[ $what == dir || $what == all ]]; then
   [[ $(id -u) == 0 ]] || { echo "dir: run as root (umoci raw unpack and ocirender then both write owners and devices)" >&2; exit 1; }
   command -v umoci > /dev/null || { echo "dir: umoci is not installed" >&2; exit 1; }
   : > "$log"
-  dirs=("$out/dir-umoci" "$out/dir-ocirender" "$out/dir-fallback" "$out/dir-cli" "$out/dir-single")
+  dirs=("$out/dir-umoci" "$out/dir-ocirender" "$out/dir-fallback" "$out/dir-cli" "$out/dir-single" "$out/dir-base" "$out/dir-cli-base")
   # dirrun NAME ROUND OUTPUT COMMAND...: every directory output deleted and synced first, then run.
   # DROP_CACHES=1 (a variant, not the issue's protocol) also empties the page cache after the sync.
   dirrun() {
@@ -198,11 +202,15 @@ if [[ $what == dir || $what == all ]]; then
     # SINGLE_THREAD=1: also the writer on the merge thread, as before session 6 (-Docirender.dir.writerThread=false).
     [[ -z ${SINGLE_THREAD:-} ]] || dirrun dir-single-thread "$round" "$out/dir-single" java -Docirender.dir.writerThread=false \
       -Xmx256m -jar "$jar" render "oci:$work/real:latest" --format dir --output "$out/dir-single"
-    dirrun dir-fallback "$round" "$out/dir-fallback" java -Docirender.dir.noNative=true -Xmx256m -jar "$jar" render \
+    [[ -z ${BASE_JAR:-} ]] || dirrun dir-base "$round" "$out/dir-base" java -Xmx256m -jar "$BASE_JAR" render \
+      "oci:$work/real:latest" --format dir --output "$out/dir-base"
+    [[ -n ${SKIP_FALLBACK:-} ]] || dirrun dir-fallback "$round" "$out/dir-fallback" java -Docirender.dir.noNative=true -Xmx256m -jar "$jar" render \
       "oci:$work/real:latest" --format dir --output "$out/dir-fallback"
     # As the README runs the CLI (bin/ocirender: command-line jar, CDS archive, later C2).
     dirrun dir-cli "$round" "$out/dir-cli" env OCIRENDER_JAVA_OPTS=-Xmx256m OCIRENDER_JARS="$(dirname "$jar")" \
       bin/ocirender render "oci:$work/real:latest" --format dir --output "$out/dir-cli"
+    [[ -z ${BASE_JAR:-} ]] || dirrun dir-cli-base "$round" "$out/dir-cli-base" env OCIRENDER_JAVA_OPTS=-Xmx256m \
+      OCIRENDER_JARS="$(dirname "$BASE_JAR")" bin/ocirender render "oci:$work/real:latest" --format dir --output "$out/dir-cli-base"
   done
   echo "== dir (reference: umoci raw unpack; speed/ref is the goal-3 ratio, goal >= 2)"
   summary umoci
