@@ -14,8 +14,10 @@
 #     opaque (.wh..wh..opq)
 #   DIR/catalog.txt  the 24 references
 #
-# Each leg runs `ocirender pipeline` (the shaded jar, pipelines/catalog-render/runners/direct.args)
-# and reports wall-clock images/minute (JVM start included), bytes decoded and compressed and the
+# Each leg runs `ocirender pipeline` (the shaded jar, pipelines/catalog-render/runners/direct.args),
+# by default as `java -jar JAR pipeline …`, with LAUNCHER=bin as the README runs it, `bin/ocirender
+# pipeline …` (its JVM flags and class-data sharing archive; the archive is made before the first leg,
+# outside the legs' times), and reports wall-clock images/minute (JVM start included), bytes decoded and compressed and the
 # layer cache hits/misses from the job's counters (--metrics-json; "-" while the job has no such
 # counter), and the disk the cache uses. The outputs of the legs of one format must be byte-identical
 # (sha256 of every output); the script stops if they are not. Outputs are deleted after each leg
@@ -29,6 +31,8 @@
 #                  no-cache leg runs
 #   FORMATS        default "squashfs tar";  ROUNDS  default 1;  PER_STACK  images per stack, default 8
 #   JAVA_OPTS      JVM options of every leg (default none);  JAR  the jar to run (default target/ocirender.jar)
+#   LAUNCHER       java (default: java -jar JAR) or bin (bin/ocirender with OCIRENDER_JARS = JAR's directory,
+#                  which must hold ocirender.jar, and OCIRENDER_JAVA_OPTS = JAVA_OPTS)
 # Every leg line gives the wall time, images/minute, the CPU time of the leg's process (user+sys,
 # /usr/bin/time) and the load average before and after it; after the three legs of a format the
 # script prints the same-run ratios (images/minute and CPU of cold and warm against no cache).
@@ -49,6 +53,15 @@ if [[ "${2:-}" != "--no-build" ]]; then
   mvn -B -q -o -DskipTests package 2>/dev/null || mvn -B -q -DskipTests package
 fi
 jar=${JAR:-$PWD/target/ocirender.jar}
+launcher=${LAUNCHER:-java}
+case $launcher in
+  java) ;;
+  bin)
+    [[ ${jar##*/} == ocirender.jar ]] || { echo "LAUNCHER=bin runs OCIRENDER_JARS/ocirender.jar: JAR must be named so" >&2; exit 2; }
+    export OCIRENDER_JARS=${jar%/*} OCIRENDER_JAVA_OPTS=${JAVA_OPTS:-}
+    ;;
+  *) echo "LAUNCHER must be java or bin, got $launcher" >&2; exit 2 ;;
+esac
 mapfile -t runner < <(grep -v '^\s*#' pipelines/catalog-render/runners/direct.args | sed '/^\s*$/d')
 
 # One gzip layer from tar arguments: OUT.tgz (numeric owners, sorted names; the top layers' staging
@@ -187,8 +200,14 @@ leg() {
   local t0 t1 load0 load1
   load0=$(cut -d' ' -f1 /proc/loadavg)
   t0=$(now)
-  # shellcheck disable=SC2086  # JAVA_OPTS is a list of JVM options
-  /usr/bin/time -o "$dir/time-$format-$name" -f '%U %S %M' java ${JAVA_OPTS:-} -jar "$jar" pipeline --progress=log --progress-interval=30 \
+  local run
+  if [[ $launcher == bin ]]; then
+    run=("$PWD/bin/ocirender")
+  else
+    # shellcheck disable=SC2206  # JAVA_OPTS is a list of JVM options
+    run=(java ${JAVA_OPTS:-} -jar "$jar")
+  fi
+  /usr/bin/time -o "$dir/time-$format-$name" -f '%U %S %M' "${run[@]}" pipeline --progress=log --progress-interval=30 \
     --metrics-json="$dir/metrics-$format-$name.json" \
     --catalog="$dir/catalog.txt" --outputPrefix="$out" --resultsPrefix="$results/" --format="$format" \
     "${runner[@]}" "$@" > "$dir/$format-$name.log" 2>&1 || { echo "$format $name: pipeline failed, see $dir/$format-$name.log" >&2; exit 1; }
@@ -235,6 +254,15 @@ same() {  # $1 format, $2 and $3 legs: the outputs must be byte-identical
 
 echo "machine: $(nproc) cores, $(java -version 2>&1 | head -1), $(date -u '+%F %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 [[ -z ${JAVA_OPTS:-} ]] || echo "JVM options: $JAVA_OPTS"
+if [[ $launcher == bin ]]; then
+  # The first pipeline run of a build makes bin/ocirender's archive: done here, not inside a leg.
+  t0=$(now)
+  /usr/bin/time -o "$dir/time-archive" -f '%U %S' bin/ocirender pipeline --help > /dev/null 2>&1
+  read -r user sys < "$dir/time-archive"
+  echo "launcher: bin/ocirender ($(printf '%.1f' "$(echo "$(now) - $t0" | bc)") s, CPU $(echo "$user + $sys" | bc) s to start it once: its archive $(ls "$OCIRENDER_JARS"/.ocirender-pipeline-*.jsa 2>/dev/null | head -1 || echo none))"
+else
+  echo "launcher: java -jar $jar"
+fi
 echo "input: $n images, $(du -sm "$dir/layout" | cut -f1) MB of blobs; runner: ${runner[*]}"
 [[ -n ${CACHE_OPTS:-} ]] || echo "CACHE_OPTS unset: the no-cache leg only"
 read -r -a no_cache <<< "${NO_CACHE_OPTS---layerCacheMaxBytes=0}"

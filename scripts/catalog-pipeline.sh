@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The project's main job: render a catalog of images with the Beam pipeline, with the runner profile
 # pipelines/catalog-render/runners/PROFILE.args, through
-#   java -jar target/ocirender.jar pipeline --catalog=… --outputPrefix=… --resultsPrefix=… [profile] [options]
+#   bin/ocirender pipeline --catalog=… --outputPrefix=… --resultsPrefix=… [profile] [options]
+# (target/ocirender.jar with bin/ocirender's JVM flags and class-data sharing archive, which the first
+# run after a build makes: README, Command line)
 #
 # Without --catalog among the options it runs the local example: it writes the sample images that
 # pipelines/catalog-render/catalogs/local-example.jsonl names (the built-in sample, three variants
@@ -56,7 +58,7 @@ for p in "${profile_options[@]}"; do
 done
 
 if has --catalog=; then
-  exec java -jar "$jar" pipeline "${cli[@]}" "${runner[@]}" "${options[@]}"
+  exec bin/ocirender pipeline "${cli[@]}" "${runner[@]}" "${options[@]}"
 fi
 
 work=target/pipeline-example
@@ -74,7 +76,7 @@ fi
 catalog="$work/local-example.jsonl"
 sed "s|target/pipeline-example/|$PWD/$work/|g" pipelines/catalog-render/catalogs/local-example.jsonl >"$catalog"
 run="$work/results/$(date -u +%Y%m%dT%H%M%SZ)-$profile"
-java -jar "$jar" pipeline "${cli[@]}" \
+bin/ocirender pipeline "${cli[@]}" \
   --catalog="$catalog" \
   --outputPrefix="$work/outputs" \
   --resultsPrefix="$run/" \

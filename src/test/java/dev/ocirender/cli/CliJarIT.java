@@ -18,7 +18,8 @@ import org.junit.jupiter.api.io.TempDir;
  * The command-line jar ({@code target/ocirender-cli.jar}) and its launcher ({@code bin/ocirender}), as
  * the README runs them: the jar leaves out the pipeline and everything only the pipeline needs, so every
  * class left in it must resolve inside it (jdeps), the launcher must make and then use its class-data
- * sharing archive, and {@code pipeline} must still reach the whole jar. Run by Failsafe after
+ * sharing archive, and {@code pipeline} must still reach the whole jar, with an archive of its own. Run by
+ * Failsafe after
  * {@code package}; the launcher runs on copies in a temporary directory so the build's own archive is
  * not touched.
  */
@@ -71,14 +72,19 @@ class CliJarIT {
     }
   }
 
+  /** The class-data sharing archives (and any left-over temporary files) of the launcher whose names start with {@code prefix}. */
+  static List<Path> archives(String prefix) throws IOException {
+    try (var files = Files.list(jars)) {
+      return files.filter(p -> p.getFileName().toString().startsWith(prefix) && p.getFileName().toString().contains(".jsa")).sorted().toList();
+    }
+  }
+
   @Test
   void launcher_makesItsArchiveOnce_rendersWithIt_andRunsThePipelineFromTheWholeJar() throws IOException {
     String spec = launcher("", "sample '" + work.resolve("layout") + "'").strip();
-    List<Path> archives;
-    try (var files = Files.list(jars)) {
-      archives = files.filter(p -> p.getFileName().toString().endsWith(".jsa")).toList();
-    }
-    assertThat(archives).as("the class-data sharing archive made by the first run").hasSize(1);
+    List<Path> archives = archives(".ocirender-cli-");
+    assertThat(archives).as("the class-data sharing archive made by the first run").hasSize(1)
+        .allMatch(p -> p.getFileName().toString().endsWith(".jsa"));
 
     // The render's own classes come from the archive, not from the jar.
     Path classLog = work.resolve("classes.log");
@@ -87,11 +93,49 @@ class CliJarIT {
     assertThat(Files.readString(classLog)).containsPattern("dev\\.ocirender\\.cli\\.RenderCommand source: shared objects file");
     List<String> listing = ExternalTools.output("tar", "-tf", tar).lines().map(l -> l.replaceFirst("^\\./", "")).toList();
     assertThat(listing).contains("usr/bin/tool-alias").doesNotContain("etc/motd");
-    try (var files = Files.list(jars)) {
-      assertThat(files.filter(p -> p.getFileName().toString().contains(".jsa")).toList()).isEqualTo(archives);
-    }
+    assertThat(archives(".ocirender-cli-")).isEqualTo(archives);
 
     // pipeline: the whole jar, with Beam (its option listing names our options).
     assertThat(launcher("", "pipeline --help")).contains("dev.ocirender.pipeline.CatalogPipelineOptions");
+  }
+
+  @Test
+  void launcher_makesThePipelineArchiveOnce_andRunsJobsWithIt() throws IOException {
+    Path dir = Files.createDirectories(work.resolve("pipeline"));
+    String spec = launcher("", "sample '" + dir.resolve("layout") + "'").strip();
+    Path catalog = Files.writeString(dir.resolve("catalog.txt"), spec + "\n");
+
+    // The first job makes the archive (a training job of its own), then runs with it: Beam's runner and our
+    // pipeline command come from the archive, not from the jar.
+    Path classLog = dir.resolve("classes.log");
+    launcher("OCIRENDER_JAVA_OPTS='-Xlog:class+load=info:file=" + classLog + "'", job(dir, catalog, "first"));
+    List<Path> archives = archives(".ocirender-pipeline-");
+    assertThat(archives).as("the pipeline's class-data sharing archive, made by the first job").hasSize(1)
+        .allMatch(p -> p.getFileName().toString().endsWith(".jsa"));
+    assertThat(Files.readString(classLog))
+        .containsPattern("org\\.apache\\.beam\\.runners\\.direct\\.DirectRunner source: shared objects file")
+        .containsPattern("dev\\.ocirender\\.cli\\.PipelineCommand source: shared objects file");
+    assertRendered(dir.resolve("first"));
+
+    // The next job uses the same archive and makes no other.
+    launcher("", job(dir, catalog, "second"));
+    assertThat(archives(".ocirender-pipeline-")).isEqualTo(archives);
+    assertRendered(dir.resolve("second"));
+  }
+
+  private static String job(Path dir, Path catalog, String name) {
+    return "pipeline --progress=off --runner=DirectRunner --catalog='" + catalog + "' --outputPrefix='" + dir.resolve(name)
+        + "' --resultsPrefix='" + dir.resolve(name + "-results") + "/' --layerCacheMaxBytes=0";
+  }
+
+  /** The one output of a job of the sample image, read by GNU tar: the merged tree, whiteouts applied. */
+  private static void assertRendered(Path outputs) throws IOException {
+    List<Path> tars;
+    try (var files = Files.list(outputs)) {
+      tars = files.filter(p -> p.getFileName().toString().endsWith(".tar")).toList();
+    }
+    assertThat(tars).hasSize(1);
+    List<String> listing = ExternalTools.output("tar", "-tf", tars.get(0)).lines().map(l -> l.replaceFirst("^\\./", "")).toList();
+    assertThat(listing).contains("usr/bin/tool-alias").doesNotContain("etc/motd");
   }
 }
