@@ -30,7 +30,12 @@ final class TailIndex {
     boolean matches(int fragment, int offset) throws IOException;
   }
 
-  private static final int SEGMENTS = 16;
+  /**
+   * Enough that a segment stays under half a G1 region of 1 MiB (the region size of heaps up to
+   * 2 GiB) up to 16 million tails: a larger array is humongous and takes whole regions, which at a
+   * million tails and 16 segments left half of 16 MiB unused.
+   */
+  private static final int SEGMENTS = 256;
   private static final int CHUNK_SHIFT = 12;
   private static final int CHUNK = 1 << CHUNK_SHIFT;
   private static final int CHUNK_MASK = CHUNK - 1;
@@ -48,7 +53,7 @@ final class TailIndex {
 
   TailIndex() {
     for (int i = 0; i < SEGMENTS; i++) {
-      slots[i] = new int[64];
+      slots[i] = new int[16];
     }
   }
 
@@ -149,11 +154,11 @@ final class TailIndex {
 
   /** The top bits pick the segment; the slot within it comes from the next ones. */
   private static int segment(long hash) {
-    return (int) (hash >>> 60);
+    return (int) (hash >>> 56);
   }
 
   private static int slot(long hash, int mask) {
-    return (int) (hash >>> 28) & mask;
+    return (int) (hash >>> 24) & mask;
   }
 
   private void grow(int s) {
