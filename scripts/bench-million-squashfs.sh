@@ -6,6 +6,11 @@
 # rounds (ROUNDS 0: the one round counts); medians. Prints the image size ratio, the CPU (user+sys)
 # and wall ratios, peak RSS, and the largest heap occupancy right after a GC (from -Xlog:gc) per
 # entry, merge and writer together (an upper bound of the live heap: a young GC leaves old garbage).
+# Then the strictest measure of the heap per entry, the whole heap limit: whether the render runs
+# with -Xmx at most 150 bytes times the entries, every fixed part included (-Xmx143m for 1 000 003
+# entries: Java's m is a MiB), and the smallest -Xmx that works, searched from there down in steps
+# of 8 MiB until a run fails (HEAP_SEARCH=0 skips the search; every run that works must give the
+# image of the first rounds, byte for byte).
 # Usage: scripts/bench-million-squashfs.sh [WORKDIR] [ROUNDS] [HEAP]
 #   WORKDIR defaults to target/bench-million-squashfs; the image is read from
 #   BENCH_IMAGE (default target/bench-image/million) and built there when missing.
@@ -66,3 +71,30 @@ print(f"wall ocirender/tar2sqfs {o[0] / t[0]:.3f}")
 print(f"peak live heap after GC at -Xmx{sys.argv[3]}: {o[4]} MB = {o[4] * 1048576 / entries:.0f} bytes per entry "
       f"({entries} entries; merge and writer together)")
 PY
+
+# The whole heap as the measure: G1 (the default), one run per limit, from 150 bytes an entry down by 8 MiB.
+heap_runs() {
+  local mb=$1
+  rm -f "$work/limit.sqfs"
+  if java "-Xmx${mb}m" -jar "$jar" render "oci:$image:latest" --format squashfs --output "$work/limit.sqfs" \
+      > /dev/null 2> "$work/limit.log"; then
+    cmp -s "$work/limit.sqfs" "$work/ocirender.sqfs" || { echo "-Xmx${mb}m: image differs from the -Xmx$heap one"; exit 1; }
+    return 0
+  fi
+  grep -m1 -o 'OutOfMemoryError.*' "$work/limit.log" | cut -c1-100 > "$work/limit.why" || echo "failed" > "$work/limit.why"
+  return 1
+}
+limit=$((150 * entries / 1048576))
+if heap_runs $limit; then
+  echo "runs at -Xmx${limit}m (at most 150 bytes per entry, the whole heap): yes (load $(cut -d' ' -f1-3 /proc/loadavg))"
+  if [[ ${HEAP_SEARCH:-1} != 0 ]]; then
+    mb=$limit
+    while (( mb > 8 )) && heap_runs $((mb - 8)); do
+      mb=$((mb - 8))
+    done
+    echo "smallest -Xmx that works (8 MiB steps): ${mb}m = $((mb * 1048576 / entries)) bytes per entry;" \
+      "-Xmx$((mb - 8))m fails: $(cat "$work/limit.why") (load $(cut -d' ' -f1-3 /proc/loadavg))"
+  fi
+else
+  echo "runs at -Xmx${limit}m (at most 150 bytes per entry, the whole heap): NO: $(cat "$work/limit.why")"
+fi

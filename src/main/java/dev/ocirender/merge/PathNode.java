@@ -11,11 +11,13 @@ import java.util.List;
  * layer. Layer numbers are image positions: 0 is the base, higher is newer.
  *
  * <p>Kept small because there is one per path of the image (a million-entry layer has a million):
- * the name is an address in the tree's {@link NameArena}, the children an open-addressing table
- * owned by {@link PathTree}, the state a byte; whatever most paths never have (directory metadata,
- * marks, waiting links, the header of a content-less entry) sits in one {@link Rare} object made on
- * demand. A regular file's node holds nothing but its claim: the file was written as it streamed.
- * 40 bytes with compressed references, plus the name and a slot in the parent's table.
+ * the name is an address in the tree's {@link NameArena}, the state a byte, the layer flags a byte
+ * valid only while their stamp is the layer's (so ending a layer clears them without a list of the
+ * nodes it flagged); whatever most paths never have (children, an open-addressing table owned by
+ * {@link PathTree}; directory metadata, marks, waiting links, the header of a content-less entry)
+ * sits in one {@link Rare} object made on demand. A regular file's node holds nothing but its
+ * claim: the file was written as it streamed. 32 bytes with compressed references, plus the name
+ * and a slot in the parent's table.
  */
 final class PathNode {
 
@@ -54,19 +56,23 @@ final class PathNode {
   final PathNode parent;
   /** Address of the last path component in the tree's arena; unused for the root. */
   final int name;
-  /** Open-addressing table of children (see PathTree), null while there are none. */
-  PathNode[] children;
-  int childCount;
 
   /** The newest layer whose entries made this path what it is (at or below it, for directories). */
   int claimLayer = -1;
   byte state = NONE;
-  /** This layer's flags ({@link #SEEN} ...). */
+  /**
+   * The flags ({@link #SEEN} ...) of the layer whose stamp is {@link #flagStamp}: only that of the
+   * layer being read counts (StreamingMerger.LayerState).
+   */
   byte layerFlags;
+  char flagStamp;
   private Rare rare;
 
   /** What few paths need. */
   private static final class Rare {
+    /** Open-addressing table of children (see PathTree), null while there are none. */
+    PathNode[] children;
+    int childCount;
     EntryHeader directoryHeader;
     int directoryHeaderLayer = -1;
     StreamingMerger.SeenEntry claimEntry;
@@ -88,8 +94,21 @@ final class PathNode {
     return rare;
   }
 
-  boolean has(int flag) {
-    return (layerFlags & flag) != 0;
+  /** The open-addressing table of this node's children (see {@link PathTree}), or null. */
+  PathNode[] children() {
+    return rare == null ? null : rare.children;
+  }
+
+  int childCount() {
+    return rare == null ? 0 : rare.childCount;
+  }
+
+  void children(PathNode[] table, int count) {
+    if (table == null && rare == null) {
+      return;
+    }
+    rare().children = table;
+    rare.childCount = count;
   }
 
   /** Directory metadata from the newest explicit entry, or null for an implied directory. */

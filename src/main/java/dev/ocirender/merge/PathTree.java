@@ -1,6 +1,7 @@
 package dev.ocirender.merge;
 
 import dev.ocirender.layer.EntryPath;
+import java.util.ArrayDeque;
 import java.util.Arrays;
 
 /**
@@ -20,14 +21,35 @@ final class PathTree {
    * so that the sink finishes (a squashfs writer builds its tables then) without the tree in heap.
    */
   void release() {
-    root.children = null;
-    root.childCount = 0;
+    root.children(null, 0);
     names = new NameArena();
+  }
+
+  /**
+   * Sets every node's flag stamp to 0 (no layer's), walking the tree with an explicit stack: for
+   * when the stamps of the layers read have used up their range and start again.
+   */
+  void resetFlagStamps() {
+    ArrayDeque<PathNode> stack = new ArrayDeque<>();
+    stack.push(root);
+    while (!stack.isEmpty()) {
+      PathNode n = stack.pop();
+      n.flagStamp = 0;
+      n.layerFlags = 0;
+      PathNode[] t = n.children();
+      if (t != null) {
+        for (PathNode c : t) {
+          if (c != null) {
+            stack.push(c);
+          }
+        }
+      }
+    }
   }
 
   /** The child of {@code parent} named {@code b[off, off + len)}, or null. */
   PathNode child(PathNode parent, byte[] b, int off, int len) {
-    PathNode[] t = parent.children;
+    PathNode[] t = parent.children();
     if (t == null) {
       return null;
     }
@@ -51,19 +73,21 @@ final class PathTree {
     }
     PathNode created = new PathNode(parent, names.add(b, off, len));
     // Grow at 3/4 full: linear probing stays short, and a slot costs 4 bytes.
-    if (parent.children == null) {
-      parent.children = new PathNode[2];
-    } else if ((parent.childCount + 1) * 4 > parent.children.length * 3) {
-      PathNode[] old = parent.children;
-      parent.children = new PathNode[old.length * 2];
+    PathNode[] t = parent.children();
+    int count = parent.childCount();
+    if (t == null) {
+      t = new PathNode[2];
+    } else if ((count + 1) * 4 > t.length * 3) {
+      PathNode[] old = t;
+      t = new PathNode[old.length * 2];
       for (PathNode c : old) {
         if (c != null) {
-          insert(parent.children, c, names.hash(c.name));
+          insert(t, c, names.hash(c.name));
         }
       }
     }
-    insert(parent.children, created, NameArena.hash(b, off, len));
-    parent.childCount++;
+    insert(t, created, NameArena.hash(b, off, len));
+    parent.children(t, count + 1);
     return created;
   }
 
@@ -205,12 +229,13 @@ final class PathTree {
 
   /** The node's children in unsigned byte order of their names (the order outputs list them in). */
   PathNode[] sortedChildren(PathNode n) {
-    if (n.children == null) {
+    PathNode[] t = n.children();
+    if (t == null) {
       return new PathNode[0];
     }
-    PathNode[] out = new PathNode[n.childCount];
+    PathNode[] out = new PathNode[n.childCount()];
     int k = 0;
-    for (PathNode c : n.children) {
+    for (PathNode c : t) {
       if (c != null) {
         out[k++] = c;
       }

@@ -76,32 +76,39 @@ final class StreamingMerger {
   /**
    * What the layer being read has done so far, in tar order: the sequential view that hard links
    * of the same layer, and the conflict checks of an optimistic pass, need. Kept as flags on the
-   * tree's nodes ({@link PathNode#SEEN} ...), so every path of the layer is a node of the tree;
-   * cleared when the layer ends.
+   * tree's nodes ({@link PathNode#SEEN} ...), so every path of the layer is a node of the tree.
+   * A node's flags count only while its stamp is this layer's, so ending a layer clears them all
+   * by taking a new stamp: no list of the flagged nodes (a million-entry layer flags a million).
    */
-  private static final class LayerState {
+  private final class LayerState {
     /**
      * The entries seen at flagged paths, except visible regular files that no link has bound to
      * yet, which the tree itself describes (see {@link #seenAt}): the bulk of a layer costs no
      * object here.
      */
     final Map<PathNode, SeenEntry> seen = new HashMap<>();
-    /** Every node with layer flags, to clear them. */
-    final List<PathNode> flagged = new ArrayList<>();
+    /** The stamp of the layer being read; 0 is no layer's. */
+    private char stamp = 1;
+
+    boolean has(PathNode n, int flag) {
+      return n.flagStamp == stamp && (n.layerFlags & flag) != 0;
+    }
 
     void flag(PathNode n, int flags) {
-      if (n.layerFlags == 0) {
-        flagged.add(n);
+      if (n.flagStamp != stamp) {
+        n.flagStamp = stamp;
+        n.layerFlags = 0;
       }
       n.layerFlags |= (byte) flags;
     }
 
     void clear() {
-      for (PathNode n : flagged) {
-        n.layerFlags = 0;
-      }
-      flagged.clear();
       seen.clear();
+      if (++stamp == 0) {
+        // The stamps went round: an old one could come back as this layer's. Start again from 1.
+        tree.resetFlagStamps();
+        stamp = 1;
+      }
     }
   }
 
@@ -231,8 +238,8 @@ final class StreamingMerger {
     PathNode node = chain[depth];
     // A non-directory with descendants in its own layer is not placed: those children make the
     // path a directory. Without an index that is only discovered later (a conflict).
-    boolean placed = directory || (index != null ? !index.hasDescendants(path) : !node.has(PathNode.IMPLIED_BY_ENTRIES));
-    if (!directory && index == null && node.has(PathNode.WHITEOUT_PARENT)) {
+    boolean placed = directory || (index != null ? !index.hasDescendants(path) : !inLayer.has(node, PathNode.IMPLIED_BY_ENTRIES));
+    if (!directory && index == null && inLayer.has(node, PathNode.WHITEOUT_PARENT)) {
       // A whiteout of this layer below a non-directory of this layer is void (see
       // underSameLayerNonDirectory), but this one was applied before the non-directory showed up.
       throw conflict(l, path, "a non-directory after whiteouts below it in the same layer");
@@ -331,7 +338,7 @@ final class StreamingMerger {
 
   /** The entry the layer being read has at {@code node} so far, or null. */
   private SeenEntry seenAt(PathNode node) {
-    if (!node.has(PathNode.SEEN)) {
+    if (!inLayer.has(node, PathNode.SEEN)) {
       return null;
     }
     SeenEntry e = inLayer.seen.get(node);
@@ -351,9 +358,9 @@ final class StreamingMerger {
    * (hard links of the layer may have bound to it, or its content was written): a conflict.
    */
   private void noteImpliedParents(int l, EntryPath path, PathNode node) throws LayerConflictException {
-    for (PathNode up = node.parent; up != root && !up.has(PathNode.IMPLIED_BY_ENTRIES); up = up.parent) {
+    for (PathNode up = node.parent; up != root && !inLayer.has(up, PathNode.IMPLIED_BY_ENTRIES); up = up.parent) {
       inLayer.flag(up, PathNode.IMPLIED_BY_ENTRIES | PathNode.IMPLIED);
-      if (up.has(PathNode.REPLACED) && !indexedLayers.contains(l)) {
+      if (inLayer.has(up, PathNode.REPLACED) && !indexedLayers.contains(l)) {
         throw conflict(l, path, "an entry below non-directory '" + EntryPath.display(tree.pathBytes(up)) + "' of the same layer");
       }
     }
@@ -363,7 +370,7 @@ final class StreamingMerger {
   private void noteWhiteoutParents(PathNode dir) {
     for (PathNode up = dir; up != root; up = up.parent) {
       inLayer.flag(up, PathNode.IMPLIED);
-      if (up.has(PathNode.WHITEOUT_PARENT)) {
+      if (inLayer.has(up, PathNode.WHITEOUT_PARENT)) {
         break;
       }
       inLayer.flag(up, PathNode.WHITEOUT_PARENT);
@@ -380,7 +387,7 @@ final class StreamingMerger {
     if (index == null) {
       // Paths without a node have no flags; their nearest ancestor in the tree is where to start.
       for (PathNode up = tree.deepestExisting(whiteout.parent()); up != root; up = up.parent) {
-        if (up.has(PathNode.REPLACED)) {
+        if (inLayer.has(up, PathNode.REPLACED)) {
           return true;
         }
       }
@@ -524,23 +531,23 @@ final class StreamingMerger {
       bindToSeen(ref, same, target);
       return ref;
     }
-    if (t != null && t.has(PathNode.IMPLIED)) {
+    if (t != null && inLayer.has(t, PathNode.IMPLIED)) {
       ref.drop(); // an earlier entry of this layer below the target made it a directory
       return ref;
     }
-    if (t != null && t.has(PathNode.WHITED_OUT)) {
+    if (t != null && inLayer.has(t, PathNode.WHITED_OUT)) {
       ref.drop();
       return ref;
     }
     for (PathNode up = target.isRoot() ? root : tree.deepestExisting(target.parent()); ; up = up.parent) {
-      if (up.has(PathNode.WHITED_OUT | PathNode.OPAQUE_HERE)) {
+      if (inLayer.has(up, PathNode.WHITED_OUT | PathNode.OPAQUE_HERE)) {
         ref.drop(); // this layer's whiteouts apply before its links, wherever they stand in the tar
         return ref;
       }
       if (up == root) {
         break;
       }
-      if (up.has(PathNode.REPLACED)) {
+      if (inLayer.has(up, PathNode.REPLACED)) {
         ref.drop(); // an earlier non-directory of this layer replaced the lower tree holding the target
         return ref;
       }

@@ -12,9 +12,9 @@ import java.util.function.Supplier;
  * and writes them to the file strictly in submission order, so the layout (and therefore the image)
  * does not depend on thread timing.
  *
- * <p>Every operation goes through one FIFO of at most {@code 16 × threads} pending operations; the
- * submitting thread completes the oldest one (waits for its compression, writes it) when the FIFO
- * is full, which bounds memory to that many blocks. Their input and compressed-output buffers are
+ * <p>Every operation goes through one FIFO of at most {@code 16 × threads} pending operations (fewer
+ * in a small heap, see {@link #maxPending}); the submitting thread completes the oldest one (waits
+ * for its compression, writes it) when the FIFO is full, which bounds memory to that many blocks. Their input and compressed-output buffers are
  * reused once a block is written, so the steady state allocates nothing per block but its job.
  * Besides blocks, the FIFO carries {@linkplain #inOrder in-order tasks}: noting where a file's
  * blocks start, and checking a file's blocks against an earlier copy once both are written (a copy
@@ -157,7 +157,7 @@ final class DataWriter implements AutoCloseable {
     this.end = start;
     this.stagingStart = start;
     this.staging = ByteBuffer.allocateDirect(Math.max(STAGING_SIZE, blockSize));
-    this.maxPending = 16 * options.threads();
+    this.maxPending = maxPending(options.threads(), blockSize, Runtime.getRuntime().maxMemory());
     this.workers = new Thread[options.threads()];
     for (int i = 0; i < workers.length; i++) {
       Thread t = new Thread(() -> compressLoop(compressors), "squashfs-compress-" + (i + 1));
@@ -165,6 +165,18 @@ final class DataWriter implements AutoCloseable {
       workers[i] = t;
       t.start();
     }
+  }
+
+  /**
+   * How many operations may wait: 16 per worker keep the workers busy through blocks of uneven
+   * cost. Each pending block holds an input and an output buffer of about a block, and stays pooled
+   * once written; so in a small heap (a million small files at {@code -Xmx128m}) they get at most a
+   * 32nd of it, which leaves 16 per worker untouched from a heap of 256 MiB up (128 KiB blocks, two
+   * workers), and never fewer than 2 per worker.
+   */
+  static int maxPending(int threads, int blockSize, long maxHeap) {
+    long byHeap = maxHeap / 32 / (2L * blockSize);
+    return (int) Math.max(2L * threads, Math.min(16L * threads, byHeap));
   }
 
   /**

@@ -38,9 +38,10 @@ import java.util.zip.CRC32C;
  * the superblock last, at offset 0. The output must therefore be a seekable {@link FileChannel}.
  *
  * <p>De-duplication is exact and cheap. A file's full blocks and its tail are de-duplicated
- * separately (a tail may also repeat the tail of a different file, as in tar2sqfs). Two CRCs,
- * computed as the bytes stream past, only nominate a candidate: the earlier copy of the same length
- * and checksums. A tail is then compared byte for byte with that copy, in memory or read back from
+ * separately (a tail may also repeat the tail of a different file, as in tar2sqfs). CRCs,
+ * computed as the bytes stream past, only nominate candidates: for full blocks the earlier copy of
+ * the same length and two CRCs, for a tail each earlier one of the same length and CRC32C (see
+ * {@link TailIndex}). A tail is then compared byte for byte with them, in memory or read back from
  * its fragment block; a run of blocks is compared as stored once both runs are written (see
  * {@link StoredBlocks}), and a copy is then written over by what follows. Full blocks of zeros
  * become sparse blocks (size 0, nothing stored).
@@ -63,7 +64,8 @@ import java.util.zip.CRC32C;
  */
 public final class SquashfsEntrySink implements EntrySink {
 
-  private static final byte[] ZEROS = new byte[SquashfsOptions.MAX_BLOCK_SIZE];
+  /** Compared with a block a piece at a time: a block of zeros is stored sparse. */
+  private static final byte[] ZEROS = new byte[64 * 1024];
 
   private final FileChannel channel;
   private final boolean ownsChannel;
@@ -105,7 +107,7 @@ public final class SquashfsEntrySink implements EntrySink {
   final List<byte[]> xattrSets = new ArrayList<>();
   final List<Integer> xattrCounts = new ArrayList<>();
   private final Map<String, Integer> xattrIds = new HashMap<>();
-  /** The first file with each (length, checksums) of full blocks, and of tails: candidates. */
+  /** The first file with each (length, checksums) of full blocks, and the tails stored: candidates. */
   private Map<ContentKey, Node.FileBlocks> blockRuns = new HashMap<>();
   private TailIndex tails = new TailIndex();
   /** Where the tail of the file just written went: fragment block and offset, or -1. */
@@ -471,7 +473,7 @@ public final class SquashfsEntrySink implements EntrySink {
       readFully(content, buf, 0, len, h);
       crc32c.update(buf, 0, len);
       crc32.update(buf, 0, len);
-      if (len == blockSize && Arrays.equals(buf, 0, len, ZEROS, 0, len)) {
+      if (len == blockSize && allZeros(buf, len)) {
         // sparse: the size word stays 0
         data.release(buf);
       } else {
@@ -505,7 +507,7 @@ public final class SquashfsEntrySink implements EntrySink {
         blockCrc.reset();
         blockCrc.update(buf, 0, len);
         contentCrcs[i] = (int) blockCrc.getValue();
-        if (len == blockSize && Arrays.equals(buf, 0, len, ZEROS, 0, len)) {
+        if (len == blockSize && allZeros(buf, len)) {
           // sparse: the size word stays 0
           data.release(buf);
           continue;
@@ -578,15 +580,13 @@ public final class SquashfsEntrySink implements EntrySink {
       at = 0;
     }
     readFully(content, into, at, len, h);
-    long crcs = 0;
+    int check = 0;
     if (options.deduplicate()) {
       crc32c.reset();
       crc32c.update(into, at, len);
-      crc32.reset();
-      crc32.update(into, at, len);
-      crcs = crc32c.getValue() << 32 | crc32.getValue();
-      long earlier = tails.find(len, crcs);
-      if (earlier != TailIndex.ABSENT && sameTail(TailIndex.fragment(earlier), TailIndex.offset(earlier), into, at, len)) {
+      check = (int) crc32c.getValue();
+      long earlier = tails.find(len, check, (fragment, offset) -> sameTail(fragment, offset, into, at, len));
+      if (earlier != TailIndex.ABSENT) {
         tailFragment = TailIndex.fragment(earlier);
         tailOffset = TailIndex.offset(earlier);
         return;
@@ -594,7 +594,7 @@ public final class SquashfsEntrySink implements EntrySink {
     }
     addFragment(len, inPlace, origin);
     if (options.deduplicate()) {
-      tails.putIfAbsent(len, crcs, tailFragment, tailOffset);
+      tails.add(len, check, tailFragment, tailOffset);
     }
   }
 
@@ -718,6 +718,16 @@ public final class SquashfsEntrySink implements EntrySink {
       bytesReused += fragmentFill;
       return true;
     }
+  }
+
+  private static boolean allZeros(byte[] b, int len) {
+    for (int off = 0; off < len; off += ZEROS.length) {
+      int n = Math.min(ZEROS.length, len - off);
+      if (!Arrays.equals(b, off, off + n, ZEROS, 0, n)) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private static void readFully(InputStream in, byte[] buf, int off, int len, EntryHeader h) throws IOException {
