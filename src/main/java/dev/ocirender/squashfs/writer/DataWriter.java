@@ -14,8 +14,9 @@ import java.util.function.Supplier;
  *
  * <p>Every operation goes through one FIFO of at most {@code 16 × threads} pending operations (fewer
  * in a small heap, see {@link #maxPending}); the submitting thread completes the oldest one (waits
- * for its compression, writes it) when the FIFO is full, which bounds memory to that many blocks. Their input and compressed-output buffers are
- * reused once a block is written, so the steady state allocates nothing per block but its job.
+ * for its compression, writes it) when the FIFO is full, which bounds memory to that many blocks.
+ * Their input and compressed-output buffers are reused once a block is written, so the steady state
+ * allocates nothing per block but its job.
  * Besides blocks, the FIFO carries {@linkplain #inOrder in-order tasks}: noting where a file's
  * blocks start, and checking a file's blocks against an earlier copy once both are written (a copy
  * is then moved back over, so what follows overwrites it, and the file is truncated at the end).

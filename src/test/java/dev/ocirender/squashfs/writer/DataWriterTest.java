@@ -131,4 +131,18 @@ class DataWriterTest {
     return Thread.getAllStackTraces().keySet().stream()
         .filter(t -> t.getName().startsWith("squashfs-compress-") && t.isAlive()).count();
   }
+
+  @Test
+  void pendingBlocks_boundedInASmallHeapOnly() {
+    int block = 128 * 1024;
+    long mib = 1024 * 1024;
+    // From 256 MiB up, two workers keep their 16 places each: the default run is not slowed.
+    assertThat(DataWriter.maxPending(2, block, 256 * mib)).isEqualTo(32);
+    assertThat(DataWriter.maxPending(2, block, 6144 * mib)).isEqualTo(32);
+    // Below, the in-flight blocks (input and output buffer each) take at most a 32nd of the heap.
+    assertThat(DataWriter.maxPending(2, block, 110 * mib)).isEqualTo(13);
+    assertThat(13L * 2 * block).isLessThanOrEqualTo(110 * mib / 32);
+    // Never fewer than 2 per worker.
+    assertThat(DataWriter.maxPending(2, block, 16 * mib)).isEqualTo(4);
+  }
 }
