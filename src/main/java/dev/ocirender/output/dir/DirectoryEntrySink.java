@@ -422,7 +422,7 @@ public final class DirectoryEntrySink implements BackgroundEntrySink.Lanes {
     Dir d = dirs.get(path);
     if (d == null) {
       Dir parent = ensureDirectory(L, sequence, path.parent());
-      d = dirs.computeIfAbsent(path, k -> newDir(parent, k));
+      d = claim(sequence, parent, path);
     }
     synchronized (d) {
       if (d.header != null) {
@@ -931,17 +931,30 @@ public final class DirectoryEntrySink implements BackgroundEntrySink.Lanes {
   }
 
   /**
-   * Makes directory {@code d} unless a lane did already: after any earlier entry for its path is
-   * no longer in flight (so a file that came first is there, and mkdir fails as it would have in
-   * order), under the directory's lock, which nothing holds while waiting for anything else. If
-   * mkdir fails, the record leaves {@link #dirs}, and lanes that were waiting for it fail too.
+   * The record of directory {@code path}, put in {@link #dirs} if it is not there yet, but only
+   * once no earlier entry for that path is in flight: the record makes a later non-directory at
+   * the path fail, so it must not appear before a file that came first was made (which makes
+   * mkdir fail instead, as it would have in order).
+   */
+  private Dir claim(long sequence, Dir parent, EntryPath path) throws IOException {
+    Dir d = dirs.get(path);
+    if (d != null) {
+      return d;
+    }
+    if (lanes.length > 1) {
+      awaitEarlier(path, sequence);
+    }
+    return dirs.computeIfAbsent(path, k -> newDir(parent, k));
+  }
+
+  /**
+   * Makes directory {@code d} unless a lane did already, under the directory's lock, which nothing
+   * holds while waiting for anything else. If mkdir fails, the record leaves {@link #dirs}, and
+   * lanes that were waiting for it fail too.
    */
   private void make(Lane L, long sequence, Dir d) throws IOException {
     if (d.made) {
       return;
-    }
-    if (lanes.length > 1) {
-      awaitEarlier(d.entry, sequence);
     }
     synchronized (d) {
       if (d.made) {
@@ -1027,8 +1040,7 @@ public final class DirectoryEntrySink implements BackgroundEntrySink.Lanes {
     }
     while (!missing.isEmpty()) {
       EntryPath m = missing.pop();
-      Dir parent = d;
-      d = dirs.computeIfAbsent(m, k -> newDir(parent, k));
+      d = claim(sequence, d, m);
       try {
         // mkdir(2) never follows a symlink at its last component: EEXIST instead.
         make(L, sequence, d);
