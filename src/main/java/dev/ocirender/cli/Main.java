@@ -1,6 +1,7 @@
 package dev.ocirender.cli;
 
 import dev.ocirender.image.Messages;
+import dev.ocirender.io.NativeLibraries;
 import dev.ocirender.render.RenderException;
 import java.io.PrintWriter;
 import java.util.List;
@@ -46,6 +47,7 @@ public final class Main implements Runnable {
   private static final List<String> SUBCOMMANDS = List.of("render", "inspect", "verify", "pipeline", "sample", "help");
 
   public static void main(String[] args) {
+    NativeLibraries.prepare();
     System.exit(commandLine(args).execute(args));
   }
 

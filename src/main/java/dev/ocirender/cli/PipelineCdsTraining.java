@@ -1,19 +1,16 @@
 package dev.ocirender.cli;
 
+import dev.ocirender.io.NativeLibraries;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Comparator;
 import java.util.List;
 import java.util.stream.Stream;
-import picocli.CommandLine;
 
 /**
  * The training run for the pipeline's class-data sharing archive: {@code bin/ocirender pipeline} runs
- * this once per build of the whole jar and JVM with {@code -XX:ArchiveClassesAtExit}, so that later jobs
- * map the classes it loaded (Beam's SDK and DirectRunner, the job's options proxy, coders, TextIO, our
+ * this once per build of the whole jar and JVM with {@code -XX:DumpLoadedClassList}, then dumps the
+ * listed classes into a static archive ({@code -Xshare:dump}), so that later jobs map the classes it loaded (Beam's SDK and DirectRunner, the job's options proxy, coders, TextIO, our
  * steps, the render path) from the archive instead of reading, parsing and verifying them at every start.
  * {@link CdsTraining} does the same for the command-line jar; this one is only in the whole jar.
  *
@@ -28,6 +25,7 @@ public final class PipelineCdsTraining {
   private PipelineCdsTraining() {}
 
   public static void main(String[] args) throws IOException {
+    NativeLibraries.prepare(); // as Main.main does, so the training loads what a command loads
     Path work = Files.createTempDirectory("ocirender-pipeline-cds-");
     try {
       String sample = SampleImage.write(work.resolve("sample")).strip();
@@ -39,8 +37,8 @@ public final class PipelineCdsTraining {
       String[] job = {"--catalog=" + catalog, "--outputPrefix=" + work.resolve("out"),
           "--resultsPrefix=" + work.resolve("results") + "/", "--layerCacheDir=" + work.resolve("layer-cache"),
           "--runner=DirectRunner", "--targetParallelism=2"};
-      run(concat(new String[] {"pipeline", "--dry-run"}, job));
-      run(concat(new String[] {"pipeline", "--progress=log", "--progress-interval=1",
+      TrainingRuns.run(concat(new String[] {"pipeline", "--dry-run"}, job));
+      TrainingRuns.run(concat(new String[] {"pipeline", "--progress=log", "--progress-interval=1",
           "--metrics-json=" + work.resolve("metrics.json")}, job));
       try (Stream<Path> files = Files.list(work.resolve("results"))) {
         for (Path f : files.filter(p -> p.getFileName().toString().startsWith("dead-letters")).toList()) {
@@ -50,11 +48,7 @@ public final class PipelineCdsTraining {
         }
       }
     } finally {
-      try (Stream<Path> paths = Files.walk(work)) {
-        for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-          Files.deleteIfExists(p);
-        }
-      }
+      TrainingRuns.deleteTree(work);
     }
     System.exit(0);
   }
@@ -66,16 +60,4 @@ public final class PipelineCdsTraining {
     return all;
   }
 
-  /** Runs one command in this JVM; throws when it does not exit with 0. */
-  private static void run(String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    CommandLine cl = Main.commandLine(args);
-    cl.setOut(new PrintWriter(out));
-    cl.setErr(new PrintWriter(err));
-    int code = cl.execute(args);
-    if (code != 0) {
-      throw new IllegalStateException("training command " + String.join(" ", args) + " exited with " + code + ": " + err);
-    }
-  }
 }

@@ -122,21 +122,32 @@ public final class Renderer {
   }
 
   /**
+   * Below this many compressed bytes still to decode, an image decodes one layer at a time whatever
+   * its compression: decoding ahead could save milliseconds at most, and its threads and spill store
+   * cost more than that at start-up (BENCHMARKS.md, issue 14 goal 5, session 8).
+   */
+  static final long DECODE_AHEAD_MIN_BYTES = 16L << 20;
+
+  /**
    * How many layers of these decode at once: the system property {@code ocirender.decodeThreads}
    * if set; else one when every layer decodes cheaply (decoding ahead would spill bytes at about
-   * the cost of decoding them again), else as many as there are processors.
+   * the cost of decoding them again) or the layers to decode are small
+   * ({@link #DECODE_AHEAD_MIN_BYTES}), else as many as there are processors.
    */
   static int automaticDecodeThreads(List<LayerBlob> layers) {
     Integer property = Integer.getInteger("ocirender.decodeThreads");
     if (property != null) {
       return Math.max(1, property);
     }
+    boolean slow = false;
+    long toDecode = 0;
     for (LayerBlob layer : layers) {
-      if (!layer.isCached() && !LayerDecoder.decodesCheaply(layer)) {
-        return Runtime.getRuntime().availableProcessors();
+      if (!layer.isCached()) {
+        slow |= !LayerDecoder.decodesCheaply(layer);
+        toDecode += Math.max(0, layer.descriptor().size());
       }
     }
-    return 1;
+    return slow && toDecode >= DECODE_AHEAD_MIN_BYTES ? Runtime.getRuntime().availableProcessors() : 1;
   }
 
   public Renderer() {

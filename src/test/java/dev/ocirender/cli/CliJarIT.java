@@ -90,7 +90,18 @@ class CliJarIT {
     Path classLog = work.resolve("classes.log");
     Path tar = work.resolve("sample.tar");
     launcher("OCIRENDER_JAVA_OPTS='-Xlog:class+load=info:file=" + classLog + "'", "render " + spec + " --output '" + tar + "'");
-    assertThat(Files.readString(classLog)).containsPattern("dev\\.ocirender\\.cli\\.RenderCommand source: shared objects file");
+    assertThat(Files.readString(classLog)).containsPattern("dev\\.ocirender\\.cli\\.RenderCommand source: shared objects file")
+        // picocli is compiled for Java 5: only a static archive holds its classes.
+        .containsPattern("picocli\\.CommandLine source: shared objects file");
+    // The JNI libraries were copied beside the jar once, for this build.
+    try (var files = Files.list(jars)) {
+      List<Path> nativeDirs = files.filter(p -> p.getFileName().toString().startsWith(".ocirender-native-cli-")).toList();
+      assertThat(nativeDirs).hasSize(1);
+      try (var libs = Files.list(nativeDirs.get(0))) {
+        assertThat(libs.map(p -> p.getFileName().toString()).toList())
+            .contains("libjnidispatch.so").anyMatch(n -> n.startsWith("libzstd-jni-") && n.endsWith(".so"));
+      }
+    }
     List<String> listing = ExternalTools.output("tar", "-tf", tar).lines().map(l -> l.replaceFirst("^\\./", "")).toList();
     assertThat(listing).contains("usr/bin/tool-alias").doesNotContain("etc/motd");
     assertThat(archives(".ocirender-cli-")).isEqualTo(archives);

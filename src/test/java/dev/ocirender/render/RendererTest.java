@@ -117,9 +117,12 @@ class RendererTest {
 
   @Test
   void automaticDecodeThreads_decodeAheadOnlyWhenALayerIsSlowToDecode() {
-    LayerBlob gzip = layerOfType("application/vnd.oci.image.layer.v1.tar+gzip");
-    LayerBlob zstd = layerOfType("application/vnd.oci.image.layer.v1.tar+zstd");
-    LayerBlob sniffed = layerOfType("application/vnd.oci.image.layer.v1.tar"); // may be bzip2 or xz
+    long big = Renderer.DECODE_AHEAD_MIN_BYTES;
+    LayerBlob gzip = layerOfType("application/vnd.oci.image.layer.v1.tar+gzip", big);
+    LayerBlob zstd = layerOfType("application/vnd.oci.image.layer.v1.tar+zstd", big);
+    LayerBlob sniffed = layerOfType("application/vnd.oci.image.layer.v1.tar", big); // may be bzip2 or xz
+    LayerBlob smallGzip = layerOfType("application/vnd.oci.image.layer.v1.tar+gzip", big / 4);
+    LayerBlob smallSniffed = layerOfType("application/vnd.oci.image.layer.v1.tar", big / 4);
     int processors = Runtime.getRuntime().availableProcessors();
     String inflater = System.getProperty(dev.ocirender.layer.inflate.GzipDecoding.PROPERTY);
     try {
@@ -127,6 +130,10 @@ class RendererTest {
       assertThat(Renderer.automaticDecodeThreads(List.of(zstd, gzip))).isEqualTo(processors);
       assertThat(Renderer.automaticDecodeThreads(List.of(zstd, zstd))).isEqualTo(1);
       assertThat(Renderer.automaticDecodeThreads(List.of(zstd, sniffed))).isEqualTo(processors);
+      // Slow layers, but too few bytes to decode for decoding ahead to pay for its threads.
+      assertThat(Renderer.automaticDecodeThreads(List.of(smallGzip, smallSniffed))).isEqualTo(1);
+      assertThat(Renderer.automaticDecodeThreads(List.of(smallGzip, smallSniffed, smallGzip, smallSniffed)))
+          .isEqualTo(processors);
       System.setProperty(dev.ocirender.layer.inflate.GzipDecoding.PROPERTY, "auto");
       if (dev.ocirender.layer.inflate.GzipDecoding.usesIsal()) {
         assertThat(Renderer.automaticDecodeThreads(List.of(zstd, gzip))).isEqualTo(1);
@@ -140,9 +147,10 @@ class RendererTest {
     }
   }
 
-  private static LayerBlob layerOfType(String mediaType) {
+  /** A layer whose descriptor declares {@code size} bytes (never opened). */
+  private static LayerBlob layerOfType(String mediaType, long size) {
     byte[] blob = {1, 2, 3};
-    return new LayerBlob(0, new Descriptor(mediaType, Digest.sha256Of(blob), blob.length), null,
+    return new LayerBlob(0, new Descriptor(mediaType, Digest.sha256Of(blob), size), null,
         () -> new ByteArrayInputStream(blob));
   }
 

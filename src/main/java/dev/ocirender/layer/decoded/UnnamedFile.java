@@ -3,6 +3,7 @@ package dev.ocirender.layer.decoded;
 import com.sun.jna.LastErrorException;
 import com.sun.jna.Library;
 import com.sun.jna.Native;
+import dev.ocirender.io.NativeLibraries;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
@@ -45,6 +46,7 @@ final class UnnamedFile {
   }
 
   private static LibC load() {
+    NativeLibraries.prepare();
     try {
       return Native.load("c", LibC.class);
     } catch (Throwable t) {

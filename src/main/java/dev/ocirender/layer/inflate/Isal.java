@@ -3,6 +3,7 @@ package dev.ocirender.layer.inflate;
 import com.sun.jna.Native;
 import com.sun.jna.NativeLibrary;
 import com.sun.jna.Pointer;
+import dev.ocirender.io.NativeLibraries;
 
 /**
  * The few functions of Intel ISA-L's igzip (Debian package {@code libisal2}) that inflating needs,
@@ -66,6 +67,7 @@ final class Isal {
       // The layout is checked on x86-64; aarch64 has the same LP64 layout.
       return "ISA-L binding not checked on " + System.getProperty("os.arch");
     }
+    NativeLibraries.prepare();
     StringBuilder why = new StringBuilder();
     for (String name : NAMES) {
       try {

@@ -5,6 +5,7 @@ import com.sun.jna.Native;
 import com.sun.jna.NativeLibrary;
 import com.sun.jna.Platform;
 import com.sun.jna.Pointer;
+import dev.ocirender.io.NativeLibraries;
 import java.io.IOException;
 import java.nio.file.FileAlreadyExistsException;
 import java.util.Arrays;
@@ -76,6 +77,7 @@ final class LinuxFs {
     if (!Platform.isLinux() || !("amd64".equals(arch) || "aarch64".equals(arch))) {
       return "direct file calls are bound only on Linux x86-64 and aarch64, not " + System.getProperty("os.name") + " " + arch;
     }
+    NativeLibraries.prepare();
     try {
       Native.register(LinuxFs.class, NativeLibrary.getInstance(Platform.C_LIBRARY_NAME));
       return null;
