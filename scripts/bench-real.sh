@@ -19,7 +19,8 @@
 #             Goal: at least 0.65 of tar2sqfs's speed, output within 2% of its size. squashfs-cli renders
 #             as the README runs the CLI (bin/ocirender), the goal's variant; BASE_JAR=PATH adds
 #             squashfs-cli-base (bin/ocirender with the jars beside PATH) in the same rounds;
-#             SKIP_DECODE_AHEAD=1 leaves out squashfs-decode-ahead.
+#             SKIP_DECODE_AHEAD=1 leaves out squashfs-decode-ahead; DECODE_AHEAD_CLI=1 adds
+#             squashfs-cli-decode-ahead (bin/ocirender with -Docirender.decodeThreads=2).
 #   million   the 1 000 001-entry layer: render to tar and squashfs at -Xmx256m (and -Xmx384m if
 #             that fails), against tar2sqfs of its merged tar (goal 4 rows: heap, size).
 #   startup   render of the built-in sample image to tar (goal: < 0.5 s wall).
@@ -151,6 +152,9 @@ if [[ $what == squashfs || $what == all ]]; then
     [[ -z ${BASE_JAR:-} ]] || run squashfs-cli-base "$round" "$out/real-cli-base.sqfs" env OCIRENDER_JAVA_OPTS=-Xmx256m \
       OCIRENDER_JARS="$(dirname "$BASE_JAR")" bin/ocirender render "oci:$work/real:latest" --format squashfs \
       --output "$out/real-cli-base.sqfs"
+    [[ -z ${DECODE_AHEAD_CLI:-} ]] || run squashfs-cli-decode-ahead "$round" "$out/real-cli-2.sqfs" env \
+      OCIRENDER_JAVA_OPTS="-Xmx256m -Docirender.decodeThreads=2" OCIRENDER_JARS="$(dirname "$jar")" bin/ocirender render \
+      "oci:$work/real:latest" --format squashfs --output "$out/real-cli-2.sqfs"
     run squashfs "$round" "$out/real.sqfs" "${java_render[@]}" "oci:$work/real:latest" --format squashfs --output "$out/real.sqfs"
     [[ -n ${SKIP_DECODE_AHEAD:-} ]] || run squashfs-decode-ahead "$round" "$out/real-2.sqfs" java -Docirender.decodeThreads=2 \
       -Xmx256m -jar "$jar" render "oci:$work/real:latest" --format squashfs --output "$out/real-2.sqfs"
@@ -158,6 +162,7 @@ if [[ $what == squashfs || $what == all ]]; then
   [[ -n ${SKIP_DECODE_AHEAD:-} ]] || { cmp "$out/real.sqfs" "$out/real-2.sqfs" && echo "squashfs outputs identical with and without decoding ahead"; }
   cmp "$out/real.sqfs" "$out/real-cli.sqfs" && echo "squashfs outputs identical from bin/ocirender and java -jar"
   [[ -z ${BASE_JAR:-} ]] || { cmp "$out/real.sqfs" "$out/real-cli-base.sqfs" && echo "squashfs outputs identical with the base build"; }
+  [[ -z ${DECODE_AHEAD_CLI:-} ]] || { cmp "$out/real.sqfs" "$out/real-cli-2.sqfs" && echo "squashfs outputs identical from bin/ocirender decoding ahead"; }
   echo "== squashfs (reference: tar2sqfs)"
   summary tar2sqfs
 fi
