@@ -220,7 +220,9 @@ final class RenderCommand implements Callable<Integer> {
         BlockStore.at(cache.root()).reportFilesAddedTo(cache::fileAdded);
       }
       return FileRenderTarget.withFileSinks(output, file -> {
-        SquashfsEntrySink sink = new SquashfsEntrySink(file.channel(), builtIn).reportingTo(work);
+        // The file is fsynced when published: written back as it grows, the fsync finds little to do.
+        SquashfsEntrySink sink = new SquashfsEntrySink(file.channel(), builtIn).reportingTo(work)
+            .writingBackEvery(SquashfsEntrySink.PUBLISH_WRITE_BACK_BYTES);
         sinks.add(sink);
         return sink;
       });

@@ -181,6 +181,22 @@ public final class SquashfsEntrySink implements EntrySink {
     return this;
   }
 
+  /**
+   * The write-back interval for {@link #writingBackEvery} of an output file that is published with
+   * an fsync: the same as {@code AtomicFileOutput}'s for its stream.
+   */
+  public static final long PUBLISH_WRITE_BACK_BYTES = 64L << 20;
+
+  /**
+   * Writes the image back to disk in the background every {@code bytes} of data blocks, so that an
+   * fsync when it is published finds little left to write (see {@link DataWriter}); for an output
+   * that is published with an fsync, as the CLI's output file. Returns this sink.
+   */
+  public SquashfsEntrySink writingBackEvery(long bytes) {
+    data.writeBackEvery(bytes);
+    return this;
+  }
+
   /** A sink that creates (truncating) and owns the file at {@code path}; for tests and tools. */
   public static SquashfsEntrySink create(Path path, SquashfsOptions options) throws IOException {
     FileChannel ch = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
@@ -766,6 +782,7 @@ public final class SquashfsEntrySink implements EntrySink {
     if (highWater > padded) {
       channel.truncate(padded);
     }
+    data.awaitWriteBack();
     finished = true;
     counters.bytesCompressed(bytesCompressed);
     counters.bytesCompressionReused(bytesReused);

@@ -132,6 +132,147 @@ class DataWriterTest {
         .filter(t -> t.getName().startsWith("squashfs-compress-") && t.isAlive()).count();
   }
 
+  /** Writes {@code blocks} blocks (each filled with its number) through {@code w}, then drains it. */
+  private static long writeNumberedBlocks(DataWriter w, int blocks) throws IOException {
+    for (int i = 0; i < blocks; i++) {
+      byte[] b = w.buffer();
+      java.util.Arrays.fill(b, (byte) i);
+      w.block(b, BLOCK, (p, s) -> {});
+    }
+    return w.drain();
+  }
+
+  @Test
+  void writingBack_startsBackgroundWriteBacks_andTheFileIsTheSameAsWithout() throws IOException {
+    int blocks = 700; // 2.8 MB: the staging buffer (1 MiB) is flushed twice before the drain
+    Path plain = tmp.resolve("plain");
+    Path writtenBack = tmp.resolve("written-back");
+    try (FileChannel ch = FileChannel.open(plain, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        DataWriter w = new DataWriter(ch, 100, options(2), slowRaw())) {
+      writeNumberedBlocks(w, blocks);
+      w.awaitWriteBack();
+      assertThat(w.writeBacks()).isZero();
+    }
+    try (FileChannel ch = FileChannel.open(writtenBack, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        DataWriter w = new DataWriter(ch, 100, options(2), slowRaw())) {
+      w.writeBackEvery(1);
+      assertThat(writeNumberedBlocks(w, blocks)).isEqualTo(100 + (long) blocks * BLOCK);
+      w.awaitWriteBack();
+      // One per flush, unless the previous one was still running: at least the first.
+      assertThat(w.writeBacks()).isBetween(1, 3);
+    }
+    assertThat(java.nio.file.Files.readAllBytes(writtenBack)).isEqualTo(java.nio.file.Files.readAllBytes(plain));
+  }
+
+  @Test
+  void aFailedBackgroundWriteBack_failsTheWriter() throws IOException {
+    try (FileChannel real = channel(); FileChannel failing = new ForceFails(real);
+        DataWriter w = new DataWriter(failing, 0, options(2), slowRaw())) {
+      w.writeBackEvery(1);
+      assertThatThrownBy(() -> {
+        writeNumberedBlocks(w, 700);
+        w.awaitWriteBack();
+      }).isInstanceOf(IOException.class)
+          .hasMessageContaining("writing the squashfs image back to disk").hasMessageContaining("disk gone");
+    }
+  }
+
+  /** A file channel whose {@code force} fails, as an fsync does after a write-back error; else {@code real}'s. */
+  private static final class ForceFails extends FileChannel {
+    private final FileChannel real;
+
+    ForceFails(FileChannel real) {
+      this.real = real;
+    }
+
+    @Override
+    public void force(boolean metaData) throws IOException {
+      throw new IOException("disk gone");
+    }
+
+    @Override
+    public int read(ByteBuffer dst) throws IOException {
+      return real.read(dst);
+    }
+
+    @Override
+    public long read(ByteBuffer[] dsts, int offset, int length) throws IOException {
+      return real.read(dsts, offset, length);
+    }
+
+    @Override
+    public int write(ByteBuffer src) throws IOException {
+      return real.write(src);
+    }
+
+    @Override
+    public long write(ByteBuffer[] srcs, int offset, int length) throws IOException {
+      return real.write(srcs, offset, length);
+    }
+
+    @Override
+    public long position() throws IOException {
+      return real.position();
+    }
+
+    @Override
+    public FileChannel position(long newPosition) throws IOException {
+      real.position(newPosition);
+      return this;
+    }
+
+    @Override
+    public long size() throws IOException {
+      return real.size();
+    }
+
+    @Override
+    public FileChannel truncate(long size) throws IOException {
+      real.truncate(size);
+      return this;
+    }
+
+    @Override
+    public long transferTo(long position, long count, java.nio.channels.WritableByteChannel target) throws IOException {
+      return real.transferTo(position, count, target);
+    }
+
+    @Override
+    public long transferFrom(java.nio.channels.ReadableByteChannel src, long position, long count) throws IOException {
+      return real.transferFrom(src, position, count);
+    }
+
+    @Override
+    public int read(ByteBuffer dst, long position) throws IOException {
+      return real.read(dst, position);
+    }
+
+    @Override
+    public int write(ByteBuffer src, long position) throws IOException {
+      return real.write(src, position);
+    }
+
+    @Override
+    public java.nio.MappedByteBuffer map(MapMode mode, long position, long size) throws IOException {
+      return real.map(mode, position, size);
+    }
+
+    @Override
+    public java.nio.channels.FileLock lock(long position, long size, boolean shared) throws IOException {
+      return real.lock(position, size, shared);
+    }
+
+    @Override
+    public java.nio.channels.FileLock tryLock(long position, long size, boolean shared) throws IOException {
+      return real.tryLock(position, size, shared);
+    }
+
+    @Override
+    protected void implCloseChannel() {
+      // the test closes the real channel
+    }
+  }
+
   @Test
   void pendingBlocks_boundedInASmallHeapOnly() {
     int block = 128 * 1024;
