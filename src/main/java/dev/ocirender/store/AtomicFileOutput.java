@@ -2,13 +2,10 @@ package dev.ocirender.store;
 
 import dev.ocirender.io.TemporaryFiles;
 import dev.ocirender.io.TempNames;
-import java.io.BufferedOutputStream;
 import java.io.Closeable;
-import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.io.OutputStream;
-import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
@@ -33,9 +30,13 @@ import java.util.concurrent.Future;
  * publish deletes the temporary file. So a reader of the target path sees either the old file (or
  * nothing) or the complete new one, never a partial write, and a failed write leaves no debris.
  *
- * <p>Writing back early: the fsync of a publish has to wait for every byte still only in the page
- * cache, which for an output of hundreds of MB stalls the render for seconds with the disk busy and
- * the CPU idle. So every {@link #WRITEBACK_BYTES} written through {@link #stream()}, a background
+ * <p>Writing: {@link #stream()} hands its bytes to a thread of its own, which writes them with
+ * {@code O_DIRECT} where the file system allows it (no copy into the page cache, nothing left for
+ * the publish's fsync to write; see {@link WriterThreadStream}), else through the page cache.
+ *
+ * <p>Writing back early, for writes through the page cache: the fsync of a publish has to wait for
+ * every byte still only in the page cache, which for an output of hundreds of MB stalls the render
+ * for seconds with the disk busy and the CPU idle. So every {@link #WRITEBACK_BYTES} written, a background
  * thread asks the kernel to write what is there ({@code fdatasync}) while the render goes on, and
  * the publish's own fsync finds little left to do. Durability is unchanged: the publish still
  * fsyncs the whole file before the rename, and a failed background fsync fails the publish (the
@@ -47,7 +48,14 @@ import java.util.concurrent.Future;
  */
 public final class AtomicFileOutput implements Closeable {
 
-  /** Bytes written through {@link #stream()} between two background write-backs. */
+  /**
+   * Whether {@link #stream()} writes whole buffers with {@code O_DIRECT} where the file system
+   * allows it ({@link WriterThreadStream}); {@code -Docirender.directWrite=false} keeps every write
+   * in the page cache.
+   */
+  static final boolean DIRECT_WRITES = !"false".equals(System.getProperty("ocirender.directWrite"));
+
+  /** Bytes written through {@link #stream()} into the page cache between two background write-backs. */
   static final long WRITEBACK_BYTES = 64L << 20;
 
   /**
@@ -63,7 +71,7 @@ public final class AtomicFileOutput implements Closeable {
   private final Path target;
   private final Path temp;
   private final FileChannel channel;
-  private final OutputStream stream;
+  private final WriterThreadStream stream;
   private boolean published;
   private boolean closed;
   private final long writebackBytes;
@@ -72,28 +80,14 @@ public final class AtomicFileOutput implements Closeable {
   /** The background write-back under way or last done, or null. */
   private Future<?> writeback;
 
-  private AtomicFileOutput(Path target, Path temp, FileChannel channel, long writebackBytes) {
+  private AtomicFileOutput(Path target, Path temp, FileChannel channel, long writebackBytes, boolean direct) {
     this.writebackBytes = writebackBytes;
     this.target = target;
     this.temp = temp;
     this.channel = channel;
-    // The stream's close() must not close the channel: writers (a TarEntrySink) close their stream
-    // when they are done, but publish() still needs the channel to fsync.
-    this.stream = new BufferedOutputStream(new FilterOutputStream(Channels.newOutputStream(channel)) {
-      @Override
-      public void write(byte[] b, int off, int len) throws IOException {
-        out.write(b, off, len);
-        sinceWriteback += len;
-        if (sinceWriteback >= writebackBytes) {
-          writeBackInBackground();
-        }
-      }
-
-      @Override
-      public void close() throws IOException {
-        flush();
-      }
-    }, 1 << 16);
+    // Its close() does not close the channel: writers (a TarEntrySink) close their stream when they
+    // are done, but publish() still needs the channel to fsync.
+    this.stream = new WriterThreadStream(temp, channel, direct, this::writtenThroughPageCache);
   }
 
   /**
@@ -108,6 +102,14 @@ public final class AtomicFileOutput implements Closeable {
 
   /** As {@link #create(Path)}, writing back in the background every {@code writebackBytes} (tests use less). */
   static AtomicFileOutput create(Path target, long writebackBytes) throws IOException {
+    return create(target, writebackBytes, DIRECT_WRITES);
+  }
+
+  /**
+   * As {@link #create(Path, long)}; {@code direct} false keeps {@link #stream()}'s writes in the page
+   * cache even where the file system allows {@code O_DIRECT} (tests of both ways).
+   */
+  static AtomicFileOutput create(Path target, long writebackBytes, boolean direct) throws IOException {
     Path absolute = target.toAbsolutePath().normalize();
     Path dir = absolute.getParent();
     if (dir == null || absolute.getFileName() == null) {
@@ -132,7 +134,7 @@ public final class AtomicFileOutput implements Closeable {
         // dies however it dies: a temporary nobody holds a lock on is one a killed writer left behind.
         channel.tryLock();
         removeAbandoned(absolute);
-        return new AtomicFileOutput(absolute, temp, channel, writebackBytes);
+        return new AtomicFileOutput(absolute, temp, channel, writebackBytes, direct);
       } catch (FileAlreadyExistsException e) {
         if (attempt >= 10) {
           throw e;
@@ -152,7 +154,8 @@ public final class AtomicFileOutput implements Closeable {
   }
 
   /**
-   * The stream to write the content to. Closing it only flushes; the file stays unpublished until
+   * The stream to write the content to, written by a thread of its own ({@link WriterThreadStream}).
+   * Closing it does nothing; what was written goes to the file, and the file is published, at
    * {@link #publish()}.
    */
   public OutputStream stream() {
@@ -166,6 +169,14 @@ public final class AtomicFileOutput implements Closeable {
    */
   public FileChannel channel() {
     return channel;
+  }
+
+  /** Called by the stream's writer thread (only) after {@code bytes} went into the page cache. */
+  private void writtenThroughPageCache(long bytes) throws IOException {
+    sinceWriteback += bytes;
+    if (sinceWriteback >= writebackBytes) {
+      writeBackInBackground();
+    }
   }
 
   /** Starts writing back what was written so far, unless the previous write-back is still under way. */
@@ -210,7 +221,8 @@ public final class AtomicFileOutput implements Closeable {
     if (closed || published) {
       throw new IllegalStateException("already " + (published ? "published" : "closed") + ": " + target);
     }
-    stream.flush();
+    // After the writer thread is done, its write-back state is this thread's to read.
+    stream.finish();
     awaitWriteback();
     channel.force(true);
     try {
@@ -223,6 +235,11 @@ public final class AtomicFileOutput implements Closeable {
     closed = true;
     TemporaryFiles.forget(temp);
     syncDirectory(target.getParent());
+  }
+
+  /** Whether the stream's whole buffers went to the file with {@code O_DIRECT} (for tests). */
+  boolean wroteDirect() {
+    return stream.writesDirect();
   }
 
   /** How many background write-backs were started (for tests). */
@@ -243,6 +260,7 @@ public final class AtomicFileOutput implements Closeable {
     }
     closed = true;
     try {
+      stream.abort();
       channel.close();
     } finally {
       Files.deleteIfExists(temp);
