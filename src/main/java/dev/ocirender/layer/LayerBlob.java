@@ -155,12 +155,10 @@ public final class LayerBlob {
   /**
    * As {@link #openTar()} for a layer decoded from its blob, with the decoded bytes read ahead by up
    * to {@code chunks} chunks of {@link ReadAheadInputStream#CHUNK_SIZE} bytes instead of the usual
-   * few, its chunks taken from and given back to {@code pool} (see
-   * {@link ReadAheadInputStream#ReadAheadInputStream(InputStream, String, int, java.util.concurrent.BlockingQueue)}):
-   * for a caller that starts decoding a layer before it reads it.
+   * few: for a caller that starts decoding a layer before it reads it.
    */
-  public InputStream decodeAhead(int chunks, java.util.concurrent.BlockingQueue<byte[]> pool) throws IOException {
-    return new ReadAheadInputStream(decodeTar(), toString(), chunks, pool);
+  public InputStream decodeAhead(int chunks) throws IOException {
+    return new ReadAheadInputStream(decodeTar(), toString(), chunks);
   }
 
   /**

@@ -30,9 +30,7 @@ public final class ReadAheadInputStream extends InputStream {
   private final BlockingQueue<Chunk> filled;
   private final BlockingQueue<byte[]> free;
   private final int chunks;
-  /** Where chunks come from before they are allocated, and go when the stream is closed; or null. */
-  private final BlockingQueue<byte[]> pool;
-  /** Chunks taken so far (from the pool or allocated); only the reader thread takes them. */
+  /** Chunks allocated so far; only the reader thread allocates. */
   private int allocated;
   private final Thread reader;
   private Chunk current;
@@ -49,17 +47,6 @@ public final class ReadAheadInputStream extends InputStream {
    * least 2).
    */
   public ReadAheadInputStream(InputStream source, String name, int chunks) {
-    this(source, name, chunks, null);
-  }
-
-  /**
-   * As {@link #ReadAheadInputStream(InputStream, String, int)}, taking chunks from {@code pool}
-   * before allocating any and giving them all back to it when closed (as far as it has room), so
-   * that streams opened one after another reuse the same memory instead of leaving the garbage
-   * collector chunks that lived long enough to be copied and promoted. Null for no pool.
-   */
-  public ReadAheadInputStream(InputStream source, String name, int chunks, BlockingQueue<byte[]> pool) {
-    this.pool = pool;
     this.chunks = Math.max(2, chunks);
     filled = new ArrayBlockingQueue<>(this.chunks + 1);
     free = new ArrayBlockingQueue<>(this.chunks);
@@ -76,10 +63,7 @@ public final class ReadAheadInputStream extends InputStream {
         if (buffer == null) {
           if (allocated < chunks) {
             allocated++;
-            buffer = pool == null ? null : pool.poll();
-            if (buffer == null) {
-              buffer = new byte[CHUNK_SIZE];
-            }
+            buffer = new byte[CHUNK_SIZE];
           } else {
             buffer = free.take();
           }
@@ -205,22 +189,6 @@ public final class ReadAheadInputStream extends InputStream {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    if (pool != null && !reader.isAlive()) {
-      // Both threads are done with every chunk: the reader has ended, the consumer closed.
-      if (current != null && current.buffer != null) {
-        pool.offer(current.buffer);
-      }
-      for (Chunk c : filled) {
-        if (c.buffer != null) {
-          pool.offer(c.buffer);
-        }
-      }
-      for (byte[] b : free) {
-        pool.offer(b);
-      }
-    }
-    current = null;
-    free.clear();
     filled.clear();
   }
 }
