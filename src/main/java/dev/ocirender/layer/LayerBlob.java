@@ -153,15 +153,6 @@ public final class LayerBlob {
   }
 
   /**
-   * As {@link #openTar()} for a layer decoded from its blob, with the decoded bytes read ahead by up
-   * to {@code chunks} chunks of {@link ReadAheadInputStream#CHUNK_SIZE} bytes instead of the usual
-   * few: for a caller that starts decoding a layer before it reads it.
-   */
-  public InputStream decodeAhead(int chunks) throws IOException {
-    return new ReadAheadInputStream(decodeTar(), toString(), chunks);
-  }
-
-  /**
    * The blob decoded on the calling thread (the blob itself is read and digested on a thread of
    * its own): for a caller that is itself a decoding thread, such as a decode-ahead. A layer work
    * cache, if any, sees (and keeps) the decoded bytes as they are read.

@@ -12,26 +12,21 @@ import java.util.concurrent.BlockingQueue;
  * checking its digest, decompressing) overlaps with consuming them (parsing tar, merging,
  * writing the output). On two cores this hides most of the merge behind decompression.
  *
- * <p>Memory is bounded: a pool of chunks circulates between the two threads, allocated as the
- * reader gets ahead, up to a fixed number ({@value #CHUNKS} unless given). Errors of the
+ * <p>Memory is bounded: a fixed pool of chunks circulates between the two threads. Errors of the
  * source (I/O, digest mismatch, corrupt data) reach the consumer at the point in the stream where
  * they happened, unchanged. Closing stops the reader thread and closes the source. Single
  * consumer only; not for streams that are read a few bytes at a time.
  */
 public final class ReadAheadInputStream extends InputStream {
 
-  /** The size of one chunk: {@link #ReadAheadInputStream(InputStream, String, int)} counts in these. */
-  public static final int CHUNK_SIZE = 256 * 1024;
+  private static final int CHUNK_SIZE = 256 * 1024;
   private static final int CHUNKS = 8;
 
   /** A filled chunk, the end of the stream ({@code length < 0}), or a failure. */
   private record Chunk(byte[] buffer, int length, Throwable failure) {}
 
-  private final BlockingQueue<Chunk> filled;
-  private final BlockingQueue<byte[]> free;
-  private final int chunks;
-  /** Chunks allocated so far; only the reader thread allocates. */
-  private int allocated;
+  private final BlockingQueue<Chunk> filled = new ArrayBlockingQueue<>(CHUNKS + 1);
+  private final BlockingQueue<byte[]> free = new ArrayBlockingQueue<>(CHUNKS);
   private final Thread reader;
   private Chunk current;
   private int position;
@@ -39,17 +34,9 @@ public final class ReadAheadInputStream extends InputStream {
   private volatile boolean closed;
 
   public ReadAheadInputStream(InputStream source, String name) {
-    this(source, name, CHUNKS);
-  }
-
-  /**
-   * Reads {@code source} ahead by at most {@code chunks} chunks of {@link #CHUNK_SIZE} bytes (at
-   * least 2).
-   */
-  public ReadAheadInputStream(InputStream source, String name, int chunks) {
-    this.chunks = Math.max(2, chunks);
-    filled = new ArrayBlockingQueue<>(this.chunks + 1);
-    free = new ArrayBlockingQueue<>(this.chunks);
+    for (int i = 0; i < CHUNKS; i++) {
+      free.add(new byte[CHUNK_SIZE]);
+    }
     reader = new Thread(() -> fill(source), "read-ahead " + name);
     reader.setDaemon(true);
     reader.start();
@@ -59,15 +46,7 @@ public final class ReadAheadInputStream extends InputStream {
     Chunk last;
     try (source) {
       while (true) {
-        byte[] buffer = free.poll();
-        if (buffer == null) {
-          if (allocated < chunks) {
-            allocated++;
-            buffer = new byte[CHUNK_SIZE];
-          } else {
-            buffer = free.take();
-          }
-        }
+        byte[] buffer = free.take();
         int n = 0;
         try {
           while (n < buffer.length) {

@@ -5,7 +5,6 @@ import dev.ocirender.image.Platform;
 import dev.ocirender.io.WorkTally;
 import dev.ocirender.layer.LayerBlob;
 import dev.ocirender.layer.LayerDecoder;
-import dev.ocirender.layer.ReadAheadInputStream;
 import dev.ocirender.layer.decoded.DecodeAhead;
 import dev.ocirender.layer.decoded.DecodedLayerStore;
 import dev.ocirender.layer.decoded.LayerCache;
@@ -41,8 +40,6 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Layers are decoded on up to {@code decodeThreads} threads at once ({@link DecodeAhead}): the
  * merge reads them newest first, one at a time, and meanwhile the older ones decode into a bounded
  * store. With one thread each layer decodes as the merge reaches it. Outputs are the same either way.
- * With one thread and no layer cache, the next layer still starts decoding into memory (only) while
- * the merge reads the current one ({@link LayerLookahead}).
  * By default ({@link #AUTOMATIC_DECODE_THREADS}) an image decodes ahead only when one of its layers
  * is slow to decode ({@link LayerDecoder#decodesCheaply}): with ISA-L, gzip decodes at about the
  * cost of spilling the decoded bytes, so decoding ahead would add CPU time and save no wall time
@@ -142,16 +139,6 @@ public final class Renderer {
     return 1;
   }
 
-  /**
-   * How far ahead ({@link LayerLookahead}) a layer decoded one at a time may be read, in chunks:
-   * {@code -Docirender.lookaheadBytes} if set (0 for no look-ahead), else a sixteenth of the heap,
-   * at most 32 MiB (two layers at once: an eighth of the heap at most).
-   */
-  static int lookaheadChunks() {
-    long bytes = Long.getLong("ocirender.lookaheadBytes", Math.min(32L << 20, Runtime.getRuntime().maxMemory() / 16));
-    return (int) Math.min(Integer.MAX_VALUE, Math.max(0, bytes) / ReadAheadInputStream.CHUNK_SIZE);
-  }
-
   public Renderer() {
     this(RenderListener.NONE);
   }
@@ -196,11 +183,8 @@ public final class Renderer {
     MergeStats stats;
     int threads = Math.min(decodeThreads == AUTOMATIC_DECODE_THREADS ? automaticDecodeThreads(layers) : decodeThreads,
         layers.size());
-    int lookaheadChunks = threads > 1 || layerCache != null ? 0 : lookaheadChunks();
-    try (DecodeAhead ahead = threads > 1 ? new DecodeAhead(layers, DecodedLayerStore.withDefaults(), threads) : null;
-        LayerLookahead lookahead = lookaheadChunks > 0 ? new LayerLookahead(layers, lookaheadChunks) : null) {
-      List<LayerBlob> merged = ahead != null ? ahead.layers() : lookahead != null ? lookahead.layers() : layers;
-      stats = OverlayMerge.run(merged, opener, progress, limits);
+    try (DecodeAhead ahead = threads > 1 ? new DecodeAhead(layers, DecodedLayerStore.withDefaults(), threads) : null) {
+      stats = OverlayMerge.run(ahead == null ? layers : ahead.layers(), opener, progress, limits);
     } catch (MergeException e) {
       // The merge already names the layer and entry.
       throw new RenderException(reference, Messages.describe(e), e);
