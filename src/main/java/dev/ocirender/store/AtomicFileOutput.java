@@ -31,13 +31,14 @@ import java.util.concurrent.Future;
  * nothing) or the complete new one, never a partial write, and a failed write leaves no debris.
  *
  * <p>Writing: {@link #stream()} hands its bytes to a thread of its own, which writes them with
- * {@code O_DIRECT} where the file system allows it (no copy into the page cache, nothing left for
- * the publish's fsync to write; see {@link WriterThreadStream}), else through the page cache.
+ * {@code O_DIRECT} where the file system allows it (no copy into the page cache; see
+ * {@link WriterThreadStream}), else through the page cache.
  *
- * <p>Writing back early, for writes through the page cache: the fsync of a publish has to wait for
- * every byte still only in the page cache, which for an output of hundreds of MB stalls the render
- * for seconds with the disk busy and the CPU idle. So every {@link #WRITEBACK_BYTES} written, a background
- * thread asks the kernel to write what is there ({@code fdatasync}) while the render goes on, and
+ * <p>Writing back early: the fsync of a publish has to wait for every byte still only in the page
+ * cache (or, after direct writes, in the disk's write cache), which for an output of hundreds of MB
+ * stalls the render for seconds with the disk busy and the CPU idle. So every
+ * {@link #WRITEBACK_BYTES} written, a background thread asks the kernel to write what is there
+ * ({@code fdatasync}) while the render goes on, and
  * the publish's own fsync finds little left to do. Durability is unchanged: the publish still
  * fsyncs the whole file before the rename, and a failed background fsync fails the publish (the
  * kernel reports a write-back error to one fsync only, so it must not be lost).
@@ -55,7 +56,7 @@ public final class AtomicFileOutput implements Closeable {
    */
   static final boolean DIRECT_WRITES = !"false".equals(System.getProperty("ocirender.directWrite"));
 
-  /** Bytes written through {@link #stream()} into the page cache between two background write-backs. */
+  /** Bytes written through {@link #stream()} between two background write-backs. */
   static final long WRITEBACK_BYTES = 64L << 20;
 
   /**
@@ -87,7 +88,7 @@ public final class AtomicFileOutput implements Closeable {
     this.channel = channel;
     // Its close() does not close the channel: writers (a TarEntrySink) close their stream when they
     // are done, but publish() still needs the channel to fsync.
-    this.stream = new WriterThreadStream(temp, channel, direct, this::writtenThroughPageCache);
+    this.stream = new WriterThreadStream(temp, channel, direct, this::writtenByStream);
   }
 
   /**
@@ -171,8 +172,8 @@ public final class AtomicFileOutput implements Closeable {
     return channel;
   }
 
-  /** Called by the stream's writer thread (only) after {@code bytes} went into the page cache. */
-  private void writtenThroughPageCache(long bytes) throws IOException {
+  /** Called by the stream's writer thread (only) after it wrote {@code bytes}. */
+  private void writtenByStream(long bytes) throws IOException {
     sinceWriteback += bytes;
     if (sinceWriteback >= writebackBytes) {
       writeBackInBackground();

@@ -27,8 +27,10 @@ import java.util.concurrent.BlockingQueue;
  * aligned, and the last one's unaligned tail is written through the page cache at
  * {@link #finish()}. When the file system refuses {@code O_DIRECT} (some tmpfs, network file
  * systems), or {@code -Docirender.directWrite=false}, the writer thread writes through the page
- * cache instead and asks {@code writeBack} to start a background write-back every
- * {@code writebackBytes}, as the publish's fsync would otherwise wait for all of it.
+ * cache instead. Either way it tells {@code writeBack} how much it wrote, which starts a background
+ * fsync now and then: after page-cache writes the publish's fsync would otherwise wait for all of
+ * them, and after direct writes for the disk to flush its own write cache (a virtual disk's is the
+ * host's page cache): the final fsync of a 1 GB render took 0.27 s without these, 0.02–0.03 s with them.
  *
  * <p>Memory: at most {@link #BUFFERS} buffers of {@link #BUFFER_SIZE} bytes, outside the heap,
  * allocated as the output grows (a small output uses one and no thread). A failure of the writer
@@ -48,7 +50,7 @@ final class WriterThreadStream extends OutputStream {
 
   private static final Job END = new Job(null, -1);
 
-  /** Something to call after {@code bytes} more went through the page cache (a background write-back). */
+  /** Something to call after {@code bytes} more were written (to start a background write-back). */
   @FunctionalInterface
   interface WriteBack {
     void written(long bytes) throws IOException;
@@ -202,9 +204,7 @@ final class WriterThreadStream extends OutputStream {
           try {
             FileChannel channel = direct != null ? direct : plain;
             writeFully(channel, job.buffer, job.position);
-            if (direct == null) {
-              writeBack.written(job.buffer.limit());
-            }
+            writeBack.written(job.buffer.limit());
           } catch (IOException | RuntimeException e) {
             failure = e;
           }
