@@ -2,10 +2,13 @@ package dev.ocirender.store;
 
 import dev.ocirender.io.TemporaryFiles;
 import dev.ocirender.io.TempNames;
+import java.io.BufferedOutputStream;
 import java.io.Closeable;
+import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.io.OutputStream;
+import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
@@ -30,9 +33,10 @@ import java.util.concurrent.Future;
  * publish deletes the temporary file. So a reader of the target path sees either the old file (or
  * nothing) or the complete new one, never a partial write, and a failed write leaves no debris.
  *
- * <p>Writing: {@link #stream()} hands its bytes to a thread of its own, which writes them with
- * {@code O_DIRECT} where the file system allows it (no copy into the page cache; see
- * {@link WriterThreadStream}), else through the page cache.
+ * <p>Writing: where the file system allows {@code O_DIRECT}, {@link #stream()} hands its bytes to
+ * a thread of its own that writes them with it (no copy into the page cache; see
+ * {@link WriterThreadStream}); elsewhere, or with {@code -Docirender.directWrite=false}, it writes
+ * through the page cache on the caller's thread.
  *
  * <p>Writing back early: the fsync of a publish has to wait for every byte still only in the page
  * cache (or, after direct writes, in the disk's write cache), which for an output of hundreds of MB
@@ -72,7 +76,11 @@ public final class AtomicFileOutput implements Closeable {
   private final Path target;
   private final Path temp;
   private final FileChannel channel;
-  private final WriterThreadStream stream;
+  private final boolean direct;
+  /** Made by the first {@link #stream()}. */
+  private OutputStream stream;
+  /** The stream when it writes with {@code O_DIRECT} on a thread of its own, else null. */
+  private WriterThreadStream threaded;
   private boolean published;
   private boolean closed;
   private final long writebackBytes;
@@ -86,9 +94,39 @@ public final class AtomicFileOutput implements Closeable {
     this.target = target;
     this.temp = temp;
     this.channel = channel;
-    // Its close() does not close the channel: writers (a TarEntrySink) close their stream when they
-    // are done, but publish() still needs the channel to fsync.
-    this.stream = new WriterThreadStream(temp, channel, direct, this::writtenByStream);
+    this.direct = direct;
+  }
+
+  /**
+   * The stream, made at the first {@link #stream()}: writers that use {@link #channel()} (squashfs)
+   * get no second descriptor and no buffers.
+   */
+  private void openStream() throws IOException {
+    FileChannel directChannel = direct ? WriterThreadStream.openDirect(temp) : null;
+    if (directChannel != null) {
+      try {
+        threaded = new WriterThreadStream(temp, channel, directChannel, this::writtenByStream);
+      } catch (IOException | RuntimeException e) {
+        directChannel.close();
+        throw e;
+      }
+      stream = threaded;
+      return;
+    }
+    // The stream's close() must not close the channel: writers (a TarEntrySink) close their stream
+    // when they are done, but publish() still needs the channel to fsync.
+    stream = new BufferedOutputStream(new FilterOutputStream(Channels.newOutputStream(channel)) {
+      @Override
+      public void write(byte[] b, int off, int len) throws IOException {
+        out.write(b, off, len);
+        writtenByStream(len);
+      }
+
+      @Override
+      public void close() throws IOException {
+        flush();
+      }
+    }, 1 << 16);
   }
 
   /**
@@ -155,11 +193,17 @@ public final class AtomicFileOutput implements Closeable {
   }
 
   /**
-   * The stream to write the content to, written by a thread of its own ({@link WriterThreadStream}).
-   * Closing it does nothing; what was written goes to the file, and the file is published, at
-   * {@link #publish()}.
+   * The stream to write the content to: with {@code O_DIRECT} on a thread of its own where the file
+   * system allows it ({@link WriterThreadStream}), else buffered on the caller's thread. Closing it
+   * at most flushes; the file stays unpublished until {@link #publish()}.
    */
-  public OutputStream stream() {
+  public OutputStream stream() throws IOException {
+    if (stream == null) {
+      if (closed) {
+        throw new IllegalStateException("already " + (published ? "published" : "closed") + ": " + target);
+      }
+      openStream();
+    }
     return stream;
   }
 
@@ -172,7 +216,7 @@ public final class AtomicFileOutput implements Closeable {
     return channel;
   }
 
-  /** Called by the stream's writer thread (only) after it wrote {@code bytes}. */
+  /** Called by the stream (on its writer thread, if it has one) after it wrote {@code bytes}. */
   private void writtenByStream(long bytes) throws IOException {
     sinceWriteback += bytes;
     if (sinceWriteback >= writebackBytes) {
@@ -222,8 +266,12 @@ public final class AtomicFileOutput implements Closeable {
     if (closed || published) {
       throw new IllegalStateException("already " + (published ? "published" : "closed") + ": " + target);
     }
-    // After the writer thread is done, its write-back state is this thread's to read.
-    stream.finish();
+    if (threaded != null) {
+      // After the writer thread is done, its write-back state is this thread's to read.
+      threaded.finish();
+    } else if (stream != null) {
+      stream.flush();
+    }
     awaitWriteback();
     channel.force(true);
     try {
@@ -240,7 +288,7 @@ public final class AtomicFileOutput implements Closeable {
 
   /** Whether the stream's whole buffers went to the file with {@code O_DIRECT} (for tests). */
   boolean wroteDirect() {
-    return stream.writesDirect();
+    return threaded != null;
   }
 
   /** How many background write-backs were started (for tests). */
@@ -261,7 +309,9 @@ public final class AtomicFileOutput implements Closeable {
     }
     closed = true;
     try {
-      stream.abort();
+      if (threaded != null) {
+        threaded.abort();
+      }
       channel.close();
     } finally {
       Files.deleteIfExists(temp);

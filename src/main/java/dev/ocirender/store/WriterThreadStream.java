@@ -13,30 +13,31 @@ import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 
 /**
- * The stream of an {@link AtomicFileOutput}: bytes gather in large native buffers, and a thread of
- * this stream writes each full buffer to the file while the caller fills the next, so the kernel's
- * share of writing (for a tar render a third of the merge thread's CPU) runs beside the render
- * instead of on its thread.
+ * The stream of an {@link AtomicFileOutput} on a file system that takes {@code O_DIRECT}: bytes
+ * gather in large aligned native buffers, and a thread of this stream writes each full buffer to the
+ * file with {@code O_DIRECT} while the caller fills the next. The disk reads the buffers straight
+ * from our memory: the kernel neither copies them into its page cache (on this project's machine
+ * 0.2–2.8 s of kernel CPU on the merge thread for a 1 GB output, more the first time the guest
+ * touches the memory; a direct write of it costs 0.15 s) nor writes them back at the publish.
  *
- * <p>Where the file system accepts it, the buffers go to the file with {@code O_DIRECT}: the disk
- * reads them straight from our memory, and the kernel neither copies them into its page cache nor
- * has to write them back at the publish's fsync. On this project's machine copying a 1 GB output
- * into the page cache costs 0.2–2.8 s of kernel CPU (more the first time the guest touches the
- * memory), a direct write of it 0.15 s. Direct writes need the file offset, length and address of
- * every write aligned to the file system's block; so every buffer but the last is whole and
- * aligned, and the last one's unaligned tail is written through the page cache at
- * {@link #finish()}. When the file system refuses {@code O_DIRECT} (some tmpfs, network file
- * systems), or {@code -Docirender.directWrite=false}, the writer thread writes through the page
- * cache instead. Either way it tells {@code writeBack} how much it wrote, which starts a background
- * fsync now and then: after page-cache writes the publish's fsync would otherwise wait for all of
- * them, and after direct writes for the disk to flush its own write cache (a virtual disk's is the
- * host's page cache): the final fsync of a 1 GB render took 0.27 s without these, 0.02–0.03 s with them.
+ * <p>Direct writes need the file offset, length and address of every write aligned to the file
+ * system's block; so every buffer but the last is whole and aligned, and the last one's unaligned
+ * tail is written through the page cache at {@link #finish()} (as is a small output's only buffer,
+ * without any thread). The writer thread tells {@code writeBack} how much it wrote, which starts a
+ * background fsync now and then: otherwise the publish's fsync waits for the disk to flush its own
+ * write cache (a virtual disk's is the host's page cache): the final fsync of a 1 GB render took
+ * 0.27 s without these, 0.02–0.03 s with them.
+ *
+ * <p>Not used for the page cache: handing buffers to a thread of ours that copies them into the
+ * page cache cost more kernel time than writing them on the caller's thread (3.8–4.7 s of sys
+ * against 1.6–2.1 s for the same render; the copy reads a 16 MiB ring that is no longer in the
+ * CPU's caches), so {@link AtomicFileOutput} writes there itself when {@code O_DIRECT} is refused.
  *
  * <p>Memory: at most {@link #BUFFERS} buffers of {@link #BUFFER_SIZE} bytes, outside the heap,
- * allocated as the output grows (a small output uses one and no thread). A failure of the writer
- * thread surfaces at the caller's next write, or at {@link #finish()}; {@link #abort()} stops the
- * thread without writing more. {@link #flush()} and {@link #close()} do nothing: what was written
- * reaches the file by {@link #finish()}. One producer thread.
+ * allocated as the output grows. A failure of the writer thread surfaces at the caller's next
+ * write, or at {@link #finish()}; {@link #abort()} stops the thread without writing more.
+ * {@link #flush()} and {@link #close()} do nothing: what was written reaches the file by
+ * {@link #finish()}. One producer thread.
  */
 final class WriterThreadStream extends OutputStream {
 
@@ -58,7 +59,8 @@ final class WriterThreadStream extends OutputStream {
 
   private final Path file;
   private final FileChannel plain;
-  private final boolean tryDirect;
+  private final FileChannel direct;
+  private final int align;
   private final WriteBack writeBack;
   private final String name;
   private final BlockingQueue<Job> full = new ArrayBlockingQueue<>(BUFFERS + 1);
@@ -67,27 +69,42 @@ final class WriterThreadStream extends OutputStream {
   private ByteBuffer current;
   /** The file offset of {@link #current}'s first byte: everything before it went to the writer. */
   private long handedOff;
-  private FileChannel direct;
-  private int align = MIN_ALIGN;
   private Thread writer;
   private volatile Throwable failure;
   private boolean finished;
 
   /**
-   * @param plain the file, open for writing, used for the page-cache writes (and not closed here)
-   * @param tryDirect open the file a second time with {@code O_DIRECT} for the whole buffers
+   * @param plain the file, open for writing, for the unaligned tail (not closed here)
+   * @param direct the same file opened by {@link #openDirect}, for the whole buffers (closed here)
    */
-  WriterThreadStream(Path file, FileChannel plain, boolean tryDirect, WriteBack writeBack) {
+  WriterThreadStream(Path file, FileChannel plain, FileChannel direct, WriteBack writeBack) throws IOException {
     this.file = Objects.requireNonNull(file, "file");
     this.plain = Objects.requireNonNull(plain, "plain");
-    this.tryDirect = tryDirect;
+    this.direct = Objects.requireNonNull(direct, "direct");
+    this.align = alignment(file);
     this.writeBack = Objects.requireNonNull(writeBack, "writeBack");
     this.name = "ocirender-write " + file.getFileName();
   }
 
-  /** Whether whole buffers go to the file with {@code O_DIRECT} (known once the first one went). */
-  boolean writesDirect() {
-    return direct != null;
+  /**
+   * {@code file} opened for writing with {@code O_DIRECT}, or null when the file system refuses it
+   * or its block size does not divide our buffers.
+   */
+  static FileChannel openDirect(Path file) {
+    try {
+      if (BUFFER_SIZE % alignment(file) != 0) {
+        return null;
+      }
+      return FileChannel.open(file, StandardOpenOption.WRITE, com.sun.nio.file.ExtendedOpenOption.DIRECT);
+    } catch (IOException | UnsupportedOperationException e) {
+      return null;
+    }
+  }
+
+  /** The alignment of direct writes to {@code file}: its file system's block, at least a page. */
+  private static int alignment(Path file) throws IOException {
+    long block = Files.getFileStore(file).getBlockSize();
+    return (int) Math.min(Integer.MAX_VALUE, Math.max(MIN_ALIGN, block));
   }
 
   @Override
@@ -154,42 +171,14 @@ final class WriterThreadStream extends OutputStream {
     }
   }
 
-  /** Opens the direct channel if allowed and possible, and starts the thread, at the first full buffer. */
+  /** Starts the writer thread, at the first full buffer (a small output needs none). */
   private void startWriter() {
     if (writer != null) {
       return;
     }
-    if (tryDirect) {
-      direct = openDirect(file);
-      if (direct != null) {
-        try {
-          align = Math.max(MIN_ALIGN, (int) Files.getFileStore(file).getBlockSize());
-        } catch (IOException | RuntimeException e) {
-          align = Integer.MAX_VALUE;
-        }
-        if (BUFFER_SIZE % align != 0 || !isAligned(current)) {
-          closeQuietly(direct);
-          direct = null;
-          align = MIN_ALIGN;
-        }
-      }
-    }
     writer = new Thread(this::drain, name);
     writer.setDaemon(true);
     writer.start();
-  }
-
-  private boolean isAligned(ByteBuffer buffer) {
-    return buffer.alignmentOffset(0, align) == 0;
-  }
-
-  /** The file opened once more with {@code O_DIRECT}, or null when the file system refuses it. */
-  private static FileChannel openDirect(Path file) {
-    try {
-      return FileChannel.open(file, StandardOpenOption.WRITE, com.sun.nio.file.ExtendedOpenOption.DIRECT);
-    } catch (IOException | UnsupportedOperationException e) {
-      return null;
-    }
   }
 
   /** The writer thread: writes every job in order; after a failure only recycles the buffers. */
@@ -202,8 +191,7 @@ final class WriterThreadStream extends OutputStream {
         }
         if (failure == null) {
           try {
-            FileChannel channel = direct != null ? direct : plain;
-            writeFully(channel, job.buffer, job.position);
+            writeFully(direct, job.buffer, job.position);
             writeBack.written(job.buffer.limit());
           } catch (IOException | RuntimeException e) {
             failure = e;
@@ -237,7 +225,7 @@ final class WriterThreadStream extends OutputStream {
     try {
       if (current != null && current.position() > 0) {
         int n = current.position();
-        if (writer != null && direct != null) {
+        if (writer != null) {
           // The aligned part of the last buffer goes direct; its tail, under one block, through
           // the page cache, at an offset where the direct writes stopped (a page boundary).
           int whole = n - n % align;
@@ -252,14 +240,8 @@ final class WriterThreadStream extends OutputStream {
             put(new Job(current, position));
             current = null;
           }
-        } else if (writer != null) {
-          current.flip();
-          long position = handedOff;
-          handedOff += current.limit();
-          put(new Job(current, position));
-          current = null;
         } else {
-          // Never more than one buffer: no thread was needed.
+          // Never more than one buffer: no thread was needed, and the page cache takes it all.
           current.flip();
           writeFully(plain, current, handedOff);
           handedOff += n;
@@ -303,9 +285,7 @@ final class WriterThreadStream extends OutputStream {
       }
       writer = null;
     }
-    if (direct != null) {
-      closeQuietly(direct);
-    }
+    closeQuietly(direct);
   }
 
   private void throwFailure() throws IOException {
