@@ -33,10 +33,16 @@ import java.util.concurrent.Future;
  * publish deletes the temporary file. So a reader of the target path sees either the old file (or
  * nothing) or the complete new one, never a partial write, and a failed write leaves no debris.
  *
+ * <p>Writing: where the file system allows {@code O_DIRECT}, {@link #stream()} hands its bytes to
+ * a thread of its own that writes them with it (no copy into the page cache; see
+ * {@link WriterThreadStream}); elsewhere, or with {@code -Docirender.directWrite=false}, it writes
+ * through the page cache on the caller's thread.
+ *
  * <p>Writing back early: the fsync of a publish has to wait for every byte still only in the page
- * cache, which for an output of hundreds of MB stalls the render for seconds with the disk busy and
- * the CPU idle. So every {@link #WRITEBACK_BYTES} written through {@link #stream()}, a background
- * thread asks the kernel to write what is there ({@code fdatasync}) while the render goes on, and
+ * cache (or, after direct writes, in the disk's write cache), which for an output of hundreds of MB
+ * stalls the render for seconds with the disk busy and the CPU idle. So every
+ * {@link #WRITEBACK_BYTES} written, a background thread asks the kernel to write what is there
+ * ({@code fdatasync}) while the render goes on, and
  * the publish's own fsync finds little left to do. Durability is unchanged: the publish still
  * fsyncs the whole file before the rename, and a failed background fsync fails the publish (the
  * kernel reports a write-back error to one fsync only, so it must not be lost).
@@ -46,6 +52,13 @@ import java.util.concurrent.Future;
  * Not thread-safe; one writer per instance.
  */
 public final class AtomicFileOutput implements Closeable {
+
+  /**
+   * Whether {@link #stream()} writes whole buffers with {@code O_DIRECT} where the file system
+   * allows it ({@link WriterThreadStream}); {@code -Docirender.directWrite=false} keeps every write
+   * in the page cache.
+   */
+  static final boolean DIRECT_WRITES = !"false".equals(System.getProperty("ocirender.directWrite"));
 
   /** Bytes written through {@link #stream()} between two background write-backs. */
   static final long WRITEBACK_BYTES = 64L << 20;
@@ -63,7 +76,11 @@ public final class AtomicFileOutput implements Closeable {
   private final Path target;
   private final Path temp;
   private final FileChannel channel;
-  private final OutputStream stream;
+  private final boolean direct;
+  /** Made by the first {@link #stream()}. */
+  private OutputStream stream;
+  /** The stream when it writes with {@code O_DIRECT} on a thread of its own, else null. */
+  private WriterThreadStream threaded;
   private boolean published;
   private boolean closed;
   private final long writebackBytes;
@@ -72,21 +89,37 @@ public final class AtomicFileOutput implements Closeable {
   /** The background write-back under way or last done, or null. */
   private Future<?> writeback;
 
-  private AtomicFileOutput(Path target, Path temp, FileChannel channel, long writebackBytes) {
+  private AtomicFileOutput(Path target, Path temp, FileChannel channel, long writebackBytes, boolean direct) {
     this.writebackBytes = writebackBytes;
     this.target = target;
     this.temp = temp;
     this.channel = channel;
+    this.direct = direct;
+  }
+
+  /**
+   * The stream, made at the first {@link #stream()}: writers that use {@link #channel()} (squashfs)
+   * get no second descriptor and no buffers.
+   */
+  private void openStream() throws IOException {
+    FileChannel directChannel = direct ? WriterThreadStream.openDirect(temp) : null;
+    if (directChannel != null) {
+      try {
+        threaded = new WriterThreadStream(temp, channel, directChannel, this::writtenByStream);
+      } catch (IOException | RuntimeException e) {
+        directChannel.close();
+        throw e;
+      }
+      stream = threaded;
+      return;
+    }
     // The stream's close() must not close the channel: writers (a TarEntrySink) close their stream
     // when they are done, but publish() still needs the channel to fsync.
-    this.stream = new BufferedOutputStream(new FilterOutputStream(Channels.newOutputStream(channel)) {
+    stream = new BufferedOutputStream(new FilterOutputStream(Channels.newOutputStream(channel)) {
       @Override
       public void write(byte[] b, int off, int len) throws IOException {
         out.write(b, off, len);
-        sinceWriteback += len;
-        if (sinceWriteback >= writebackBytes) {
-          writeBackInBackground();
-        }
+        writtenByStream(len);
       }
 
       @Override
@@ -108,6 +141,14 @@ public final class AtomicFileOutput implements Closeable {
 
   /** As {@link #create(Path)}, writing back in the background every {@code writebackBytes} (tests use less). */
   static AtomicFileOutput create(Path target, long writebackBytes) throws IOException {
+    return create(target, writebackBytes, DIRECT_WRITES);
+  }
+
+  /**
+   * As {@link #create(Path, long)}; {@code direct} false keeps {@link #stream()}'s writes in the page
+   * cache even where the file system allows {@code O_DIRECT} (tests of both ways).
+   */
+  static AtomicFileOutput create(Path target, long writebackBytes, boolean direct) throws IOException {
     Path absolute = target.toAbsolutePath().normalize();
     Path dir = absolute.getParent();
     if (dir == null || absolute.getFileName() == null) {
@@ -132,7 +173,7 @@ public final class AtomicFileOutput implements Closeable {
         // dies however it dies: a temporary nobody holds a lock on is one a killed writer left behind.
         channel.tryLock();
         removeAbandoned(absolute);
-        return new AtomicFileOutput(absolute, temp, channel, writebackBytes);
+        return new AtomicFileOutput(absolute, temp, channel, writebackBytes, direct);
       } catch (FileAlreadyExistsException e) {
         if (attempt >= 10) {
           throw e;
@@ -152,10 +193,17 @@ public final class AtomicFileOutput implements Closeable {
   }
 
   /**
-   * The stream to write the content to. Closing it only flushes; the file stays unpublished until
-   * {@link #publish()}.
+   * The stream to write the content to: with {@code O_DIRECT} on a thread of its own where the file
+   * system allows it ({@link WriterThreadStream}), else buffered on the caller's thread. Closing it
+   * at most flushes; the file stays unpublished until {@link #publish()}.
    */
-  public OutputStream stream() {
+  public OutputStream stream() throws IOException {
+    if (stream == null) {
+      if (closed) {
+        throw new IllegalStateException("already " + (published ? "published" : "closed") + ": " + target);
+      }
+      openStream();
+    }
     return stream;
   }
 
@@ -166,6 +214,14 @@ public final class AtomicFileOutput implements Closeable {
    */
   public FileChannel channel() {
     return channel;
+  }
+
+  /** Called by the stream (on its writer thread, if it has one) after it wrote {@code bytes}. */
+  private void writtenByStream(long bytes) throws IOException {
+    sinceWriteback += bytes;
+    if (sinceWriteback >= writebackBytes) {
+      writeBackInBackground();
+    }
   }
 
   /** Starts writing back what was written so far, unless the previous write-back is still under way. */
@@ -210,7 +266,12 @@ public final class AtomicFileOutput implements Closeable {
     if (closed || published) {
       throw new IllegalStateException("already " + (published ? "published" : "closed") + ": " + target);
     }
-    stream.flush();
+    if (threaded != null) {
+      // After the writer thread is done, its write-back state is this thread's to read.
+      threaded.finish();
+    } else if (stream != null) {
+      stream.flush();
+    }
     awaitWriteback();
     channel.force(true);
     try {
@@ -223,6 +284,11 @@ public final class AtomicFileOutput implements Closeable {
     closed = true;
     TemporaryFiles.forget(temp);
     syncDirectory(target.getParent());
+  }
+
+  /** Whether the stream's whole buffers went to the file with {@code O_DIRECT} (for tests). */
+  boolean wroteDirect() {
+    return threaded != null;
   }
 
   /** How many background write-backs were started (for tests). */
@@ -243,6 +309,9 @@ public final class AtomicFileOutput implements Closeable {
     }
     closed = true;
     try {
+      if (threaded != null) {
+        threaded.abort();
+      }
       channel.close();
     } finally {
       Files.deleteIfExists(temp);

@@ -37,7 +37,7 @@ class AtomicFileOutputTest {
     java.util.Random random = new java.util.Random(7);
     java.security.MessageDigest expected = sha256();
     int writebacks;
-    try (AtomicFileOutput out = AtomicFileOutput.create(target, 1 << 20)) {
+    try (AtomicFileOutput out = AtomicFileOutput.create(target, 1 << 20, false)) {
       for (int i = 0; i < 60; i++) {
         random.nextBytes(chunk);
         out.stream().write(chunk, 0, chunk.length - i); // odd sizes, so write-backs fall mid-buffer
