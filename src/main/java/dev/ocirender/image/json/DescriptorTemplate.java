@@ -1,13 +1,10 @@
 package dev.ocirender.image.json;
 
-import com.fasterxml.jackson.annotation.JsonAutoDetect;
-import com.fasterxml.jackson.annotation.JsonAutoDetect.Visibility;
-import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
-import com.fasterxml.jackson.annotation.JsonInclude;
-import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.core.JsonGenerator;
 import dev.ocirender.image.Descriptor;
 import dev.ocirender.image.Digest;
 import dev.ocirender.image.Platform;
+import java.io.IOException;
 import java.util.List;
 import java.util.Map;
 
@@ -32,23 +29,43 @@ import java.util.Map;
  *
  * @see <a href="https://github.com/opencontainers/image-spec/blob/main/descriptor.md">OCI descriptor</a>
  */
-@JsonIgnoreProperties(ignoreUnknown = true)
-@JsonInclude(JsonInclude.Include.NON_EMPTY)
-@JsonAutoDetect(fieldVisibility = Visibility.ANY, getterVisibility = Visibility.NONE, isGetterVisibility = Visibility.NONE)
 public final class DescriptorTemplate {
 
   /** The {@code platform} object of an index entry. */
-  @JsonIgnoreProperties(ignoreUnknown = true)
-  @JsonInclude(JsonInclude.Include.NON_EMPTY)
-  @JsonAutoDetect(fieldVisibility = Visibility.ANY, getterVisibility = Visibility.NONE, isGetterVisibility = Visibility.NONE)
   public static final class PlatformTemplate {
     private String architecture;
     private String os;
-    @JsonProperty("os.version")
     private String osVersion;
-    @JsonProperty("os.features")
     private List<String> osFeatures;
     private String variant;
+
+    static PlatformTemplate read(TemplateParser p, String what) throws IOException {
+      if (!p.beginObject(what)) {
+        return null;
+      }
+      PlatformTemplate t = new PlatformTemplate();
+      for (String field; (field = p.nextField()) != null; ) {
+        switch (field) {
+          case "architecture" -> t.architecture = p.string(what + ".architecture");
+          case "os" -> t.os = p.string(what + ".os");
+          case "os.version" -> t.osVersion = p.string(what + ".os.version");
+          case "os.features" -> t.osFeatures = p.strings(what + ".os.features");
+          case "variant" -> t.variant = p.string(what + ".variant");
+          default -> p.skip();
+        }
+      }
+      return t;
+    }
+
+    void write(JsonGenerator g) throws IOException {
+      g.writeStartObject();
+      JsonTemplates.writeIfNotEmpty(g, "architecture", architecture);
+      JsonTemplates.writeIfNotEmpty(g, "os", os);
+      JsonTemplates.writeIfNotEmpty(g, "os.version", osVersion);
+      JsonTemplates.writeIfNotEmpty(g, "os.features", osFeatures);
+      JsonTemplates.writeIfNotEmpty(g, "variant", variant);
+      g.writeEndObject();
+    }
 
     public String os() {
       return os;
@@ -89,6 +106,43 @@ public final class DescriptorTemplate {
   private List<String> urls;
   private Map<String, String> annotations;
   private PlatformTemplate platform;
+
+  /** Reads a descriptor object; null for JSON null. */
+  static DescriptorTemplate read(TemplateParser p, String what) throws IOException {
+    if (!p.beginObject(what)) {
+      return null;
+    }
+    DescriptorTemplate t = new DescriptorTemplate();
+    for (String field; (field = p.nextField()) != null; ) {
+      switch (field) {
+        case "mediaType" -> t.mediaType = p.string(what + ".mediaType");
+        case "digest" -> t.digest = p.string(what + ".digest");
+        case "size" -> t.size = p.integer(what + ".size");
+        case "urls" -> t.urls = p.strings(what + ".urls");
+        case "annotations" -> t.annotations = p.stringMap(what + ".annotations");
+        case "platform" -> t.platform = PlatformTemplate.read(p, what + ".platform");
+        default -> p.skip();
+      }
+    }
+    return t;
+  }
+
+  /** Writes the descriptor compactly, empty fields left out, in the order of the specification's examples. */
+  void write(JsonGenerator g) throws IOException {
+    g.writeStartObject();
+    JsonTemplates.writeIfNotEmpty(g, "mediaType", mediaType);
+    JsonTemplates.writeIfNotEmpty(g, "digest", digest);
+    if (size != null) {
+      g.writeNumberField("size", size);
+    }
+    JsonTemplates.writeIfNotEmpty(g, "urls", urls);
+    JsonTemplates.writeIfNotEmpty(g, "annotations", annotations);
+    if (platform != null) {
+      g.writeFieldName("platform");
+      platform.write(g);
+    }
+    g.writeEndObject();
+  }
 
   public String mediaType() {
     return mediaType;

@@ -1,9 +1,6 @@
 package dev.ocirender.image.json;
 
-import com.fasterxml.jackson.annotation.JsonAutoDetect;
-import com.fasterxml.jackson.annotation.JsonAutoDetect.Visibility;
-import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
-import com.fasterxml.jackson.annotation.JsonProperty;
+import java.io.IOException;
 import java.util.List;
 
 /**
@@ -23,16 +20,27 @@ import java.util.List;
  *
  * @see <a href="https://github.com/moby/moby/blob/master/image/spec/v1.2.md">Docker image spec v1.2</a>
  */
-@JsonIgnoreProperties(ignoreUnknown = true)
-@JsonAutoDetect(fieldVisibility = Visibility.ANY, getterVisibility = Visibility.NONE, isGetterVisibility = Visibility.NONE)
 public final class DockerArchiveManifestTemplate {
 
-  @JsonProperty("Config")
-  private String config;
-  @JsonProperty("RepoTags")
-  private List<String> repoTags;
-  @JsonProperty("Layers")
-  private List<String> layers;
+    private String config;
+    private List<String> repoTags;
+    private List<String> layers;
+
+  static DockerArchiveManifestTemplate read(TemplateParser p, String what) throws IOException {
+    if (!p.beginObject(what)) {
+      return null;
+    }
+    DockerArchiveManifestTemplate t = new DockerArchiveManifestTemplate();
+    for (String field; (field = p.nextField()) != null; ) {
+      switch (field) {
+        case "Config" -> t.config = p.string(what + ".Config");
+        case "RepoTags" -> t.repoTags = p.strings(what + ".RepoTags");
+        case "Layers" -> t.layers = p.strings(what + ".Layers");
+        default -> p.skip();
+      }
+    }
+    return t;
+  }
 
   /** The config file's path inside the archive. */
   public String config() {

@@ -1,15 +1,8 @@
 package dev.ocirender.image.json;
 
-import com.fasterxml.jackson.annotation.JsonAnyGetter;
-import com.fasterxml.jackson.annotation.JsonAnySetter;
-import com.fasterxml.jackson.annotation.JsonAutoDetect;
-import com.fasterxml.jackson.annotation.JsonAutoDetect.Visibility;
-import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
-import com.fasterxml.jackson.annotation.JsonInclude;
-import com.fasterxml.jackson.annotation.JsonProperty;
-import com.fasterxml.jackson.databind.JsonNode;
 import dev.ocirender.image.Digest;
 import dev.ocirender.image.Platform;
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -32,48 +25,53 @@ import java.util.Map;
  *
  * <p>ocirender needs the platform (to select and check images) and {@code rootfs.diff_ids} (the
  * uncompressed digest of each layer, base first). The execution parameters in {@code config} are kept
- * loosely for {@code inspect}: the common fields are typed, anything else is kept as JSON in
+ * loosely: the common fields are typed, anything else is kept as JSON text in
  * {@link ContainerConfig#other()}. Nothing here is interpreted as an instruction to run anything.
  *
  * @see <a href="https://github.com/opencontainers/image-spec/blob/main/config.md">OCI image config</a>
  */
-@JsonIgnoreProperties(ignoreUnknown = true)
-@JsonInclude(JsonInclude.Include.NON_EMPTY)
-@JsonAutoDetect(fieldVisibility = Visibility.ANY, getterVisibility = Visibility.NONE, isGetterVisibility = Visibility.NONE)
 public final class ImageConfigTemplate {
 
   /** The {@code config} object: how a runtime would start the image. */
-  @JsonInclude(JsonInclude.Include.NON_EMPTY)
-  @JsonAutoDetect(fieldVisibility = Visibility.ANY, getterVisibility = Visibility.NONE, isGetterVisibility = Visibility.NONE)
   public static final class ContainerConfig {
-    @JsonProperty("User")
     private String user;
-    @JsonProperty("ExposedPorts")
-    private Map<String, JsonNode> exposedPorts;
-    @JsonProperty("Env")
+    private List<String> exposedPorts;
     private List<String> env;
-    @JsonProperty("Entrypoint")
     private List<String> entrypoint;
-    @JsonProperty("Cmd")
     private List<String> cmd;
-    @JsonProperty("Volumes")
-    private Map<String, JsonNode> volumes;
-    @JsonProperty("WorkingDir")
+    private List<String> volumes;
     private String workingDir;
-    @JsonProperty("Labels")
     private Map<String, String> labels;
-    @JsonProperty("StopSignal")
     private String stopSignal;
-    // Docker writes many more (Hostname, Healthcheck, OnBuild, ...); kept, not interpreted.
-    private final Map<String, JsonNode> other = new LinkedHashMap<>();
+    // Docker writes many more (Hostname, Healthcheck, OnBuild, ...); kept as JSON text, not interpreted.
+    private final Map<String, String> other = new LinkedHashMap<>();
 
-    @JsonAnySetter
-    void putOther(String key, JsonNode value) {
-      other.put(key, value);
+    static ContainerConfig read(TemplateParser p, String what) throws IOException {
+      if (!p.beginObject(what)) {
+        return null;
+      }
+      ContainerConfig t = new ContainerConfig();
+      for (String field; (field = p.nextField()) != null; ) {
+        String where = what + "." + field;
+        switch (field) {
+          case "User" -> t.user = p.string(where);
+          // Sets written as objects: {"80/tcp": {}}.
+          case "ExposedPorts" -> t.exposedPorts = p.keys(where);
+          case "Env" -> t.env = p.strings(where);
+          case "Entrypoint" -> t.entrypoint = p.strings(where);
+          case "Cmd" -> t.cmd = p.strings(where);
+          case "Volumes" -> t.volumes = p.keys(where);
+          case "WorkingDir" -> t.workingDir = p.string(where);
+          case "Labels" -> t.labels = p.stringMap(where);
+          case "StopSignal" -> t.stopSignal = p.string(where);
+          default -> t.other.put(field, p.rawJson());
+        }
+      }
+      return t;
     }
 
-    @JsonAnyGetter
-    public Map<String, JsonNode> other() {
+    /** The fields not typed above, each value as compact JSON text. */
+    public Map<String, String> other() {
       return other;
     }
 
@@ -82,7 +80,7 @@ public final class ImageConfigTemplate {
     }
 
     public List<String> exposedPorts() {
-      return exposedPorts == null ? List.of() : List.copyOf(exposedPorts.keySet());
+      return exposedPorts == null ? List.of() : exposedPorts;
     }
 
     public List<String> env() {
@@ -100,7 +98,7 @@ public final class ImageConfigTemplate {
     }
 
     public List<String> volumes() {
-      return volumes == null ? List.of() : List.copyOf(volumes.keySet());
+      return volumes == null ? List.of() : volumes;
     }
 
     public String workingDir() {
@@ -117,13 +115,24 @@ public final class ImageConfigTemplate {
   }
 
   /** The {@code rootfs} object. */
-  @JsonIgnoreProperties(ignoreUnknown = true)
-  @JsonInclude(JsonInclude.Include.NON_EMPTY)
-  @JsonAutoDetect(fieldVisibility = Visibility.ANY, getterVisibility = Visibility.NONE, isGetterVisibility = Visibility.NONE)
   public static final class RootFs {
     private String type;
-    @JsonProperty("diff_ids")
     private List<String> diffIds;
+
+    static RootFs read(TemplateParser p, String what) throws IOException {
+      if (!p.beginObject(what)) {
+        return null;
+      }
+      RootFs t = new RootFs();
+      for (String field; (field = p.nextField()) != null; ) {
+        switch (field) {
+          case "type" -> t.type = p.string(what + ".type");
+          case "diff_ids" -> t.diffIds = p.strings(what + ".diff_ids");
+          default -> p.skip();
+        }
+      }
+      return t;
+    }
 
     /** Always {@code layers} in valid configs. */
     public String type() {
@@ -137,17 +146,30 @@ public final class ImageConfigTemplate {
   }
 
   /** One {@code history} entry; {@code empty_layer} entries have no layer of their own. */
-  @JsonIgnoreProperties(ignoreUnknown = true)
-  @JsonInclude(JsonInclude.Include.NON_EMPTY)
-  @JsonAutoDetect(fieldVisibility = Visibility.ANY, getterVisibility = Visibility.NONE, isGetterVisibility = Visibility.NONE)
   public static final class History {
     private String created;
-    @JsonProperty("created_by")
     private String createdBy;
     private String author;
     private String comment;
-    @JsonProperty("empty_layer")
     private Boolean emptyLayer;
+
+    static History read(TemplateParser p, String what) throws IOException {
+      if (!p.beginObject(what)) {
+        return null;
+      }
+      History t = new History();
+      for (String field; (field = p.nextField()) != null; ) {
+        switch (field) {
+          case "created" -> t.created = p.string(what + ".created");
+          case "created_by" -> t.createdBy = p.string(what + ".created_by");
+          case "author" -> t.author = p.string(what + ".author");
+          case "comment" -> t.comment = p.string(what + ".comment");
+          case "empty_layer" -> t.emptyLayer = p.bool(what + ".empty_layer");
+          default -> p.skip();
+        }
+      }
+      return t;
+    }
 
     public String created() {
       return created;
@@ -174,12 +196,33 @@ public final class ImageConfigTemplate {
   private String author;
   private String architecture;
   private String os;
-  @JsonProperty("os.version")
   private String osVersion;
   private String variant;
   private ContainerConfig config;
   private RootFs rootfs;
   private List<History> history;
+
+  static ImageConfigTemplate read(TemplateParser p, String what) throws IOException {
+    if (!p.beginObject(what)) {
+      return null;
+    }
+    ImageConfigTemplate t = new ImageConfigTemplate();
+    for (String field; (field = p.nextField()) != null; ) {
+      switch (field) {
+        case "created" -> t.created = p.string("created");
+        case "author" -> t.author = p.string("author");
+        case "architecture" -> t.architecture = p.string("architecture");
+        case "os" -> t.os = p.string("os");
+        case "os.version" -> t.osVersion = p.string("os.version");
+        case "variant" -> t.variant = p.string("variant");
+        case "config" -> t.config = ContainerConfig.read(p, "config");
+        case "rootfs" -> t.rootfs = RootFs.read(p, "rootfs");
+        case "history" -> t.history = p.list("history", History::read);
+        default -> p.skip();
+      }
+    }
+    return t;
+  }
 
   public String created() {
     return created;
@@ -234,6 +277,9 @@ public final class ImageConfigTemplate {
     List<Digest> out = new ArrayList<>();
     List<String> raw = rootfs.diffIds();
     for (int i = 0; i < raw.size(); i++) {
+      if (raw.get(i) == null) {
+        throw new MalformedTemplateException("rootfs.diff_ids[" + i + "] is null");
+      }
       try {
         out.add(Digest.parse(raw.get(i)));
       } catch (IllegalArgumentException e) {

@@ -1,10 +1,7 @@
 package dev.ocirender.image.json;
 
-import com.fasterxml.jackson.annotation.JsonAutoDetect;
-import com.fasterxml.jackson.annotation.JsonAutoDetect.Visibility;
-import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
-import com.fasterxml.jackson.annotation.JsonInclude;
 import dev.ocirender.image.Descriptor;
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -31,15 +28,29 @@ import java.util.Map;
  * @see <a href="https://github.com/opencontainers/image-spec/blob/main/image-index.md">OCI image index</a>
  * @see <a href="https://distribution.github.io/distribution/spec/manifest-v2-2/#manifest-list">Docker manifest list</a>
  */
-@JsonIgnoreProperties(ignoreUnknown = true)
-@JsonInclude(JsonInclude.Include.NON_EMPTY)
-@JsonAutoDetect(fieldVisibility = Visibility.ANY, getterVisibility = Visibility.NONE, isGetterVisibility = Visibility.NONE)
 public final class IndexTemplate {
 
   private Integer schemaVersion;
   private String mediaType;
   private List<DescriptorTemplate> manifests;
   private Map<String, String> annotations;
+
+  static IndexTemplate read(TemplateParser p, String what) throws IOException {
+    if (!p.beginObject(what)) {
+      return null;
+    }
+    IndexTemplate t = new IndexTemplate();
+    for (String field; (field = p.nextField()) != null; ) {
+      switch (field) {
+        case "schemaVersion" -> t.schemaVersion = p.int32("schemaVersion");
+        case "mediaType" -> t.mediaType = p.string("mediaType");
+        case "manifests" -> t.manifests = p.list("manifests", DescriptorTemplate::read);
+        case "annotations" -> t.annotations = p.stringMap("annotations");
+        default -> p.skip();
+      }
+    }
+    return t;
+  }
 
   public Integer schemaVersion() {
     return schemaVersion;

@@ -1,10 +1,8 @@
 package dev.ocirender.image.json;
 
-import com.fasterxml.jackson.annotation.JsonAutoDetect;
-import com.fasterxml.jackson.annotation.JsonAutoDetect.Visibility;
-import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
-import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.core.JsonGenerator;
 import dev.ocirender.image.Descriptor;
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -33,9 +31,6 @@ import java.util.Map;
  * @see <a href="https://github.com/opencontainers/image-spec/blob/main/manifest.md">OCI image manifest</a>
  * @see <a href="https://distribution.github.io/distribution/spec/manifest-v2-2/">Docker manifest v2 schema 2</a>
  */
-@JsonIgnoreProperties(ignoreUnknown = true)
-@JsonInclude(JsonInclude.Include.NON_EMPTY)
-@JsonAutoDetect(fieldVisibility = Visibility.ANY, getterVisibility = Visibility.NONE, isGetterVisibility = Visibility.NONE)
 public final class ManifestTemplate {
 
   private Integer schemaVersion;
@@ -43,6 +38,46 @@ public final class ManifestTemplate {
   private DescriptorTemplate config;
   private List<DescriptorTemplate> layers;
   private Map<String, String> annotations;
+
+  static ManifestTemplate read(TemplateParser p, String what) throws IOException {
+    if (!p.beginObject(what)) {
+      return null;
+    }
+    ManifestTemplate t = new ManifestTemplate();
+    for (String field; (field = p.nextField()) != null; ) {
+      switch (field) {
+        case "schemaVersion" -> t.schemaVersion = p.int32("schemaVersion");
+        case "mediaType" -> t.mediaType = p.string("mediaType");
+        case "config" -> t.config = DescriptorTemplate.read(p, "config");
+        case "layers" -> t.layers = p.list("layers", DescriptorTemplate::read);
+        case "annotations" -> t.annotations = p.stringMap("annotations");
+        default -> p.skip();
+      }
+    }
+    return t;
+  }
+
+  /** Writes the manifest compactly, empty fields left out (the bytes are stable: they are digested). */
+  void write(JsonGenerator g) throws IOException {
+    g.writeStartObject();
+    if (schemaVersion != null) {
+      g.writeNumberField("schemaVersion", schemaVersion);
+    }
+    JsonTemplates.writeIfNotEmpty(g, "mediaType", mediaType);
+    if (config != null) {
+      g.writeFieldName("config");
+      config.write(g);
+    }
+    if (layers != null && !layers.isEmpty()) {
+      g.writeArrayFieldStart("layers");
+      for (DescriptorTemplate layer : layers) {
+        layer.write(g);
+      }
+      g.writeEndArray();
+    }
+    JsonTemplates.writeIfNotEmpty(g, "annotations", annotations);
+    g.writeEndObject();
+  }
 
   public Integer schemaVersion() {
     return schemaVersion;

@@ -9,6 +9,7 @@ import dev.ocirender.image.Platform;
 import dev.ocirender.image.VerifyingInputStream;
 import dev.ocirender.image.json.IndexTemplate;
 import dev.ocirender.image.json.JsonTemplates;
+import dev.ocirender.image.json.OciLayoutTemplate;
 import dev.ocirender.image.json.MalformedTemplateException;
 import dev.ocirender.source.ImageSource;
 import dev.ocirender.source.ImageSourceException;
@@ -99,8 +100,7 @@ public final class OciLayoutSource implements ImageSource {
     }
     String version;
     try {
-      JsonNode node = JsonTemplates.read(bytes, JsonNode.class);
-      version = node.path("imageLayoutVersion").asText("");
+      version = JsonTemplates.read(bytes, OciLayoutTemplate.class).imageLayoutVersion();
     } catch (IOException e) {
       throw new ImageSourceException(reference + ": malformed " + layoutFile + ": " + JsonTemplates.describeError(e), e);
     }
