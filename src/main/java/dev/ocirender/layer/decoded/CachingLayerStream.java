@@ -24,7 +24,10 @@ import org.slf4j.LoggerFactory;
  */
 final class CachingLayerStream extends FilterInputStream {
 
-  private static final Logger LOG = LoggerFactory.getLogger(CachingLayerStream.class);
+  /** The logger, made on first use: initialising SLF4J (a service lookup) is start-up time a render without a cache event need not pay. */
+  private static final class Log {
+    static final Logger LOG = LoggerFactory.getLogger(CachingLayerStream.class);
+  }
 
   private final LayerCache cache;
   private final Path entry;
@@ -60,7 +63,7 @@ final class CachingLayerStream extends FilterInputStream {
           claim.writing(temporary);
         }
       } catch (IOException e) {
-        LOG.debug("{}: not cached, cannot create {}: {}", name, temporary, e.toString());
+        Log.LOG.debug("{}: not cached, cannot create {}: {}", name, temporary, e.toString());
         temporary = null;
         endClaim();
       }
@@ -166,7 +169,7 @@ final class CachingLayerStream extends FilterInputStream {
     if (file == null && temporary == null) {
       return;
     }
-    LOG.debug("{}: not cached: {}", name, why);
+    Log.LOG.debug("{}: not cached: {}", name, why);
     try {
       if (file != null) {
         file.close();

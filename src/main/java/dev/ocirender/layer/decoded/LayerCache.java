@@ -78,7 +78,10 @@ import org.slf4j.LoggerFactory;
  */
 public final class LayerCache {
 
-  private static final Logger LOG = LoggerFactory.getLogger(LayerCache.class);
+  /** The logger, made on first use: initialising SLF4J (a service lookup) is start-up time a render without a cache event need not pay. */
+  private static final class Log {
+    static final Logger LOG = LoggerFactory.getLogger(LayerCache.class);
+  }
 
   /** The subdirectory of the root for decoded layers. */
   public static final String LAYERS = "layers";
@@ -281,7 +284,7 @@ public final class LayerCache {
           total -= f.size;
         }
       } catch (IOException e) {
-        LOG.debug("could not evict {}: {}", f.path, e.toString());
+        Log.LOG.debug("could not evict {}: {}", f.path, e.toString());
       }
     }
     estimate.set(total);
@@ -329,14 +332,14 @@ public final class LayerCache {
     } catch (IOException | UncheckedIOException e) {
       // A file vanishing under the walk (another JVM evicting) ends it early: this pass is partial,
       // the next one catches up.
-      LOG.debug("scanning layer cache {}: {}", root, e.toString());
+      Log.LOG.debug("scanning layer cache {}: {}", root, e.toString());
     }
     return files;
   }
 
   /** Deletes a damaged entry, unless another writer has already replaced it with a new file. */
   void discard(Path entry, Object fileKey, String why) {
-    LOG.warn("layer cache entry {} is damaged ({}); deleting it, the layer is decoded from its blob", entry, why);
+    Log.LOG.warn("layer cache entry {} is damaged ({}); deleting it, the layer is decoded from its blob", entry, why);
     try {
       BasicFileAttributes now = Files.readAttributes(entry, BasicFileAttributes.class);
       if (fileKey == null || fileKey.equals(now.fileKey())) {
@@ -345,7 +348,7 @@ public final class LayerCache {
     } catch (NoSuchFileException e) {
       // already gone
     } catch (IOException e) {
-      LOG.debug("could not delete {}: {}", entry, e.toString());
+      Log.LOG.debug("could not delete {}: {}", entry, e.toString());
     }
   }
 
@@ -482,7 +485,7 @@ public final class LayerCache {
         }
         theirs.awaitWriting(poll);
         if (theirs.stalled(limit)) {
-          LOG.info("layer cache: the decoding of {} by another render made no progress for {} ms; decoding it here too",
+          Log.LOG.info("layer cache: the decoding of {} by another render made no progress for {} ms; decoding it here too",
               entry.getFileName(), limit.toMillis());
           return null;
         }
