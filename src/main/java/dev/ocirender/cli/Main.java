@@ -47,8 +47,21 @@ public final class Main implements Runnable {
   private static final List<String> SUBCOMMANDS = List.of("render", "inspect", "verify", "pipeline", "sample", "help");
 
   public static void main(String[] args) {
-    NativeLibraries.prepare();
-    System.exit(commandLine(args).execute(args));
+    int status;
+    try {
+      NativeLibraries.prepare();
+      status = commandLine(args).execute(args);
+    } catch (Error e) {
+      // picocli hands only Exceptions to failure(); an Error (a native library that will not load,
+      // memory) still gets one line, and the stack trace only with --debug.
+      System.err.println(ERROR_PREFIX + "internal error: " + oneLine(e.toString())
+          + (List.of(args).contains("--debug") ? "" : " (rerun with --debug for the stack trace)"));
+      if (List.of(args).contains("--debug")) {
+        e.printStackTrace();
+      }
+      status = 1;
+    }
+    System.exit(status);
   }
 
   /** A configured command line with every subcommand; set its out/err writers to capture output. */

@@ -56,7 +56,8 @@ public final class NativeLibraries {
     if (cache == null || cache.isEmpty()) {
       return;
     }
-    Path dir = Path.of(cache);
+    // Absolute: System.load refuses a relative path (OCIRENDER_JARS=target gives one).
+    Path dir = Path.of(cache).toAbsolutePath();
     String jnaPrefix = switch (arch) {
       case "amd64", "x86_64" -> "linux-x86-64";
       case "aarch64" -> "linux-aarch64";

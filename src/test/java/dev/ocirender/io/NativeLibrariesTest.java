@@ -51,6 +51,13 @@ class NativeLibrariesTest {
   }
 
   @Test
+  void aRelativeCacheDirectory_isTakenFromTheWorkingDirectory() throws Exception {
+    List<String> mapped = mappedLibraries("-D" + NativeLibraries.CACHE_PROPERTY + "=relative/native");
+    Path cache = tmp.toRealPath().resolve("relative/native");
+    assertThat(mapped).containsExactlyInAnyOrder(cache.resolve("libjnidispatch.so").toString(), cache.resolve(ZSTD).toString());
+  }
+
+  @Test
   void withoutACacheDirectory_orWithAnUnwritableOne_theLibrariesLoadTheirOwnWay() throws Exception {
     for (String option : List.of("-Dunrelated=1", "-D" + NativeLibraries.CACHE_PROPERTY + "=" + unwritable())) {
       List<String> mapped = mappedLibraries(option);
@@ -84,7 +91,7 @@ class NativeLibrariesTest {
     Path log = Files.createTempFile(tmp, "probe", ".log");
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     Process p = new ProcessBuilder(java, option, "-cp", System.getProperty("java.class.path"), Probe.class.getName())
-        .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        .directory(tmp.toFile()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
     assertThat(p.waitFor(2, TimeUnit.MINUTES)).as("the probe finished").isTrue();
     String out = Files.readString(log, StandardCharsets.UTF_8);
     assertThat(p.exitValue()).as("probe exit status; output:%n%s", out).isZero();
