@@ -55,6 +55,14 @@ public final class LayerBlob {
      * decoder failed before {@link #decoded} was called): whatever the miss reserved is let go.
      */
     default void notDecoded(LayerBlob layer) {}
+
+    /**
+     * Whether other renders may wait for this render's decoding of a layer (a shared cache's claim
+     * on it): then a reader that pauses half way holds them up.
+     */
+    default boolean sharesDecodings() {
+      return true;
+    }
   }
 
   private final int index;
@@ -106,6 +114,15 @@ public final class LayerBlob {
   /** Whether a layer work cache holds this layer decoded, so that opening it decodes nothing (a hint). */
   public boolean isCached() {
     return hook != null && hook.holds(this);
+  }
+
+  /**
+   * Whether other renders may wait for this render's decoding of the layer (see
+   * {@link DecodeHook#sharesDecodings}): a reader that may pause half way (a look-ahead) stays away
+   * from it.
+   */
+  public boolean sharesDecoding() {
+    return hook != null && hook.sharesDecodings();
   }
 
   public int index() {

@@ -36,10 +36,17 @@ public final class OverlayMerge {
   /** As {@link #run(List, SinkOpener, MergeListener)}, failing the image when it exceeds {@code limits}. */
   public static MergeStats run(List<LayerBlob> layers, SinkOpener opener, MergeListener listener, MergeLimits limits)
       throws IOException {
+    return run(layers, opener, listener, limits, LayerLookahead::forPass);
+  }
+
+  /** As {@link #run(List, SinkOpener, MergeListener, MergeLimits)}, with each pass's look-ahead from {@code lookahead}. */
+  static MergeStats run(List<LayerBlob> layers, SinkOpener opener, MergeListener listener, MergeLimits limits,
+      LayerLookahead.Factory lookahead) throws IOException {
     Set<Integer> indexed = new HashSet<>();
     for (int attempt = 0; ; attempt++) {
       try (EntrySink sink = opener.open()) {
-        return new StreamingMerger(layers, sink, listener, indexed, limits).merge(attempt);
+        return new StreamingMerger(layers, sink, listener, indexed, limits,
+            lookahead.forPass(layers, limits.layer(), Set.copyOf(indexed))).merge(attempt);
       } catch (LayerConflictException e) {
         if (indexed.contains(e.layer)) {
           throw new IllegalStateException("conflict in an indexed layer: " + e.getMessage(), e);

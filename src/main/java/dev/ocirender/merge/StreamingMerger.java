@@ -67,6 +67,7 @@ final class StreamingMerger {
   private final MergeListener listener;
   private final Set<Integer> indexedLayers;
   private final MergeLimits limits;
+  private final LayerLookahead lookahead;
 
   private final PathTree tree = new PathTree();
   private final PathNode root = tree.root;
@@ -131,8 +132,10 @@ final class StreamingMerger {
   private long promotedLinks;
   private long contentBytes;
 
+  /** With {@code lookahead} reading the layers below the merged one ahead (null: none), which this pass closes. */
   StreamingMerger(List<LayerBlob> layers, EntrySink sink, MergeListener listener, Set<Integer> indexedLayers,
-      MergeLimits limits) {
+      MergeLimits limits, LayerLookahead lookahead) {
+    this.lookahead = lookahead;
     this.limits = limits;
     this.layers = layers;
     this.sink = sink;
@@ -141,8 +144,10 @@ final class StreamingMerger {
   }
 
   MergeStats merge(int restarts) throws IOException {
-    for (int l = layers.size() - 1; l >= 0; l--) {
-      mergeLayer(l);
+    try (LayerLookahead ahead = lookahead) {
+      for (int l = layers.size() - 1; l >= 0; l--) {
+        mergeLayer(l);
+      }
     }
     emitTree();
     emitLinks();
@@ -165,8 +170,19 @@ final class StreamingMerger {
       if (indexedLayers.contains(l)) {
         index = LayerIndex.scan(layer, limits.layer());
       }
-      try (InputStream tar = layer.openTar(); LayerTarReader reader = new LayerTarReader(tar, limits.layer())) {
-        while (true) {
+      LayerLookahead.Taken ahead = lookahead == null || index != null ? null : lookahead.takeAndReadAheadBelow(l);
+      try (InputStream tar = ahead != null ? ahead.tar() : layer.openTar();
+          LayerTarReader reader = ahead != null ? ahead.reader() : new LayerTarReader(tar, limits.layer())) {
+        if (ahead != null) {
+          // What the look-ahead read: the same entries in the same order; the reader rests at the last.
+          for (LayerLookahead.ReadEntry e : ahead.entries()) {
+            current = e.header();
+            read++;
+            checkEntryBudget(layer, e.header());
+            mergeEntry(l, reader, e.header(), e.ordinal(), index);
+          }
+        }
+        while (ahead == null || !ahead.ended()) {
           // current stays set during next(): skipping the rest of its content may fail (a truncated
           // blob), and that failure is the current entry's. Failures at a new header name that
           // header themselves.
@@ -176,12 +192,8 @@ final class StreamingMerger {
           }
           current = h;
           read++;
-          if (++entriesRead > limits.maxEntries()) {
-            // Checked before the entry adds to the tree: the tree is what would outgrow the heap.
-            throw new MergeException(layer + ": entry '" + h.path() + "': image has more than " + limits.maxEntries()
-                + " entries (the per-image limit; --max-entries raises it)");
-          }
-          mergeEntry(l, reader, h, index);
+          checkEntryBudget(layer, h);
+          mergeEntry(l, reader, h, reader.ordinal(), index);
         }
       }
     } catch (LayerConflictException | MergeException e) {
@@ -200,7 +212,19 @@ final class StreamingMerger {
     listener.layerFinished(layer, read);
   }
 
-  private void mergeEntry(int l, LayerTarReader reader, EntryHeader h, LayerIndex index) throws IOException {
+  /** Checked before the entry adds to the tree: the tree is what would outgrow the heap. */
+  private void checkEntryBudget(LayerBlob layer, EntryHeader h) throws MergeException {
+    if (++entriesRead > limits.maxEntries()) {
+      throw new MergeException(layer + ": entry '" + h.path() + "': image has more than " + limits.maxEntries()
+          + " entries (the per-image limit; --max-entries raises it)");
+    }
+  }
+
+  /**
+   * Merges entry {@code h}, the {@code ordinal}-th of layer {@code l}. The reader rests at that entry
+   * unless a look-ahead read it, in which case the entry is hidden or has no content.
+   */
+  private void mergeEntry(int l, LayerTarReader reader, EntryHeader h, long ordinal, LayerIndex index) throws IOException {
     EntryPath path = h.path();
     if (path.isRoot()) {
       // The root entry only carries the root directory's metadata; newest layer, last entry wins.
@@ -217,6 +241,7 @@ final class StreamingMerger {
       whiteouts++;
       if (!Whiteouts.isAufsInternal(name) && !underSameLayerNonDirectory(path, index)) {
         mergeWhiteout(l, path, name);
+        publishWhiteout(l, path, name);
         PathNode dir = tree.intern(path.parent());
         if (Whiteouts.isOpaque(name)) {
           inLayer.flag(dir, PathNode.OPAQUE_HERE);
@@ -229,7 +254,6 @@ final class StreamingMerger {
     }
 
     boolean directory = h.type().isDirectory();
-    long ordinal = reader.ordinal();
     // Every path of the layer gets a node: the layer's flags live there. A node that no claim
     // or mark makes anything is neutral (state NONE, emitted as nothing).
     int depth = PathTree.componentCount(path);
@@ -311,7 +335,7 @@ final class StreamingMerger {
       }
     }
     if (visible) {
-      claim(l, h, seen, chain, reader);
+      claim(l, h, seen, chain, reader, ordinal);
     } else {
       hiddenEntries++;
     }
@@ -366,6 +390,18 @@ final class StreamingMerger {
     }
   }
 
+  /** Tells the look-ahead what an applied whiteout hides, so it can skip those files of lower layers. */
+  private void publishWhiteout(int l, EntryPath path, byte[] name) {
+    if (lookahead == null) {
+      return;
+    }
+    if (Whiteouts.isOpaque(name)) {
+      lookahead.opaqueApplied(l, path.parent());
+    } else {
+      lookahead.whiteoutApplied(l, path.parent().child(Whiteouts.target(name)));
+    }
+  }
+
   /** A whiteout's parents are directories for this layer's links, but never turn a non-directory into one. */
   private void noteWhiteoutParents(PathNode dir) {
     for (PathNode up = dir; up != root; up = up.parent) {
@@ -401,7 +437,8 @@ final class StreamingMerger {
     return false;
   }
 
-  private void claim(int l, EntryHeader h, SeenEntry seen, PathNode[] chain, LayerTarReader reader) throws IOException {
+  private void claim(int l, EntryHeader h, SeenEntry seen, PathNode[] chain, LayerTarReader reader, long ordinal)
+      throws IOException {
     int depth = chain.length - 1;
     for (int i = 1; i < depth; i++) {
       if (chain[i].state == PathNode.NONE) {
@@ -425,7 +462,12 @@ final class StreamingMerger {
     // A regular file is written now; only what is emitted at the end keeps its entry.
     n.claimEntry(h.type() == EntryType.FILE ? null : seen);
     if (h.type() == EntryType.FILE) {
-      write(h, reader.content(), ContentOrigin.of(layers.get(l), reader.ordinal(), h.size()));
+      if (reader.ordinal() != ordinal) {
+        // A look-ahead went past this file's content: it must have found the file hidden.
+        throw new IllegalStateException(layers.get(l) + ": entry " + h.path().quoted()
+            + ": visible, but read ahead as hidden");
+      }
+      write(h, reader.content(), ContentOrigin.of(layers.get(l), ordinal, h.size()));
       files++;
       contentBytes += h.size();
     }

@@ -114,13 +114,37 @@ class OverlayMergeDifferentialTest {
   private static void mergeEqualsModel(List<List<Op>> stack) throws Exception {
     ImageBuilder image = toImage(stack);
     FsSnapshot expected = OverlayModel.apply(image.logicalLayers()).snapshot();
-    CollectingSink.Opener sinks = new CollectingSink.Opener();
-    OverlayMerge.run(decodedInMemory(image.inMemoryBlobs()), sinks::open, MergeListener.NONE);
-    FsSnapshot actual = sinks.result().snapshot();
-    try {
-      expected.assertMatches(actual, FsSnapshot.Compare.EXACT);
-    } catch (AssertionError e) {
-      throw new AssertionError("merge differs from the model for layers (oldest first)\n" + describe(stack) + e.getMessage(), e);
+    for (Lookahead lookahead : Lookahead.values()) {
+      CollectingSink.Opener sinks = new CollectingSink.Opener();
+      OverlayMerge.run(decodedInMemory(image.inMemoryBlobs()), sinks::open, MergeListener.NONE, MergeLimits.DEFAULT,
+          lookahead.factory);
+      FsSnapshot actual = sinks.result().snapshot();
+      try {
+        expected.assertMatches(actual, FsSnapshot.Compare.EXACT);
+      } catch (AssertionError e) {
+        throw new AssertionError("merge " + lookahead.description + " differs from the model for layers (oldest first)\n"
+            + describe(stack) + e.getMessage(), e);
+      }
+    }
+  }
+
+  /**
+   * Each case merges without look-ahead and with it ({@link LayerLookahead}): two layers ahead, once
+   * with room for every header and once with room for about two, so that look-aheads rest mid-layer
+   * and the merge takes over from there.
+   */
+  private enum Lookahead {
+    NONE("without look-ahead", (layers, limits, skip) -> null),
+    UNBOUNDED("with look-ahead", (layers, limits, skip) -> new LayerLookahead(layers, limits, skip, 2, Long.MAX_VALUE)),
+    TWO_HEADERS("with look-ahead resting after two headers",
+        (layers, limits, skip) -> new LayerLookahead(layers, limits, skip, 2, 402));
+
+    final String description;
+    final LayerLookahead.Factory factory;
+
+    Lookahead(String description, LayerLookahead.Factory factory) {
+      this.description = description;
+      this.factory = factory;
     }
   }
 

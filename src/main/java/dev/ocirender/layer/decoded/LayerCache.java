@@ -571,6 +571,11 @@ public final class LayerCache {
     }
 
     @Override
+    public boolean sharesDecodings() {
+      return cache != null;
+    }
+
+    @Override
     public InputStream openCached(LayerBlob layer) throws IOException {
       if (cache == null) {
         return null;
