@@ -150,13 +150,14 @@ final class LayerLookahead implements AutoCloseable {
         }
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
-        closeQuietly(scan.tar);
+        scan.abandoned = true; // its thread closes the stream when it stops, or has stopped:
+        closeQuietly(scan.streamIfStopped());
         throw new InterruptedIOException("waiting for the look-ahead of " + layers.get(l));
       }
     }
     if (scan.failure != null) {
       // Read again from the start by the merge, which then fails (or not) as it would have anyway.
-      closeQuietly(scan.tar);
+      // The look-ahead's thread closed its stream.
       return null;
     }
     entriesReadAhead += scan.entries.size();
@@ -214,20 +215,33 @@ final class LayerLookahead implements AutoCloseable {
     boolean interrupted = false;
     for (Scan scan : left) {
       scan.thread.interrupt();
-      while (scan.thread.isAlive()) {
+    }
+    long deadline = System.nanoTime() + STOP_WAIT_NANOS;
+    for (Scan scan : left) {
+      // Bounded: a thread stuck in a source's open() must not hang the render. One that stops
+      // later closes its own stream (closed is set).
+      long wait = deadline - System.nanoTime();
+      while (scan.thread.isAlive() && wait > 0) {
         try {
-          scan.thread.join();
+          scan.thread.join(Math.max(1, wait / 1_000_000));
         } catch (InterruptedException e) {
           interrupted = true;
         }
+        wait = deadline - System.nanoTime();
       }
-      // The stream, not the reader: closing a tar reader reads the rest of the layer.
-      closeQuietly(scan.tar);
+      InputStream unused;
+      synchronized (lock) {
+        unused = scan.streamIfStopped(); // one that reached the end of its layer left it open
+      }
+      closeQuietly(unused);
     }
     if (interrupted) {
       Thread.currentThread().interrupt();
     }
   }
+
+  /** How long {@link #close} waits for look-ahead threads to stop. */
+  private static final long STOP_WAIT_NANOS = 10_000_000_000L;
 
   /** Whether a file of layer {@code layer} at {@code path} is hidden by a mark applied so far. Holds lock. */
   private boolean hiddenByApplied(EntryPath path, int layer) {
@@ -289,6 +303,22 @@ final class LayerLookahead implements AutoCloseable {
     boolean resting;
     /** The thread no longer touches the reader. */
     boolean stopped;
+    /** The merge stopped waiting for this look-ahead (interrupted) and will not take it. */
+    boolean abandoned;
+    /** Whether {@link #streamIfStopped} has handed out the stream to be closed. */
+    boolean released;
+
+    /**
+     * The stream to close, once: when the thread has stopped and the merge will not read on.
+     * Closes the stream, not the reader: closing a tar reader reads the rest of the layer. Holds lock.
+     */
+    InputStream streamIfStopped() {
+      if (!stopped || released) {
+        return null;
+      }
+      released = true;
+      return tar;
+    }
 
     Scan(int layer) {
       this.layer = layer;
@@ -338,10 +368,15 @@ final class LayerLookahead implements AutoCloseable {
           failure = t;
         }
       } finally {
+        InputStream unused = null;
         synchronized (lock) {
           stopped = true;
+          if (failure != null || closed || abandoned) {
+            unused = streamIfStopped();
+          }
           lock.notifyAll();
         }
+        closeQuietly(unused);
       }
     }
   }

@@ -12,6 +12,7 @@ import dev.ocirender.testing.ImageBuilder;
 import dev.ocirender.testing.LayerBuilder;
 import dev.ocirender.testing.OverlayModel;
 import java.io.ByteArrayInputStream;
+import java.io.FilterInputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -19,6 +20,7 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -200,9 +202,30 @@ class LayerLookaheadTest {
   void aMergeThatFailsAbove_stopsTheLookaheadsBelow() throws IOException {
     ImageBuilder image = gzipImage(victimLayer(100), victimLayer(100),
         layer().file("x", "1", 0644).file("x", "2", 0644).file("x/y", "a child of a file", 0644));
+    AtomicInteger opened = new AtomicInteger();
+    AtomicInteger closed = new AtomicInteger();
+    List<LayerBlob> layers = new ArrayList<>();
+    for (LayerBlob b : image.inMemoryBlobs()) {
+      layers.add(new LayerBlob(b.index(), b.descriptor(), null, () -> {
+        opened.incrementAndGet();
+        return new FilterInputStream(b.openRaw()) {
+          private boolean done;
+
+          @Override
+          public void close() throws IOException {
+            if (!done) {
+              done = true;
+              closed.incrementAndGet();
+            }
+            super.close();
+          }
+        };
+      }));
+    }
     List<LayerLookahead> made = new ArrayList<>();
-    // A conflict in the top layer ends the first pass; the second indexes every layer, so reads none ahead.
-    OverlayMerge.run(image.inMemoryBlobs(), new CollectingSink.Opener()::open, MergeListener.NONE, MergeLimits.DEFAULT,
+    // A conflict in the top layer ends the first pass, while the look-aheads of layers 1 and 0 rest
+    // at their first files; the second pass indexes every layer, so reads none ahead.
+    OverlayMerge.run(layers, new CollectingSink.Opener()::open, MergeListener.NONE, MergeLimits.DEFAULT,
         (l, limits, skip) -> {
           LayerLookahead ahead = new LayerLookahead(l, limits, skip, 2, NO_BUDGET_LIMIT);
           made.add(ahead);
@@ -210,6 +233,10 @@ class LayerLookaheadTest {
         });
     assertThat(made).hasSize(2);
     assertThat(Thread.getAllStackTraces().keySet()).noneMatch(t -> t.getName().startsWith("look-ahead "));
+    // Every blob stream opened was closed, the look-aheads' included (first pass: 3, index and
+    // second pass: 3 each, at least).
+    assertThat(opened.get()).isGreaterThanOrEqualTo(9);
+    assertThat(closed.get()).isEqualTo(opened.get());
   }
 
   private static List<String> paths(Run run) {
