@@ -42,6 +42,10 @@ import java.util.TreeMap;
  * layer later repeats the path (tar semantics: the later entry wins) or puts children under it,
  * this pass throws {@link LayerConflictException} and {@link OverlayMerge} runs a second pass
  * with a {@link LayerIndex} for the affected layers. Not thread-safe; one instance per pass.
+ *
+ * <p>The layers below the one being read may be read ahead meanwhile ({@link LayerLookahead}), as
+ * far as the whiteouts and opaque markers applied so far hide their files: the merge then replays
+ * the headers read ahead and goes on with the same reader, as if it had read them itself.
  */
 final class StreamingMerger {
 
