@@ -1,5 +1,6 @@
 package dev.ocirender.io;
 
+import java.io.Closeable;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -7,11 +8,28 @@ import java.io.UncheckedIOException;
 /**
  * For the project's input-stream wrappers, whose real work (digesting, decoding, bounds, errors
  * that name the layer) lives in {@code read(byte[], int, int)}: the other read paths go through it
- * rather than around it.
+ * rather than around it. Also the one way to close something whose failure to close changes
+ * nothing ({@link #closeQuietly}).
  */
 public final class Streams {
 
   private Streams() {}
+
+  /**
+   * Closes {@code c} (nothing when null), ignoring an {@link IOException}: for streams, files and
+   * channels that are given up (a failed or abandoned read, a temporary file) where a failure to
+   * close changes nothing.
+   */
+  public static void closeQuietly(Closeable c) {
+    if (c == null) {
+      return;
+    }
+    try {
+      c.close();
+    } catch (IOException e) {
+      // given up anyway
+    }
+  }
 
   /** {@link InputStream#read()} by way of {@code in.read(byte[], int, int)}. */
   public static int readByte(InputStream in) throws IOException {

@@ -1,12 +1,13 @@
 package dev.ocirender.merge;
 
+import static dev.ocirender.io.Streams.closeQuietly;
+
 import dev.ocirender.layer.EntryHeader;
 import dev.ocirender.layer.EntryPath;
 import dev.ocirender.layer.EntryType;
 import dev.ocirender.layer.LayerBlob;
 import dev.ocirender.layer.LayerLimits;
 import dev.ocirender.layer.LayerTarReader;
-import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
 import java.util.ArrayList;
@@ -73,7 +74,7 @@ final class LayerLookahead implements AutoCloseable {
   private final Map<EntryPath, Integer> opaques = new HashMap<>();
   /** Look-aheads not yet taken, by layer. Guarded by lock. */
   private final Map<Integer, Scan> scans = new HashMap<>();
-  /** Every layer at or above this one has been read ahead, taken, or passed over. */
+  /** The next layer a look-ahead may start for; every layer above it was started, taken or passed over. */
   private int nextToStart;
   private boolean closed;
 
@@ -274,17 +275,6 @@ final class LayerLookahead implements AutoCloseable {
       bytes += 64 + x.getKey().length() + x.getValue().length;
     }
     return bytes;
-  }
-
-  private static void closeQuietly(InputStream in) {
-    if (in == null) {
-      return;
-    }
-    try {
-      in.close();
-    } catch (IOException | RuntimeException e) {
-      // nothing of it is used
-    }
   }
 
   /** One layer read ahead. Its fields are guarded by lock; the reader is its thread's until stopped. */

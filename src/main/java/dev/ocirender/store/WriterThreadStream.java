@@ -1,5 +1,7 @@
 package dev.ocirender.store;
 
+import static dev.ocirender.io.Streams.closeQuietly;
+
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.io.OutputStream;
@@ -295,13 +297,6 @@ final class WriterThreadStream extends OutputStream {
     }
   }
 
-  private static void closeQuietly(FileChannel channel) {
-    try {
-      channel.close();
-    } catch (IOException e) {
-      // nothing was left to write through it
-    }
-  }
 
   @Override
   public void flush() {

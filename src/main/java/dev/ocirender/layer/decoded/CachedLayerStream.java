@@ -1,5 +1,7 @@
 package dev.ocirender.layer.decoded;
 
+import static dev.ocirender.io.Streams.closeQuietly;
+
 import dev.ocirender.io.WorkCounters;
 import dev.ocirender.layer.LayerBlob;
 import java.io.IOException;

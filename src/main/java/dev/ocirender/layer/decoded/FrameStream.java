@@ -1,10 +1,11 @@
 package dev.ocirender.layer.decoded;
 
+import static dev.ocirender.io.Streams.closeQuietly;
+
 import dev.ocirender.io.Streams;
 import dev.ocirender.io.WorkCounters;
 import dev.ocirender.layer.LayerBlob;
 import dev.ocirender.layer.decoded.FrameFile.Frame;
-import java.io.Closeable;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
@@ -148,11 +149,4 @@ abstract class FrameStream extends InputStream {
     }
   }
 
-  static void closeQuietly(Closeable c) {
-    try {
-      c.close();
-    } catch (IOException e) {
-      // reading is over; nothing to keep
-    }
-  }
 }

@@ -1,5 +1,7 @@
 package dev.ocirender.squashfs.writer;
 
+import static dev.ocirender.io.Streams.closeQuietly;
+
 import dev.ocirender.image.Digest;
 import dev.ocirender.output.ContentOrigin;
 import java.io.Closeable;
@@ -747,11 +749,4 @@ public final class BlockStore {
     }
   }
 
-  private static void closeQuietly(Closeable c) {
-    try {
-      c.close();
-    } catch (IOException e) {
-      // reading only
-    }
-  }
 }
